@@ -1,0 +1,50 @@
+"""Structured logs (structlog): one line per event, key/values, the object's identity bound.
+
+Secret values never reach a log: ``mask_secrets`` runs as a processor and replaces any value
+whose key looks like a credential, and callers never log Secret data in the first place.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|credential)")
+MASK = "******"
+
+
+def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Replace the values of keys that name credentials."""
+    for key in list(event):
+        if key != "event" and _SECRET_KEY.search(key):
+            event[key] = MASK
+    return event
+
+
+def configure(level: str = "INFO", *, json: bool = False) -> None:
+    """Set up structlog once per process; safe to call again."""
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            mask_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(**identity: Any) -> Any:
+    """A logger with the object's identity bound, e.g. ``get_logger(pod="ns/name")``."""
+    return structlog.get_logger("conveyor").bind(**identity)

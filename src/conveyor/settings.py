@@ -1,0 +1,44 @@
+"""Where Conveyor keeps its state, read once from the environment.
+
+One place decides the data directory so that the CLI, the server and the tests agree on it;
+tests point ``CONVEYOR_HOME`` at a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and URLs for one Conveyor installation."""
+
+    home: Path
+    """Root of everything Conveyor writes: database, artifacts, logs."""
+    database_url: str
+    """SQLAlchemy async URL; a SQLite file under ``home`` unless CONVEYOR_DATABASE_URL is set."""
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Immutable artifacts built by ``conveyor artifact build``."""
+        return self.home / "artifacts"
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Pod logs and scratch space of the local runtime."""
+        return self.home / "runtime"
+
+    @classmethod
+    def from_env(cls, home: Path | None = None) -> Settings:
+        """Build settings from CONVEYOR_HOME / CONVEYOR_DATABASE_URL, creating the home dir."""
+        if home is None:
+            env_home = os.environ.get("CONVEYOR_HOME")
+            home = Path(env_home) if env_home else Path(platformdirs.user_data_dir("conveyor"))
+        home = home.expanduser().resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        url = os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
+        return cls(home=home, database_url=url)

@@ -1,0 +1,1 @@
+"""Targets: where live objects are. One protocol, two implementations (local, Kubernetes)."""

@@ -1,0 +1,143 @@
+"""The Target protocol: everything the engine needs from a place where objects live.
+
+Both the embedded local runtime and Kubernetes implement it, so diff, health and sync code is
+shared. Live objects come back in Kubernetes' own shape: apiVersion, kind, metadata (uid,
+resourceVersion, generation, creationTimestamp, labels, annotations, ownerReferences), spec,
+status. Objects belong to an application through the tracking label (Argo CD's default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from conveyor.model.objects import Object, ObjectKey
+
+TRACKING_LABEL = "app.kubernetes.io/instance"
+"""Label naming the application an object belongs to (Argo CD's default tracking method)."""
+
+FIELD_MANAGER = "conveyor"
+"""Field manager recorded for what Conveyor applies (as server-side apply does)."""
+
+
+class WatchEventType(StrEnum):
+    """What happened to an object, as in a Kubernetes watch."""
+
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change to one live object."""
+
+    type: WatchEventType
+    object: Object
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes-style event about an object (``kubectl get events``)."""
+
+    involved: ObjectKey
+    reason: str
+    message: str
+    type: str = "Normal"
+    count: int = 1
+    first_timestamp: str = ""
+    last_timestamp: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The core/v1 Event shape, trimmed to what people read."""
+        return {
+            "involvedObject": {
+                "kind": self.involved.kind,
+                "namespace": self.involved.namespace,
+                "name": self.involved.name,
+            },
+            "reason": self.reason,
+            "message": self.message,
+            "type": self.type,
+            "count": self.count,
+            "firstTimestamp": self.first_timestamp,
+            "lastTimestamp": self.last_timestamp,
+        }
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How an apply behaves."""
+
+    field_manager: str = FIELD_MANAGER
+    """Who owns the fields being set; fields set by other managers are kept."""
+    dry_run: bool = False
+    """Validate and compute the result without storing it."""
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    """Which part of a Pod's log to read."""
+
+    container: str | None = None
+    """Container name; the Pod's first container when not given."""
+    tail_lines: int | None = None
+    """Only the last N lines."""
+    previous: bool = False
+    """The log of the previous (terminated) instance of the container."""
+    follow: bool = False
+    """Keep streaming new lines until the Pod goes away."""
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which live objects to list: an application's, or all of a kind."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    kind: str | None = None
+    namespace: str | None = None
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A place where live objects are: the local runtime or a Kubernetes cluster."""
+
+    async def apply(self, obj: Object, options: ApplyOptions = ApplyOptions()) -> Object:
+        """Create or update ``obj``; return the live object as stored."""
+        ...
+
+    async def delete(self, key: ObjectKey, *, grace_period_seconds: float | None = None) -> bool:
+        """Delete an object (and, as Kubernetes does, its owned children). False if absent."""
+        ...
+
+    async def get(self, key: ObjectKey) -> Object | None:
+        """The live object, or None."""
+        ...
+
+    async def list(self, selector: Selector = Selector()) -> list[Object]:
+        """Live objects matching ``selector``, in a deterministic order."""
+        ...
+
+    def watch(self, selector: Selector = Selector()) -> AsyncIterator[WatchEvent]:
+        """Changes to matching objects as they happen, starting with ADDED for existing ones."""
+        ...
+
+    async def logs(self, namespace: str, pod: str, options: LogOptions = LogOptions()) -> AsyncIterator[str]:
+        """Lines of a Pod container's log."""
+        ...
+
+    async def events(self, key: ObjectKey | None = None) -> list[Event]:
+        """Events about one object, or all of them."""
+        ...
+
+
+def application_selector(app_name: str) -> Selector:
+    """The selector for every live object an application owns."""
+    return Selector(labels={TRACKING_LABEL: app_name})
+
+
+def sorted_objects(objects: Iterable[Object]) -> list[Object]:
+    """Deterministic order: by key."""
+    return sorted(objects, key=lambda o: ObjectKey.of(o))
