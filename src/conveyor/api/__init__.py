@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): REST, auth, webhooks and the web UI."""

@@ -1,0 +1,1 @@
+"""CI: the pipeline runner and the image updater (write-back to Git)."""

@@ -1,0 +1,1 @@
+"""The engine: sync operations, the reconcile loop, self-heal, rollouts and analysis."""

@@ -1,0 +1,1 @@
+"""Policy: rules on rendered objects, checked before anything is applied."""
