@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from conveyor import __version__
+from conveyor.cli import artifact
 
 app = typer.Typer(
     name="conveyor",
@@ -12,6 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(artifact.app, name="artifact")
 
 
 @app.callback()

@@ -1,0 +1,25 @@
+"""Immutable artifacts: a source tree at one commit plus its virtualenv, addressed as NAME:TAG.
+
+``conveyor artifact build`` fills the store; the local runtime resolves a container's
+``image: NAME:TAG`` through it. This is the package's public front; its modules are
+``store`` (layout, list, get, resolve), ``build`` (the build) and ``gitsource`` (safe git).
+"""
+
+from conveyor.artifacts.build import BuildError, parse_command
+from conveyor.artifacts.store import (
+    Artifact,
+    ArtifactStore,
+    image_candidates,
+    validate_name,
+    validate_tag,
+)
+
+__all__ = [
+    "Artifact",
+    "ArtifactStore",
+    "BuildError",
+    "image_candidates",
+    "parse_command",
+    "validate_name",
+    "validate_tag",
+]

@@ -1,0 +1,410 @@
+"""Building an artifact: a source tree pinned to one commit, plus the virtualenv it needs.
+
+The steps read as the pipeline: validate every input, pin the revision to a full SHA, refuse an
+existing tag, export the tree at that commit, build the venv, record ``artifact.json``, then
+``os.rename`` the staged directory into place. Until that rename nothing is visible, so a crash
+leaves no half artifact, and of two builds racing for one tag exactly one wins; the other gets a
+ConflictError. Every subprocess runs through asyncio; file work runs in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+import tomllib
+from collections import deque
+from collections.abc import Callable
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import BinaryIO
+
+from conveyor.artifacts import gitsource
+from conveyor.artifacts.store import (
+    BUILD_LOG,
+    METADATA_FILE,
+    SOURCE_DIR,
+    STAGING_PREFIX,
+    VENV_DIR,
+    Artifact,
+    ArtifactStore,
+    validate_name,
+    validate_tag,
+)
+from conveyor.clock import rfc3339
+from conveyor.errors import ConflictError, NotFoundError, PermanentError, ValidationError
+
+PIP_PYTHON_OPTION = (22, 3)
+"""The first pip with ``--python``: the outer pip installs into a venv made ``--without-pip``."""
+LOG_TAIL_LINES = 25
+"""How much of pip's output a failed build shows."""
+_RELOCATE_MAX_BYTES = 4 * 1024 * 1024
+
+Progress = Callable[[str], None]
+
+
+class BuildError(PermanentError):
+    """Building the virtualenv failed; the message ends with the last lines of pip's output."""
+
+
+def parse_command(text: str) -> list[str]:
+    """``--command "uvicorn app:app --port $(PORT)"`` as an argv list (shell-style quoting)."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as err:
+        raise ValidationError(f"--command {text!r} cannot be split into words: {err}") from err
+    if not argv:
+        raise ValidationError("--command is empty: give the program and its arguments")
+    return argv
+
+
+async def build_artifact(
+    store: ArtifactStore,
+    name: str,
+    *,
+    source: str,
+    revision: str | None = None,
+    tag: str | None = None,
+    command: list[str] | None = None,
+    progress: Progress | None = None,
+) -> Artifact:
+    """Build ``name`` from ``source`` at ``revision`` (default HEAD) as ``name:tag``."""
+    validate_name(name)
+    if tag is not None:
+        validate_tag(tag)
+        _refuse_existing(store, name, tag)
+    gitsource.validate_source(source)
+    if revision is not None:
+        gitsource.validate_revision(revision)
+    if command is not None and not command:
+        raise ValidationError("command is empty: give the program and its arguments")
+    log = _Log(progress)
+
+    repo: gitsource.GitRepo | None = None
+    sha: str | None = None
+    if gitsource.is_remote(source):
+        recorded = gitsource.redact(source)
+    else:
+        local = _local_directory(source)
+        recorded = str(local)
+        repo = await gitsource.open_local(local, source=recorded)
+        if repo is not None:
+            sha = await _resolve(repo, revision, log, remote=False)
+        elif revision is not None:
+            raise ValidationError(f"{recorded} is not a git repository, so --revision cannot apply")
+        elif tag is None:
+            raise ValidationError(
+                f"{recorded} is not a git repository, so there is no commit SHA to tag it with; "
+                "pass --tag (e.g. --tag 1.0.0)"
+            )
+
+    work = _make_workdir(store.name_dir(name))
+    try:
+        if gitsource.is_remote(source):
+            log(f"fetching {recorded}")
+            repo = await gitsource.clone_bare(source, work / "clone.git")
+            sha = await _resolve(repo, revision, log, remote=True)
+        tag = tag or sha
+        if tag is None:  # unreachable: a plain directory without --tag was refused above
+            raise ValidationError("pass --tag")
+        validate_tag(tag)
+        _refuse_existing(store, name, tag)
+        final = store.artifact_dir(name, tag)
+        staged = work / tag
+        staged.mkdir()
+        log.open(await asyncio.to_thread((staged / BUILD_LOG).open, "ab"))
+
+        src = staged / SOURCE_DIR
+        if repo is not None and sha is not None:
+            log(f"exporting the tree at {sha}")
+            await repo.export(sha, work / "src.tar", src)
+        else:
+            log(f"copying {recorded}")
+            await asyncio.to_thread(
+                gitsource.export_directory, Path(recorded), work / "src.tar", src, store.root
+            )
+        command = command or _procfile_command(src)
+        await _build_venv(staged / VENV_DIR, src, work, log)
+        await asyncio.to_thread(_relocate, staged, final)
+
+        artifact = Artifact.at(
+            final,
+            {
+                "name": name,
+                "tag": tag,
+                "source": recorded,
+                "revision": sha,
+                "created": rfc3339(store.clock.now()),
+                "command": command,
+            },
+        )
+        _write_metadata(staged / METADATA_FILE, artifact)
+        log(f"built {artifact.image}")
+        log.close()
+        try:
+            os.rename(staged, final)
+        except OSError as err:
+            if err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise _conflict(name, tag) from err
+            raise
+        await asyncio.to_thread(_make_read_only, final)
+        return artifact
+    finally:
+        log.close()
+        await asyncio.to_thread(_remove, work)
+
+
+def _refuse_existing(store: ArtifactStore, name: str, tag: str) -> None:
+    if store.artifact_dir(name, tag).exists():
+        raise _conflict(name, tag)
+
+
+def _conflict(name: str, tag: str) -> ConflictError:
+    return ConflictError(
+        "this tag already exists, and tags are immutable: it is never overwritten; "
+        "commit your change and build the new commit, or pass a different --tag",
+        obj=f"{name}:{tag}",
+    )
+
+
+def _local_directory(source: str) -> Path:
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise NotFoundError(
+            f"source {source!r} does not exist: pass a directory, a git repository or a git URL"
+        )
+    if not path.is_dir():
+        raise ValidationError(f"source {source!r} is not a directory")
+    return path.resolve()
+
+
+async def _resolve(
+    repo: gitsource.GitRepo, revision: str | None, log: _Log, *, remote: bool
+) -> str:
+    """The full SHA of ``revision``; for a clone, fetch refs it lacks (refs/pull/1/head)."""
+    wanted = revision or "HEAD"
+    try:
+        sha = await repo.resolve(wanted)
+    except NotFoundError:
+        fetched = await gitsource.fetch_revision(repo, wanted) if remote else None
+        if fetched is None:
+            raise
+        sha = fetched
+    log(f"{wanted} is commit {sha}")
+    return sha
+
+
+def _make_workdir(name_dir: Path) -> Path:
+    """A private staging directory beside the tags (a concurrent cleanup may race us once)."""
+    for _ in range(3):
+        name_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=name_dir))
+        except FileNotFoundError:
+            continue
+    raise ValidationError(f"cannot create a staging directory in {name_dir}")
+
+
+def _remove(work: Path) -> None:
+    """Delete the staging directory, and the name directory if it was left empty."""
+    shutil.rmtree(work, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other tags (or another build) live there
+        work.parent.rmdir()
+
+
+class _Log:
+    """Progress for the caller and lines for ``build.log`` (buffered until the log exists)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._pending: list[bytes] = []
+        self._file: BinaryIO | None = None
+        self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
+
+    def __call__(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress(message)
+        self.write(f"==> {message}\n".encode())
+
+    def write(self, data: bytes) -> None:
+        if self._file is None:
+            self._pending.append(data)
+        else:
+            self._file.write(data)
+
+    def open(self, file: BinaryIO) -> None:
+        self._file = file
+        for data in self._pending:
+            file.write(data)
+        self._pending.clear()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _procfile_command(src: Path) -> list[str] | None:
+    """The ``web:`` line of a Procfile: an argv when it is simple, else ``sh -c`` as Heroku does.
+
+    ``$PORT`` / ``${PORT}`` become ``$(PORT)``, which the runtime expands from the container env.
+    """
+    procfile = src / "Procfile"
+    if not procfile.is_file():
+        return None
+    for line in procfile.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = re.match(r"^web\s*:\s*(.+?)\s*$", line)
+        if not match:
+            continue
+        text = match.group(1)
+        if re.search(r"[|&;<>`*?~]|\$\(", text):
+            return ["/bin/sh", "-c", text]
+        expanded = re.sub(r"\$(?:\{(\w+)\}|(\w+))", lambda m: f"$({m[1] or m[2]})", text)
+        try:
+            return shlex.split(expanded) or None
+        except ValueError:
+            return ["/bin/sh", "-c", text]
+    return None
+
+
+def _dependencies(src: Path, work: Path) -> tuple[str, list[str]] | None:
+    """What to install, as (what, pip arguments): requirements.txt, else the project itself."""
+    if (src / "requirements.txt").is_file():
+        return "requirements.txt", ["-r", "requirements.txt"]
+    pyproject = src / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ValidationError(f"pyproject.toml is not valid TOML: {err}") from err
+        if "project" in data or "build-system" in data:
+            return "pyproject.toml", [str(work / "project")]
+    if (src / "setup.py").is_file():
+        return "setup.py", [str(work / "project")]
+    return None
+
+
+def _outer_pip_has_python_option() -> bool:
+    """Whether this interpreter's pip (>= 22.3) can install into another venv with --python."""
+    try:
+        version = importlib_metadata.version("pip")
+    except importlib_metadata.PackageNotFoundError:
+        return False
+    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    return numbers >= PIP_PYTHON_OPTION
+
+
+async def _build_venv(venv: Path, src: Path, work: Path, log: _Log) -> None:
+    """``python -m venv`` then pip; a venv without pip when this pip can install into it."""
+    deps = _dependencies(src, work)
+    outer_pip = _outer_pip_has_python_option()
+    lean = deps is None or outer_pip
+    log("creating the virtualenv" + ("" if lean else " (with pip: this pip has no --python)"))
+    create = [sys.executable, "-m", "venv", *(["--without-pip"] if lean else []), str(venv)]
+    await _run_logged(create, cwd=src, log=log, what="creating the virtualenv")
+    if deps is None:
+        log("no requirements.txt or pyproject.toml: the virtualenv stays empty")
+        return
+    what, args = deps
+    if what != "requirements.txt":
+        # pip builds a project in place (build/, *.egg-info); keep the exported tree pristine.
+        await asyncio.to_thread(shutil.copytree, src, work / "project", symlinks=True)
+    python = str(venv / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python] if outer_pip else [python, "-m", "pip"]
+    log(f"installing {what}")
+    install = [
+        *pip,
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+    ]
+    await _run_logged([*install, *args], cwd=src, log=log, what=f"installing {what}")
+
+
+def _pip_env() -> dict[str, str]:
+    """The environment for venv and pip: nothing from the caller's Python setup leaks in."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_PYTHON", "PIP_USER")
+    }
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+async def _run_logged(args: list[str], *, cwd: Path, log: _Log, what: str) -> None:
+    """Run ``args``, its output streamed into the build log; BuildError with the tail on failure."""
+    log.tail.clear()
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=cwd,
+        env=_pip_env(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            log.write(line)
+            log.tail.append(line.decode(errors="replace").rstrip())
+        code = await proc.wait()
+    except asyncio.CancelledError:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    if code != 0:
+        tail = "\n".join(f"  {line}" for line in log.tail if line)
+        raise BuildError(f"{what} failed (exit code {code}); the last lines of its output:\n{tail}")
+
+
+def _relocate(staged: Path, final: Path) -> None:
+    """Point the venv's scripts (shebangs, activate, .pth) at the final path, not the staging one.
+
+    Only text files (no NUL byte) under a few MB are rewritten; bytecode keeps its old path,
+    which Python corrects on import.
+    """
+    old, new = str(staged).encode(), str(final).encode()
+    for directory, _, files in os.walk(staged / VENV_DIR):
+        for filename in files:
+            path = Path(directory) / filename
+            if path.is_symlink() or path.suffix == ".pyc":
+                continue
+            try:
+                if path.stat().st_size > _RELOCATE_MAX_BYTES:
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if old in data and b"\0" not in data:
+                path.write_bytes(data.replace(old, new))
+
+
+def _write_metadata(path: Path, artifact: Artifact) -> None:
+    metadata = {**artifact.metadata(), "python": sys.version.split()[0]}
+    path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+
+
+def _make_read_only(root: Path) -> None:
+    """Take the write bits off every file and directory (best effort: root ignores them)."""
+    for directory, dirs, files in os.walk(root, topdown=False):
+        for entry in [*files, *dirs]:
+            path = os.path.join(directory, entry)
+            if not os.path.islink(path):
+                _chmod_read_only(path)
+    _chmod_read_only(str(root))
+
+
+def _chmod_read_only(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.chmod(path, os.stat(path).st_mode & ~0o222)

@@ -1,0 +1,309 @@
+"""Safe access to the git source of an artifact: validate it, pin a revision, export a tree.
+
+An artifact is "this source at this commit", so the build needs three things from git: is the
+source a repository, which full commit SHA does the revision name, and what files are in the
+tree at that commit (never the working tree, which may hold uncommitted edits). Sources and
+revisions come from outside, so every argument is validated before git sees it and git runs
+without a shell, without prompts, with command transports (``ext::``) disabled, and with
+``--end-of-options`` between options and anything a user typed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit, urlunsplit
+
+from conveyor.errors import NotFoundError, ValidationError
+
+GIT = "git"
+GIT_OPTIONS = ("-c", "protocol.ext.allow=never")
+"""Passed to every git command: the ``ext`` transport runs arbitrary commands."""
+
+URL_SCHEMES = frozenset({"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"})
+"""Schemes git may fetch from; anything else is refused before git sees it."""
+
+_REPO_ENV = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+        "GIT_PREFIX",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_CONFIG",
+        "GIT_CONFIG_PARAMETERS",
+        "GIT_CONFIG_COUNT",
+    }
+)
+"""Variables that would point git at another repository (set e.g. inside a git hook)."""
+
+SKIPPED_NAMES = frozenset({".git", ".venv", "__pycache__"})
+"""Left out when a plain directory is copied: VCS data, a local venv, bytecode caches."""
+
+_TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_MAX_REVISION = 256
+
+
+def validate_source(source: str) -> None:
+    """Refuse sources that git would read as an option or as a command transport."""
+    if not source.strip():
+        raise ValidationError("source is empty: pass a directory, a git repository or a git URL")
+    if source.startswith("-"):
+        raise ValidationError(
+            f"source {source!r} starts with '-', which git would read as an option; "
+            "for a local directory whose name starts with '-', write it as ./" + source
+        )
+    if _CONTROL.search(source):
+        raise ValidationError("source contains control characters (newline, tab, ...)")
+    transport = _TRANSPORT.match(source)
+    if transport:
+        raise ValidationError(
+            f"source uses the transport {transport.group(0)!r}, which is refused: remote "
+            "helpers like ext:: and fd:: run commands; use a path, file://, https:// or ssh:// URL"
+        )
+    if "://" in source:
+        scheme = source.split("://", 1)[0].lower()
+        if scheme not in URL_SCHEMES:
+            raise ValidationError(
+                f"source URL scheme {scheme!r} is not supported; "
+                f"use one of {', '.join(sorted(URL_SCHEMES))}"
+            )
+
+
+def validate_revision(revision: str) -> None:
+    """Refuse revisions that git would read as an option, or that cannot name a commit."""
+    if not revision:
+        raise ValidationError("revision is empty: pass a branch, a tag or a commit SHA")
+    if revision.startswith("-"):
+        raise ValidationError(
+            f"revision {revision!r} starts with '-', which git would read as an option; "
+            "pass a branch, a tag or a commit SHA"
+        )
+    if _CONTROL.search(revision) or " " in revision:
+        raise ValidationError(f"revision {revision!r} contains spaces or control characters")
+    if len(revision) > _MAX_REVISION:
+        raise ValidationError(f"revision is longer than {_MAX_REVISION} characters")
+
+
+def is_remote(source: str) -> bool:
+    """Whether git would treat ``source`` as a URL (``scheme://`` or scp-like ``host:path``)."""
+    if "://" in source:
+        return True
+    head, colon, _ = source.partition(":")
+    return bool(colon) and bool(head) and "/" not in head
+
+
+def redact(source: str) -> str:
+    """``source`` without credentials: no password ever, and no user at all for http(s)."""
+    if "://" not in source:
+        return source
+    try:
+        parts = urlsplit(source)
+    except ValueError:
+        return source.split("://", 1)[0] + "://<unparsable URL>"
+    if "@" not in parts.netloc:
+        return source
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0]
+    netloc = host if parts.scheme in ("http", "https") or not user else f"{user}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git: never prompt, never follow a hook's GIT_DIR."""
+    env = {key: value for key, value in os.environ.items() if key not in _REPO_ENV}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+@dataclass(frozen=True)
+class GitResult:
+    """What a git command said; ``stderr`` is already free of the source's credentials."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class GitRepo:
+    """A local repository (work tree or bare) that git commands run in."""
+
+    def __init__(self, path: Path, *, source: str) -> None:
+        self.path = path
+        self.source = source
+        """How the user named it; credentials are stripped before it appears in a message."""
+
+    async def run(self, *args: str, env: dict[str, str] | None = None) -> GitResult:
+        """Run ``git -C <repo> <args>`` without a shell; stdin closed, output captured."""
+        return await run_git("-C", str(self.path), *args, source=self.source, env=env)
+
+    async def resolve(self, revision: str) -> str:
+        """The full SHA of the commit ``revision`` names; NotFoundError naming it if none."""
+        validate_revision(revision)
+        result = await self.run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
+        )
+        sha = result.stdout.strip()
+        if result.returncode != 0 or not _SHA.match(sha):
+            raise NotFoundError(
+                f"revision {revision!r} does not name a commit in {redact(self.source)}; "
+                "check the branch, tag or SHA (for a URL, it must be fetchable from the remote)"
+            )
+        return sha
+
+    async def export(self, sha: str, tar_path: Path, dest: Path) -> None:
+        """Write the tree of commit ``sha`` into ``dest`` (``git archive`` via ``tar_path``)."""
+        if not _SHA.match(sha):
+            raise ValidationError(f"{sha!r} is not a full commit SHA")
+        with tar_path.open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                GIT,
+                *GIT_OPTIONS,
+                "-C",
+                str(self.path),
+                "archive",
+                "--format=tar",
+                "--end-of-options",
+                sha,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.PIPE,
+                env=git_env(),
+            )
+            _, err = await _communicate(proc)
+        if proc.returncode != 0:
+            message = _clean(err.decode(errors="replace"), self.source)
+            raise ValidationError(f"git archive of {sha} failed: {message}")
+        await asyncio.to_thread(extract_tar, tar_path, dest)
+
+
+async def open_local(path: Path, *, source: str) -> GitRepo | None:
+    """The repository whose top (or bare directory) is ``path``; None for a plain directory.
+
+    A directory somewhere inside a repository is not the repository: git is stopped from
+    looking upwards, so an untracked folder in someone's home repo stays a plain directory.
+    """
+    env = git_env()
+    env["GIT_CEILING_DIRECTORIES"] = str(path.parent)
+    repo = GitRepo(path, source=source)
+    result = await repo.run("rev-parse", "--is-bare-repository", env=env)
+    return repo if result.returncode == 0 else None
+
+
+async def clone_bare(url: str, dest: Path) -> GitRepo:
+    """A bare clone of ``url`` (all branches and tags) at ``dest``; ValidationError on failure."""
+    validate_source(url)
+    result = await run_git("clone", "--bare", "--quiet", "--", url, str(dest), source=url)
+    if result.returncode != 0:
+        raise ValidationError(f"cannot fetch {redact(url)}: {result.stderr or 'git clone failed'}")
+    return GitRepo(dest, source=url)
+
+
+async def fetch_revision(repo: GitRepo, revision: str) -> str | None:
+    """Fetch one ref or SHA that a clone does not carry (e.g. refs/pull/1/head); its SHA."""
+    validate_revision(revision)
+    result = await repo.run("fetch", "--quiet", "--no-tags", "--end-of-options", "origin", revision)
+    if result.returncode != 0:
+        return None
+    check = await repo.run("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
+    sha = check.stdout.strip()
+    return sha if check.returncode == 0 and _SHA.match(sha) else None
+
+
+async def run_git(*args: str, source: str, env: dict[str, str] | None = None) -> GitResult:
+    """Run git with the safe options and environment; never raises for a non-zero exit."""
+    proc = await asyncio.create_subprocess_exec(
+        GIT,
+        *GIT_OPTIONS,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env if env is not None else git_env(),
+    )
+    out, err = await _communicate(proc)
+    return GitResult(
+        returncode=proc.returncode if proc.returncode is not None else -1,
+        stdout=out.decode(errors="replace"),
+        stderr=_clean(err.decode(errors="replace"), source),
+    )
+
+
+async def _communicate(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """``proc.communicate()``, killing the process if the build is cancelled."""
+    try:
+        out, err = await proc.communicate()
+    except asyncio.CancelledError:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    return out or b"", err or b""
+
+
+def _clean(text: str, source: str) -> str:
+    """Git's message on one line, with the source's credentials replaced by the redacted form."""
+    if source and source != redact(source):
+        text = text.replace(source, redact(source))
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def export_directory(src: Path, tar_path: Path, dest: Path, store_root: Path) -> None:
+    """Copy a plain directory through tar, so that one path-safety check covers both kinds."""
+    skip = os.path.normpath(store_root.resolve())
+
+    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        parts = PurePosixPath(info.name).parts
+        if parts and parts[-1] in SKIPPED_NAMES:
+            return None
+        return None if os.path.normpath(src / info.name) == skip else info
+
+    try:
+        with tarfile.open(tar_path, "w") as tar:
+            tar.add(src, arcname=".", filter=keep)
+    except OSError as err:
+        raise ValidationError(f"cannot read the source directory {src}: {err}") from err
+    extract_tar(tar_path, dest)
+    tar_path.unlink()
+
+
+def extract_tar(tar_path: Path, dest: Path) -> None:
+    """Extract ``tar_path`` into ``dest``, refusing any member that would land outside it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    with tarfile.open(tar_path) as tar:
+        members = tar.getmembers()
+        for member in members:
+            _check_member(member, root)
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(root, members=members, filter="data")
+        else:  # Python < 3.11.4: the checks above have already refused unsafe members
+            tar.extractall(root, members=members)  # noqa: S202
+
+
+def _check_member(member: tarfile.TarInfo, root: Path) -> None:
+    """Refuse absolute names, ``..``, links that point outside, devices and fifos."""
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts:
+        raise ValidationError(f"the source tree holds {member.name!r}, a path outside the tree")
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise ValidationError(f"the source tree holds {member.name!r}, which is not a file")
+    if member.issym() or member.islnk():
+        target = PurePosixPath(member.linkname)
+        base = root / name.parent if member.issym() else root
+        resolved = os.path.normpath(base / target)
+        if target.is_absolute() or not (resolved == str(root) or resolved.startswith(f"{root}/")):
+            raise ValidationError(
+                f"the source tree holds the link {member.name!r} -> {member.linkname!r}, "
+                "which points outside the tree"
+            )

@@ -1,0 +1,24 @@
+"""Shared fixtures: an isolated CONVEYOR_HOME per test, and git identity for test repos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own CONVEYOR_HOME; nothing touches the user's data dir."""
+    home = tmp_path / "conveyor-home"
+    monkeypatch.setenv("CONVEYOR_HOME", str(home))
+    monkeypatch.delenv("CONVEYOR_DATABASE_URL", raising=False)
+    for var, value in {
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }.items():
+        monkeypatch.setenv(var, value)
+    return home
