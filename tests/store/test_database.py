@@ -18,11 +18,6 @@ from conveyor.store import Base, Database, dumps_json, mask_url, open_database
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env(home=tmp_path)
-
-
-@pytest.fixture
 async def database(settings: Settings) -> AsyncIterator[Database]:
     db = await open_database(settings)
     yield db
@@ -41,8 +36,15 @@ def _schema(conn: Connection) -> dict[str, Any]:
 async def test_migrations_create_the_tables_the_models_describe(database: Database) -> None:
     async with database.engine.connect() as conn:
         schema = await conn.run_sync(_schema)
-    assert {"runtime_objects", "runtime_ports", "alembic_version"} <= set(schema["tables"])
-    assert schema["version"] == "0001"
+    assert {
+        "runtime_objects",
+        "runtime_ports",
+        "applications",
+        "operations",
+        "history",
+        "alembic_version",
+    } <= set(schema["tables"])
+    assert schema["version"] == "0002"
     assert schema["diff"] == []  # the hand-written migration matches tables.py exactly
 
 
@@ -60,7 +62,7 @@ async def test_opening_again_migrates_nothing_and_keeps_data(settings: Settings)
         async with third.engine.connect() as conn:
             schema = await conn.run_sync(_schema)
             ports = (await conn.execute(text("SELECT owner, port FROM runtime_ports"))).all()
-        assert schema["version"] == "0001"
+        assert schema["version"] == "0002"
         assert schema["diff"] == []
         assert [tuple(row) for row in ports] == [("a/b/http", 30000)]
     finally:

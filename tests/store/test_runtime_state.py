@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,11 +46,6 @@ def deployment(name: str, namespace: str = "default", replicas: int = 1) -> Obje
 
 def key(obj: Object) -> str:
     return str(ObjectKey.of(obj))
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env(home=tmp_path)
 
 
 @pytest.fixture

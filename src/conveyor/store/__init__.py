@@ -8,12 +8,14 @@ this package, not from its modules, so the layout can change behind them.
 from __future__ import annotations
 
 from conveyor.store.db import Database, dumps_json, mask_url, open_database
+from conveyor.store.engine_store import EngineStore
 from conveyor.store.runtime_state import RuntimeStateStore
 from conveyor.store.tables import Base, RuntimeObject, RuntimePort
 
 __all__ = [
     "Base",
     "Database",
+    "EngineStore",
     "RuntimeObject",
     "RuntimePort",
     "RuntimeStateStore",

@@ -123,7 +123,9 @@ class RuntimeStateStore:
                 taken = await self._write(objects, ports)
             except BaseException as exc:
                 self._requeue(objects, ports)
-                if isinstance(exc, StatementError) and isinstance(exc.orig, TypeError | ValueError):
+                # SQLite's driver wraps the encoder's error in StatementError; psycopg does not.
+                orig = exc.orig if isinstance(exc, StatementError) else exc
+                if isinstance(orig, TypeError | ValueError):
                     raise self._unserializable(objects) from exc
                 if isinstance(exc, IntegrityError):
                     raise ConflictError(

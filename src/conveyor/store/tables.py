@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so that later migrations can alter them on every dialect.
@@ -60,3 +60,62 @@ class RuntimePort(Base):
     owner: Mapped[str] = mapped_column(Text, primary_key=True)
     """``namespace/service/portName``."""
     port: Mapped[int] = mapped_column(Integer, unique=True)
+
+
+class ApplicationRow(Base):
+    """A registered Application: its manifest as given, and its last computed status."""
+
+    __tablename__ = "applications"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ProjectRow(Base):
+    """A registered AppProject manifest."""
+
+    __tablename__ = "projects"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
+class OperationRow(Base):
+    """A sync operation, written before it starts and updated as it goes."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app: Mapped[str] = mapped_column(
+        Text, ForeignKey("applications.name", ondelete="CASCADE"), index=True
+    )
+    phase: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    operation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class HistoryRow(Base):
+    """One deployment of an app; unique per operation so a resumed sync never writes twice."""
+
+    __tablename__ = "history"
+    __table_args__ = (UniqueConstraint("app", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app: Mapped[str] = mapped_column(
+        Text, ForeignKey("applications.name", ondelete="CASCADE"), index=True
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    """The per-app id users see (``app rollback NAME SEQ``)."""
+    operation_id: Mapped[int] = mapped_column(Integer, unique=True)
+    revision: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime]
+    deploy_started_at: Mapped[datetime]
+    initiated_by: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,250 @@
+"""The engine's Repository on SQLAlchemy: apps, projects, operations and history.
+
+Each method is one short transaction. ``finish_operation`` ends the operation and appends its
+history entry together, and the history table is unique per operation: a sync resumed after a
+crash that reaches the end again cannot record the deployment twice, and one that crashed
+after finishing finds its entry already there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conveyor.clock import Clock, SystemClock
+from conveyor.engine.repository import (
+    HistoryInput,
+    HistoryRecord,
+    OperationRecord,
+    StoredApp,
+    StoredProject,
+)
+from conveyor.store.db import Database
+from conveyor.store.tables import ApplicationRow, HistoryRow, OperationRow, ProjectRow
+
+_UNFINISHED = ("Running", "Terminating")
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything the engine sees is UTC-aware."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _app(row: ApplicationRow) -> StoredApp:
+    return StoredApp(
+        name=row.name, manifest=row.manifest, status=row.status, created_at=_utc(row.created_at)
+    )
+
+
+def _operation(row: OperationRow) -> OperationRecord:
+    return OperationRecord(
+        id=row.id,
+        app=row.app,
+        phase=row.phase,
+        message=row.message,
+        operation=row.operation,
+        state=row.state,
+        started_at=_utc(row.started_at),
+        finished_at=_utc(row.finished_at) if row.finished_at is not None else None,
+    )
+
+
+def _history(row: HistoryRow) -> HistoryRecord:
+    return HistoryRecord(
+        id=row.seq,
+        app=row.app,
+        revision=row.revision,
+        deployed_at=_utc(row.deployed_at),
+        deploy_started_at=_utc(row.deploy_started_at),
+        initiated_by=row.initiated_by,
+        source=row.source,
+        operation_id=row.operation_id,
+    )
+
+
+class EngineStore:
+    """``conveyor.engine.Repository`` on an open Database."""
+
+    def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
+        self._db = database
+        self._clock = clock or SystemClock()
+
+    # -- applications -----------------------------------------------------------------------
+
+    async def list_apps(self) -> list[StoredApp]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(select(ApplicationRow).order_by(ApplicationRow.name))
+            return [_app(r) for r in rows]
+
+    async def get_app(self, name: str) -> StoredApp | None:
+        async with self._db.sessions() as session:
+            row = await session.get(ApplicationRow, name)
+            return _app(row) if row is not None else None
+
+    async def save_app(self, name: str, manifest: dict[str, Any]) -> StoredApp:
+        now = self._clock.now()
+        async with self._db.sessions() as session, session.begin():
+            row = await session.get(ApplicationRow, name)
+            if row is None:
+                row = ApplicationRow(
+                    name=name, manifest=manifest, status={}, created_at=now, updated_at=now
+                )
+                session.add(row)
+            else:
+                row.manifest = manifest
+                row.updated_at = now
+            await session.flush()
+            return _app(row)
+
+    async def delete_app(self, name: str) -> bool:
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(delete(HistoryRow).where(HistoryRow.app == name))
+            await session.execute(delete(OperationRow).where(OperationRow.app == name))
+            result = await session.execute(
+                delete(ApplicationRow).where(ApplicationRow.name == name)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def save_status(self, name: str, status: dict[str, Any]) -> None:
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(
+                update(ApplicationRow)
+                .where(ApplicationRow.name == name)
+                .values(status=status, updated_at=self._clock.now())
+            )
+
+    # -- projects ---------------------------------------------------------------------------
+
+    async def list_projects(self) -> list[StoredProject]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(select(ProjectRow).order_by(ProjectRow.name))
+            return [StoredProject(r.name, r.manifest) for r in rows]
+
+    async def get_project(self, name: str) -> StoredProject | None:
+        async with self._db.sessions() as session:
+            row = await session.get(ProjectRow, name)
+            return StoredProject(row.name, row.manifest) if row is not None else None
+
+    async def save_project(self, name: str, manifest: dict[str, Any]) -> StoredProject:
+        async with self._db.sessions() as session, session.begin():
+            row = await session.get(ProjectRow, name)
+            if row is None:
+                session.add(ProjectRow(name=name, manifest=manifest, updated_at=self._clock.now()))
+            else:
+                row.manifest = manifest
+                row.updated_at = self._clock.now()
+        return StoredProject(name, manifest)
+
+    async def delete_project(self, name: str) -> bool:
+        async with self._db.sessions() as session, session.begin():
+            result = await session.execute(delete(ProjectRow).where(ProjectRow.name == name))
+            return bool(getattr(result, "rowcount", 0))
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def create_operation(
+        self, app: str, operation: dict[str, Any], started_at: datetime
+    ) -> OperationRecord:
+        async with self._db.sessions() as session, session.begin():
+            row = OperationRow(
+                app=app,
+                phase="Running",
+                message="",
+                operation=operation,
+                state={},
+                started_at=started_at,
+            )
+            session.add(row)
+            await session.flush()
+            return _operation(row)
+
+    async def update_operation(
+        self, op_id: int, *, phase: str, message: str, state: dict[str, Any]
+    ) -> None:
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(
+                update(OperationRow)
+                .where(OperationRow.id == op_id)
+                .values(phase=phase, message=message, state=state)
+            )
+
+    async def finish_operation(
+        self,
+        op_id: int,
+        *,
+        phase: str,
+        message: str,
+        state: dict[str, Any],
+        finished_at: datetime,
+        history: HistoryInput | None,
+        history_limit: int,
+    ) -> HistoryRecord | None:
+        async with self._db.sessions() as session, session.begin():
+            op = await session.get(OperationRow, op_id)
+            if op is None:
+                return None
+            op.phase, op.message, op.state, op.finished_at = phase, message, state, finished_at
+            if history is None:
+                return None
+            existing = await session.scalar(
+                select(HistoryRow).where(HistoryRow.operation_id == op_id)
+            )
+            if existing is not None:
+                return _history(existing)
+            last = await session.scalar(
+                select(func.max(HistoryRow.seq)).where(HistoryRow.app == op.app)
+            )
+            row = HistoryRow(
+                app=op.app,
+                seq=(last if last is not None else -1) + 1,
+                operation_id=op_id,
+                revision=history.revision,
+                deployed_at=history.deployed_at,
+                deploy_started_at=history.deploy_started_at,
+                initiated_by=history.initiated_by,
+                source=history.source,
+            )
+            session.add(row)
+            await session.flush()
+            await _trim_history(session, op.app, history_limit)
+            return _history(row)
+
+    async def running_operations(self) -> list[OperationRecord]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(OperationRow)
+                .where(OperationRow.phase.in_(_UNFINISHED))
+                .order_by(OperationRow.id)
+            )
+            return [_operation(r) for r in rows]
+
+    async def last_operation(self, app: str) -> OperationRecord | None:
+        async with self._db.sessions() as session:
+            row = await session.scalar(
+                select(OperationRow)
+                .where(OperationRow.app == app)
+                .order_by(OperationRow.id.desc())
+                .limit(1)
+            )
+            return _operation(row) if row is not None else None
+
+    async def history(self, app: str) -> list[HistoryRecord]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(HistoryRow).where(HistoryRow.app == app).order_by(HistoryRow.seq)
+            )
+            return [_history(r) for r in rows]
+
+
+async def _trim_history(session: AsyncSession, app: str, limit: int) -> None:
+    """Keep the newest ``limit`` entries (at least one: the current deployment)."""
+    keep = max(limit, 1)
+    newest = await session.scalars(
+        select(HistoryRow.id).where(HistoryRow.app == app).order_by(HistoryRow.seq.desc())
+    )
+    drop = list(newest)[keep:]
+    if drop:
+        await session.execute(delete(HistoryRow).where(HistoryRow.id.in_(drop)))

@@ -1,0 +1,1 @@
+"""Fixtures' helpers shared by several test packages."""
