@@ -6,6 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.logging import configure
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _logging() -> None:
+    """The product's logging setup (plain tracebacks, masking) in every test."""
+    configure("INFO")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -26,11 +26,20 @@ def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
     return event
 
 
+def _identity(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return event
+
+
 def configure(level: str = "INFO", *, json: bool = False) -> None:
     """Set up structlog once per process; safe to call again."""
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    # Plain tracebacks: rich's would print every frame's local variables, Secret values included.
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
@@ -38,10 +47,11 @@ def configure(level: str = "INFO", *, json: bool = False) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
             mask_secrets,
+            structlog.processors.format_exc_info if json else _identity,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,
     )
 
 

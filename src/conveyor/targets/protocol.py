@@ -8,6 +8,7 @@ status. Objects belong to an application through the tracking label (Argo CD's d
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -124,11 +125,13 @@ class Target(Protocol):
         """Changes to matching objects as they happen, starting with ADDED for existing ones."""
         ...
 
-    async def logs(self, namespace: str, pod: str, options: LogOptions = LogOptions()) -> AsyncIterator[str]:
+    def logs(
+        self, namespace: str, pod: str, options: LogOptions = LogOptions()
+    ) -> AsyncIterator[str]:
         """Lines of a Pod container's log."""
         ...
 
-    async def events(self, key: ObjectKey | None = None) -> list[Event]:
+    async def events(self, key: ObjectKey | None = None) -> builtins.list[Event]:
         """Events about one object, or all of them."""
         ...
 

@@ -1,0 +1,42 @@
+"""Wiring at the edge: the local runtime with its journal in the store and its images from
+the artifact store. The runtime (layer 3) cannot import the store (layer 5); this module, at
+the top beside the CLI and the API, puts them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from conveyor.artifacts import ArtifactStore
+from conveyor.settings import Settings
+from conveyor.store import RuntimeStateStore, open_database
+from conveyor.targets.local.images import ArtifactImages
+from conveyor.targets.local.kubelet import KubeletOptions
+from conveyor.targets.local.runtime import LocalRuntime
+from conveyor.targets.local.target import LocalTarget
+
+
+@asynccontextmanager
+async def local_target(
+    settings: Settings,
+    kubelet_options: KubeletOptions | None = None,
+    artifacts: ArtifactStore | None = None,
+) -> AsyncIterator[LocalTarget]:
+    """A started local runtime journaled in the store; stopped (and flushed) on exit."""
+    database = await open_database(settings)
+    journal = RuntimeStateStore(database)
+    journal.start_flusher()
+    runtime = LocalRuntime(
+        runtime_dir=settings.runtime_dir,
+        journal=journal,
+        images=ArtifactImages(artifacts or ArtifactStore(settings.artifacts_dir)),
+        kubelet_options=kubelet_options,
+    )
+    try:
+        await runtime.start()
+        yield LocalTarget(runtime)
+    finally:
+        await runtime.stop()
+        await journal.close()
+        await database.close()

@@ -1,0 +1,655 @@
+"""The Deployment controller as a pure plan: Kubernetes' rollout rules, carried out elsewhere.
+
+One call looks at a Deployment, the ReplicaSets it controls and their Pods, and answers what
+Kubernetes' deployment controller (pkg/controller/deployment) would do next: create the
+ReplicaSet of a new template, scale new and old ReplicaSets within maxSurge/maxUnavailable
+(or all-old-down-then-new-up for Recreate), scale proportionally when only replicas change,
+keep the revision annotations, prune history and write the status with its Available and
+Progressing conditions. The runtime applies the plan and calls again on every change.
+
+One deliberate difference: Kubernetes reads ReplicaSet status, which lags behind a scale it
+has just asked for. Here the Pods themselves are counted and a ReplicaSet's availability is
+capped at its spec.replicas (the Pods it will keep), so maxUnavailable holds even while the
+ReplicaSet controller has not yet acted on the last plan.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from conveyor.model.objects import Object
+from conveyor.targets.local.controllers import common as c
+
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+DEFAULT_REVISION_HISTORY_LIMIT = 10
+_NO_LIMIT = 2**31 - 1  # math.MaxInt32: "no progress deadline" / "keep all history"
+_MAX_REVISION_HISTORY_CHARS = 2000
+_NOT_COPIED_TO_RS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        c.ANN_REVISION,
+        c.ANN_REVISION_HISTORY,
+        c.ANN_DESIRED_REPLICAS,
+        c.ANN_MAX_REPLICAS,
+        "deprecated.deployment.rollback.to",
+    }
+)
+PROGRESSING, AVAILABLE = "Progressing", "Available"
+_COUNTS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """What one reconcile of a Deployment should do."""
+
+    create: tuple[Object, ...]
+    """New ReplicaSets, complete objects."""
+    scale: dict[str, int]
+    """Existing ReplicaSet name -> new spec.replicas (changes only)."""
+    annotate: dict[str, dict[str, str]]
+    """Existing ReplicaSet name -> annotations to set (revision, desired/max replicas)."""
+    delete: tuple[str, ...]
+    """Old ReplicaSets beyond revisionHistoryLimit (at 0 replicas, without Pods)."""
+    status: dict[str, Any]
+    """The Deployment's full new status."""
+    requeue_after: float | None
+    """Seconds until the plan may change with no event (minReadySeconds, progress deadline)."""
+
+
+def pod_template_hash(template: dict[str, Any], collision_count: int | None = None) -> str:
+    """Kubernetes-style short hash of a pod template (fnv-1a 32, safe-encoded).
+
+    The pod-template-hash label itself is left out, so a ReplicaSet's template hashes like
+    the Deployment template it came from.
+    """
+    data = json.dumps(_without_hash(template), sort_keys=True, separators=(",", ":"), default=str)
+    raw = data.encode()
+    if collision_count is not None:
+        raw += (collision_count & 0xFFFFFFFF).to_bytes(8, "little")
+    return c.safe_encode(str(c.fnv1a_32(raw)))
+
+
+def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
+    clean = copy.deepcopy(template or {})
+    labels = (clean.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(c.LABEL_POD_TEMPLATE_HASH, None)
+    return clean
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The Deployment's spec with Kubernetes' defaults and fenceposts resolved."""
+
+    replicas: int
+    recreate: bool
+    max_surge: int
+    max_unavailable: int
+    min_ready: int
+    deadline: int | None
+    history_limit: int | None
+    paused: bool
+
+    @classmethod
+    def of(cls, deployment: Object) -> _Spec:
+        spec = deployment.get("spec") or {}
+        replicas = max(c.spec_int(spec, "replicas", 1), 0)
+        strategy = spec.get("strategy") or {}
+        recreate = strategy.get("type") == "Recreate"
+        surge = unavailable = 0
+        if not recreate:
+            rolling = strategy.get("rollingUpdate") or {}
+            surge = _fencepost(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+            unavailable = _fencepost(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+            if surge == 0 and unavailable == 0:
+                unavailable = 1  # both resolved to zero: Kubernetes allows one unavailable
+        deadline = c.spec_int(spec, "progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_SECONDS)
+        history = c.spec_int(spec, "revisionHistoryLimit", DEFAULT_REVISION_HISTORY_LIMIT)
+        return cls(
+            replicas=replicas,
+            recreate=recreate,
+            max_surge=surge,
+            max_unavailable=0 if replicas == 0 else min(unavailable, replicas),
+            min_ready=c.spec_int(spec, "minReadySeconds", 0),
+            deadline=None if deadline == _NO_LIMIT else deadline,
+            history_limit=None if history == _NO_LIMIT else history,
+            paused=bool(spec.get("paused")),
+        )
+
+
+def _fencepost(value: Any, replicas: int, *, round_up: bool) -> int:
+    try:
+        return c.scaled_value(value, replicas, round_up=round_up)
+    except ValueError:  # invalid (the API would have refused it): use the default, 25%
+        return c.scaled_value("25%", replicas, round_up=round_up)
+
+
+@dataclass(eq=False)
+class _RS:
+    """A working view of one ReplicaSet while the plan is made (its scale may change)."""
+
+    obj: Object
+    replicas: int
+    original: int | None  # spec.replicas as found; None for a ReplicaSet this plan creates
+    annotations: dict[str, str]
+    pods: list[Object] = field(default_factory=list)
+    active: list[Object] = field(default_factory=list)
+    available_pods: int = 0
+
+    @property
+    def name(self) -> str:
+        return c.name_of(self.obj)
+
+    @property
+    def revision(self) -> int:
+        return _int_or(self.annotations.get(c.ANN_REVISION), 0)
+
+    @property
+    def available(self) -> int:
+        """Available Pods this ReplicaSet keeps once it has converged on spec.replicas."""
+        return min(self.replicas, self.available_pods)
+
+    def age_key(self) -> tuple[float, int, str]:
+        created = c.creation_time(self.obj)
+        return (created.timestamp() if created else 0.0, self.revision, self.name)
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def plan_deployment(
+    deployment: Object, replicasets: list[Object], pods: list[Object], now: datetime
+) -> DeploymentPlan:
+    """Plan one reconcile of ``deployment``; only ReplicaSets it controls (by uid) count."""
+    return _Planner(deployment, replicasets, pods, now).plan()
+
+
+class _Planner:
+    """One pass of Kubernetes' syncDeployment over in-memory copies."""
+
+    def __init__(
+        self, d: Object, replicasets: list[Object], pods: list[Object], now: datetime
+    ) -> None:
+        self.d, self.now, self.spec = d, now, _Spec.of(d)
+        self.name = c.name_of(d)
+        self.template: dict[str, Any] = (d.get("spec") or {}).get("template") or {}
+        self.prev: dict[str, Any] = d.get("status") or {}
+        self.conditions: list[dict[str, Any]] = copy.deepcopy(self.prev.get("conditions") or [])
+        self.collision_count: int | None = self.prev.get("collisionCount")
+        uid = c.uid_of(d)
+        self.all: list[_RS] = []
+        for obj in replicasets:
+            if not c.is_controlled_by(obj, uid):
+                continue
+            replicas = c.spec_int(obj.get("spec") or {}, "replicas", 1)
+            annotations = dict(c.metadata(obj).get("annotations") or {})
+            rs = _RS(obj, replicas, replicas, annotations)
+            rs.pods = [p for p in pods if c.is_controlled_by(p, c.uid_of(obj))]
+            rs.active = [p for p in rs.pods if c.is_active(p)]
+            rs.available_pods = sum(1 for p in rs.active if self._available(p))
+            self.all.append(rs)
+        self.all.sort(key=_RS.age_key)
+        self.new: _RS | None = None
+        self.created: list[_RS] = []
+        self.deleted: list[str] = []
+
+    def _available(self, pod: Object) -> bool:
+        return c.is_pod_available(pod, self.spec.min_ready, self.now)
+
+    @property
+    def olds(self) -> list[_RS]:
+        return [rs for rs in self.all if rs is not self.new]
+
+    # -- the sync, as guard clauses then named steps ------------------------------------------
+
+    def plan(self) -> DeploymentPlan:
+        if c.selector_is_empty((self.d.get("spec") or {}).get("selector")):
+            status = {**copy.deepcopy(self.prev), "observedGeneration": self._generation()}
+            return DeploymentPlan((), {}, {}, (), status, None)
+        if c.is_terminating(self.d):
+            self.resolve_new()
+            return self.result(self.calculate_status(), None)
+        self.check_paused_conditions()
+        self.resolve_new()
+        if self.spec.paused or self.is_scaling_event():
+            self.scale()
+            if self.spec.paused:
+                self.cleanup()
+            return self.result(self.calculate_status(), None)
+        if self.spec.recreate:
+            self.rollout_recreate()
+        else:
+            self.rollout_rolling()
+        status = self.rollout_status()
+        return self.result(status, self.requeue_for_deadline(status))
+
+    def rollout_rolling(self) -> None:
+        """Grow the new ReplicaSet within maxSurge, else shrink old ones within maxUnavailable."""
+        self.create_new()
+        if not (self.reconcile_new() or self.reconcile_old()) and self.complete(self.prev):
+            self.cleanup()
+
+    def rollout_recreate(self) -> None:
+        """All old Pods gone (terminating ones too) before the new ReplicaSet gets any."""
+        active_olds = [rs for rs in self.olds if rs.replicas > 0]
+        for rs in active_olds:
+            self.scale_to(rs, 0)
+        if active_olds or self.old_pods_running():
+            return  # wait for the old Pods to go
+        self.create_new()
+        assert self.new is not None
+        self.scale_to(self.new, self.spec.replicas)
+        if self.complete(self.prev):
+            self.cleanup()
+
+    # -- finding and creating the new ReplicaSet ----------------------------------------------
+
+    def resolve_new(self) -> None:
+        """FindNewReplicaSet + revision sync: the oldest ReplicaSet with the current template."""
+        wanted = _without_hash(self.template)
+        self.new = next((rs for rs in self.all if _without_hash(_template(rs.obj)) == wanted), None)
+        if self.new is None:
+            return
+        self.sync_annotations(self.new, self.max_old_revision() + 1, exists=True)
+        if (
+            self.spec.deadline is not None
+            and c.find_condition(self.conditions, PROGRESSING) is None
+        ):
+            msg = f'Found new replica set "{self.new.name}"'
+            self.set_condition(PROGRESSING, "True", "FoundNewReplicaSet", msg)
+
+    def max_old_revision(self) -> int:
+        return max((rs.revision for rs in self.olds), default=0)
+
+    def create_new(self) -> None:
+        if self.new is not None:
+            return
+        pod_hash = pod_template_hash(self.template, self.collision_count)
+        taken = {rs.name for rs in self.all}
+        while f"{self.name}-{pod_hash}" in taken:  # same name, other template: a hash collision
+            self.collision_count = (self.collision_count or 0) + 1
+            pod_hash = pod_template_hash(self.template, self.collision_count)
+        template = copy.deepcopy(self.template)
+        template.setdefault("metadata", {}).setdefault("labels", {})[c.LABEL_POD_TEMPLATE_HASH] = (
+            pod_hash
+        )
+        selector = copy.deepcopy((self.d.get("spec") or {}).get("selector") or {})
+        selector.setdefault("matchLabels", {})[c.LABEL_POD_TEMPLATE_HASH] = pod_hash
+        meta: dict[str, Any] = {
+            "name": f"{self.name}-{pod_hash}",
+            "labels": copy.deepcopy(template["metadata"]["labels"]),
+            "ownerReferences": [
+                c.controller_reference(self.d, api_version="apps/v1", kind="Deployment")
+            ],
+        }
+        if c.metadata(self.d).get("namespace"):
+            meta["namespace"] = c.metadata(self.d)["namespace"]
+        spec = {
+            "replicas": 0,
+            "minReadySeconds": self.spec.min_ready,
+            "selector": selector,
+            "template": template,
+        }
+        rs = _RS(
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta, "spec": spec},
+            0,
+            None,
+            {},
+        )
+        self.all.append(rs)
+        self.new = rs
+        self.created.append(rs)
+        rs.replicas = self.new_rs_replicas()
+        self.sync_annotations(rs, self.max_old_revision() + 1, exists=False)
+        if self.spec.deadline is not None:
+            self.set_condition(
+                PROGRESSING, "True", "NewReplicaSetCreated", f'Created new replica set "{rs.name}"'
+            )
+
+    def sync_annotations(self, rs: _RS, new_revision: int, *, exists: bool) -> None:
+        """SetNewReplicaSetAnnotations: copied annotations, revision (+ history), replicas."""
+        for key, value in (c.metadata(self.d).get("annotations") or {}).items():
+            if key not in _NOT_COPIED_TO_RS:
+                rs.annotations[key] = value
+        old = rs.annotations.get(c.ANN_REVISION)
+        old_revision = _int_or(old, -1 if old else 0)
+        if 0 <= old_revision < new_revision:
+            rs.annotations[c.ANN_REVISION] = str(new_revision)
+            if old is not None:  # a template came back: remember the revisions it had
+                history = [
+                    r for r in rs.annotations.get(c.ANN_REVISION_HISTORY, "").split(",") if r
+                ]
+                history.append(old)
+                while len(",".join(history)) > _MAX_REVISION_HISTORY_CHARS and len(history) > 1:
+                    history.pop(0)
+                rs.annotations[c.ANN_REVISION_HISTORY] = ",".join(history)
+        if not exists:
+            self.set_replicas_annotations(rs)
+
+    def set_replicas_annotations(self, rs: _RS) -> None:
+        rs.annotations[c.ANN_DESIRED_REPLICAS] = str(self.spec.replicas)
+        rs.annotations[c.ANN_MAX_REPLICAS] = str(self.spec.replicas + self.spec.max_surge)
+
+    # -- scaling ------------------------------------------------------------------------------
+
+    def scale_to(self, rs: _RS, replicas: int, *, annotate: bool = False) -> bool:
+        """Scale ``rs`` (with its desired/max annotations); True when its size changed."""
+        changed = rs.replicas != replicas
+        if changed or annotate:
+            rs.replicas = replicas
+            self.set_replicas_annotations(rs)
+        return changed
+
+    def new_rs_replicas(self) -> int:
+        """NewRSNewReplicas: how far the new ReplicaSet may grow now."""
+        assert self.new is not None
+        if self.spec.recreate:
+            return self.spec.replicas
+        max_total = self.spec.replicas + self.spec.max_surge
+        current = sum(rs.replicas for rs in self.all)
+        if current >= max_total:
+            return self.new.replicas
+        return self.new.replicas + min(max_total - current, self.spec.replicas - self.new.replicas)
+
+    def reconcile_new(self) -> bool:
+        assert self.new is not None
+        if self.new.replicas == self.spec.replicas:
+            return False
+        if self.new.replicas > self.spec.replicas:
+            return self.scale_to(self.new, self.spec.replicas)
+        return self.scale_to(self.new, self.new_rs_replicas())
+
+    def reconcile_old(self) -> bool:
+        """Scale old ReplicaSets down as far as maxUnavailable allows, unhealthy ones first."""
+        assert self.new is not None
+        olds = [rs for rs in self.olds if rs.replicas > 0]
+        if not olds:
+            return False
+        min_available = self.spec.replicas - self.spec.max_unavailable
+        new_unavailable = self.new.replicas - self.new.available
+        max_scaled_down = sum(rs.replicas for rs in self.all) - min_available - new_unavailable
+        if max_scaled_down <= 0:
+            return False
+        cleaned = 0
+        for rs in olds:  # cleanupUnhealthyReplicas: oldest first
+            if cleaned >= max_scaled_down:
+                break
+            unhealthy = rs.replicas - rs.available
+            if rs.replicas == 0 or unhealthy == 0:
+                continue
+            step = min(max_scaled_down - cleaned, unhealthy)
+            self.scale_to(rs, rs.replicas - step)
+            cleaned += step
+        available = sum(rs.available for rs in self.all)
+        scaled = 0
+        if available > min_available:  # scaleDownOldReplicaSetsForRollingUpdate
+            budget = available - min_available
+            for rs in olds:
+                if scaled >= budget:
+                    break
+                step = min(rs.replicas, budget - scaled)
+                if step > 0:
+                    self.scale_to(rs, rs.replicas - step)
+                    scaled += step
+        return cleaned + scaled > 0
+
+    def old_pods_running(self) -> bool:
+        """Recreate waits until no old Pod exists that has not finished, terminating or not."""
+        return any(not c.is_terminal(p) for rs in self.olds for p in rs.pods)
+
+    def is_scaling_event(self) -> bool:
+        """An active ReplicaSet was last sized for another spec.replicas: only replicas changed."""
+        for rs in self.all:
+            desired = rs.annotations.get(c.ANN_DESIRED_REPLICAS)
+            if (
+                rs.replicas > 0
+                and desired is not None
+                and _int_or(desired, -1) != self.spec.replicas
+            ):
+                return True
+        return False
+
+    def scale(self) -> None:
+        """Kubernetes' scale(): one active ReplicaSet takes it all, else proportional scaling."""
+        active = [rs for rs in self.all if rs.replicas > 0]
+        if len(active) <= 1:
+            target = active[0] if active else (self.new or (self.all[-1] if self.all else None))
+            if target is not None and target.replicas != self.spec.replicas:
+                self.scale_to(target, self.spec.replicas)
+            return
+        new = self.new
+        if (
+            new is not None
+            and new.replicas == self.spec.replicas
+            and _int_or(new.annotations.get(c.ANN_DESIRED_REPLICAS), -1) == self.spec.replicas
+            and new.available_pods == self.spec.replicas
+        ):
+            for rs in self.olds:
+                if rs.replicas > 0:
+                    self.scale_to(rs, 0)
+            return
+        if self.spec.recreate:
+            return
+        allowed = self.spec.replicas + self.spec.max_surge if self.spec.replicas > 0 else 0
+        to_add = allowed - sum(rs.replicas for rs in active)
+        if to_add > 0:  # larger first; among equals, newer first when growing, older when shrinking
+            active = sorted(
+                sorted(active, key=_RS.age_key, reverse=True), key=lambda rs: -rs.replicas
+            )
+        elif to_add < 0:
+            active = sorted(active, key=lambda rs: (-rs.replicas, *rs.age_key()))
+        sizes: dict[str, int] = {}
+        added = 0
+        for rs in active:
+            share = self.proportion(rs, to_add, added)
+            sizes[rs.name] = rs.replicas + share
+            added += share
+        if to_add != 0:
+            sizes[active[0].name] = max(sizes[active[0].name] + to_add - added, 0)
+        for rs in active:
+            self.scale_to(rs, sizes[rs.name], annotate=True)
+
+    def proportion(self, rs: _RS, to_add: int, added: int) -> int:
+        """GetReplicaSetProportion: this ReplicaSet's share of ``to_add``."""
+        if rs.replicas == 0 or to_add == 0 or to_add == added:
+            return 0
+        if self.spec.replicas == 0:
+            fraction = -rs.replicas
+        else:
+            before = _int_or(rs.annotations.get(c.ANN_MAX_REPLICAS), 0) or int(
+                self.prev.get("replicas") or 0
+            )
+            if before == 0:
+                return 0
+            target = rs.replicas * (self.spec.replicas + self.spec.max_surge) / before
+            fraction = math.floor(target + 0.5) - rs.replicas
+        allowed = to_add - added
+        return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
+
+    def cleanup(self) -> None:
+        """Delete the oldest revisions beyond revisionHistoryLimit that have nothing left."""
+        if self.spec.history_limit is None:
+            return
+        cleanable = [rs for rs in self.olds if not c.is_terminating(rs.obj)]
+        excess = len(cleanable) - self.spec.history_limit
+        if excess <= 0:
+            return
+        for rs in sorted(cleanable, key=lambda r: (r.revision, *r.age_key()))[:excess]:
+            status = rs.obj.get("status") or {}
+            lagging = int(c.metadata(rs.obj).get("generation") or 0) > int(
+                status.get("observedGeneration", c.metadata(rs.obj).get("generation") or 0)
+            )
+            if (
+                rs.replicas == 0
+                and rs.original == 0
+                and not rs.pods
+                and not status.get("replicas")
+                and not lagging
+            ):
+                self.deleted.append(rs.name)
+
+    # -- status -------------------------------------------------------------------------------
+
+    def _generation(self) -> int:
+        return int(c.metadata(self.d).get("generation") or 0)
+
+    def set_condition(self, kind: str, status: str, reason: str, message: str) -> None:
+        self.conditions = c.set_condition(
+            self.conditions, c.new_condition(kind, status, reason, message, self.now)
+        )
+
+    def check_paused_conditions(self) -> None:
+        """Progressing goes Unknown on pause/resume, so a paused rollout never times out."""
+        if self.spec.deadline is None:
+            return
+        cond = c.find_condition(self.conditions, PROGRESSING)
+        if cond is not None and cond.get("reason") == "ProgressDeadlineExceeded":
+            return
+        paused_now = cond is not None and cond.get("reason") == "DeploymentPaused"
+        if self.spec.paused and not paused_now:
+            self.set_condition(PROGRESSING, "Unknown", "DeploymentPaused", "Deployment is paused")
+        elif not self.spec.paused and paused_now:
+            self.set_condition(PROGRESSING, "Unknown", "DeploymentResumed", "Deployment is resumed")
+
+    def calculate_status(self) -> dict[str, Any]:
+        available = sum(rs.available_pods for rs in self.all)
+        status: dict[str, Any] = {
+            "observedGeneration": self._generation(),
+            "replicas": sum(len(rs.active) for rs in self.all),
+            "updatedReplicas": len(self.new.active) if self.new else 0,
+            "readyReplicas": sum(1 for rs in self.all for p in rs.active if c.is_pod_ready(p)),
+            "availableReplicas": available,
+            "unavailableReplicas": max(sum(rs.replicas for rs in self.all) - available, 0),
+        }
+        if self.collision_count is not None:
+            status["collisionCount"] = self.collision_count
+        if available >= self.spec.replicas - self.spec.max_unavailable:
+            self.set_condition(
+                AVAILABLE,
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+            )
+        else:
+            msg = "Deployment does not have minimum availability."
+            self.set_condition(AVAILABLE, "False", "MinimumReplicasUnavailable", msg)
+        status["conditions"] = self.conditions
+        return status
+
+    def complete(self, status: dict[str, Any]) -> bool:
+        """DeploymentComplete: every replica updated and available, this generation seen."""
+        want = self.spec.replicas
+        return (
+            status.get("updatedReplicas", 0) == want
+            and status.get("replicas", 0) == want
+            and status.get("availableReplicas", 0) == want
+            and int(status.get("observedGeneration") or 0) >= self._generation()
+        )
+
+    def rollout_status(self) -> dict[str, Any]:
+        """syncRolloutStatus: calculateStatus plus the progress estimate."""
+        status = self.calculate_status()
+        if self.spec.deadline is None:
+            self.conditions = c.remove_condition(self.conditions, PROGRESSING)
+            status["conditions"] = self.conditions
+            return status
+        current = c.find_condition(self.conditions, PROGRESSING)
+        done_before = current is not None and current.get("reason") == "NewReplicaSetAvailable"
+        if done_before and status["replicas"] == status["updatedReplicas"]:
+            return status
+        subject = f'ReplicaSet "{self.new.name}"' if self.new else f'Deployment "{self.name}"'
+        if self.complete(status):
+            msg = f"{subject} has successfully progressed."
+            self.set_condition(PROGRESSING, "True", "NewReplicaSetAvailable", msg)
+        elif self.progressing(status):
+            cond = c.new_condition(
+                PROGRESSING, "True", "ReplicaSetUpdated", f"{subject} is progressing.", self.now
+            )
+            if current is not None and current.get("status") == "True":
+                cond["lastTransitionTime"] = current.get("lastTransitionTime")
+            self.conditions = [*c.remove_condition(self.conditions, PROGRESSING), cond]
+        elif self.timed_out(current):
+            msg = f"{subject} has timed out progressing."
+            self.set_condition(PROGRESSING, "False", "ProgressDeadlineExceeded", msg)
+        status["conditions"] = self.conditions
+        return status
+
+    def progressing(self, new: dict[str, Any]) -> bool:
+        """DeploymentProgressing: any sign of progress since the last recorded status."""
+        old = {k: int(self.prev.get(k) or 0) for k in _COUNTS}
+        now = {k: int(new.get(k) or 0) for k in _COUNTS}
+        return (
+            now["updatedReplicas"] > old["updatedReplicas"]
+            or now["replicas"] - now["updatedReplicas"] < old["replicas"] - old["updatedReplicas"]
+            or now["readyReplicas"] > old["readyReplicas"]
+            or now["availableReplicas"] > old["availableReplicas"]
+        )
+
+    def timed_out(self, cond: dict[str, Any] | None) -> bool:
+        if (
+            cond is None
+            or self.spec.deadline is None
+            or cond.get("reason") == "NewReplicaSetAvailable"
+        ):
+            return False
+        if cond.get("reason") == "ProgressDeadlineExceeded":
+            return True
+        since = c.parse_time(cond.get("lastUpdateTime"))
+        return since is not None and since + timedelta(seconds=self.spec.deadline) < self.now
+
+    def requeue_for_deadline(self, status: dict[str, Any]) -> float | None:
+        """requeueStuckDeployment: look again just after the progress deadline would pass."""
+        cond = c.find_condition(status.get("conditions"), PROGRESSING)
+        if self.spec.deadline is None or cond is None or self.complete(status):
+            return None
+        if cond.get("reason") in ("ProgressDeadlineExceeded", "NewReplicaSetAvailable"):
+            return None
+        since = c.parse_time(cond.get("lastUpdateTime"))
+        if since is None:
+            return None
+        remaining = (since + timedelta(seconds=self.spec.deadline) - self.now).total_seconds()
+        return max(remaining, 0.0) + 1.0
+
+    # -- the plan -----------------------------------------------------------------------------
+
+    def result(self, status: dict[str, Any], requeue: float | None) -> DeploymentPlan:
+        scale: dict[str, int] = {}
+        annotate: dict[str, dict[str, str]] = {}
+        for rs in self.all:
+            if rs.original is None:
+                rs.obj["spec"]["replicas"] = rs.replicas
+                rs.obj["metadata"]["annotations"] = dict(rs.annotations)
+                continue
+            if rs.replicas != rs.original:
+                scale[rs.name] = rs.replicas
+            before = c.metadata(rs.obj).get("annotations") or {}
+            changed = {k: v for k, v in rs.annotations.items() if before.get(k) != v}
+            if changed:
+                annotate[rs.name] = changed
+        ready_waits = (
+            c.seconds_until_available(p, self.spec.min_ready, self.now)
+            for rs in self.all
+            for p in rs.active
+        )
+        return DeploymentPlan(
+            create=tuple(rs.obj for rs in self.created),
+            scale=scale,
+            annotate=annotate,
+            delete=tuple(self.deleted),
+            status=status,
+            requeue_after=c.earliest([requeue, *ready_waits]),
+        )
+
+
+def _template(rs: Object) -> dict[str, Any]:
+    template = (rs.get("spec") or {}).get("template")
+    return template if isinstance(template, dict) else {}

@@ -1,0 +1,321 @@
+"""The local runtime's control loop: one work queue, keyed by object, feeding the controllers.
+
+Every change in the object store enqueues the object and whoever cares about it (its owner,
+the Services of its namespace). One worker takes keys off the queue and runs the matching
+step: Deployment, ReplicaSet and Job controllers (pure plans, carried out here), the kubelet for
+Pods, and the Service proxies. A Pod that is being deleted leaves its Services' endpoints
+before it is sent SIGTERM, so that no request is routed to a process that is stopping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from conveyor.clock import Clock, SystemClock
+from conveyor.logging import get_logger
+from conveyor.model.objects import Object, ObjectKey
+from conveyor.targets.local import controllers
+from conveyor.targets.local.events import EventRecorder
+from conveyor.targets.local.journal import StateJournal
+from conveyor.targets.local.kubelet import ImageResolver, Kubelet, KubeletOptions
+from conveyor.targets.local.objects import ObjectStore
+from conveyor.targets.local.ports import PortAllocator
+from conveyor.targets.local.services import ServiceManager
+from conveyor.targets.protocol import WatchEvent
+
+log = get_logger(component="local-runtime")
+
+_OWNER_KINDS = {
+    "ReplicaSet": ("apps", "ReplicaSet"),
+    "Deployment": ("apps", "Deployment"),
+    "Job": ("batch", "Job"),
+}
+
+
+def _owner_key(obj: Object) -> ObjectKey | None:
+    """The controlling owner of ``obj`` among the kinds the runtime runs."""
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") in _OWNER_KINDS:
+            group, kind = _OWNER_KINDS[ref["kind"]]
+            return ObjectKey(group, kind, obj["metadata"].get("namespace", ""), ref["name"])
+    return None
+
+
+def _set_replicas(replicas: int) -> Callable[[Object], None]:
+    def mutate(obj: Object) -> None:
+        obj["spec"]["replicas"] = replicas
+
+    return mutate
+
+
+def _add_annotations(notes: dict[str, str]) -> Callable[[Object], None]:
+    def mutate(obj: Object) -> None:
+        obj["metadata"].setdefault("annotations", {}).update(notes)
+
+    return mutate
+
+
+def _not_ready_until_seen(objects: list[Object]) -> list[Object]:
+    """Restored Pods are not Ready until the kubelet has started them again.
+
+    Their recorded status says Ready, but their processes ended with the last Conveyor;
+    routing traffic to them before the kubelet reports again would fail requests.
+    """
+    for obj in objects:
+        if obj.get("kind") != "Pod":
+            continue
+        status = obj.get("status") or {}
+        for cond in status.get("conditions") or []:
+            if cond.get("type") in ("Ready", "ContainersReady"):
+                cond["status"] = "False"
+                cond["reason"] = "ConveyorRestarted"
+        for container in status.get("containerStatuses") or []:
+            container["ready"] = False
+    return objects
+
+
+class LocalRuntime:
+    """Objects, controllers, processes and Service listeners of one machine."""
+
+    def __init__(
+        self,
+        *,
+        runtime_dir: Path,
+        journal: StateJournal,
+        images: ImageResolver,
+        clock: Clock | None = None,
+        kubelet_options: KubeletOptions | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.journal = journal
+        self.store = ObjectStore(self.clock, journal)
+        self.events = EventRecorder(self.clock)
+        self._rng = rng or random.Random()
+        self.kubelet = Kubelet(
+            runtime_dir=runtime_dir,
+            images=images,
+            lookup=self.store,
+            clock=self.clock,
+            on_status=self._on_pod_status,
+            on_event=self.events.record,
+            options=kubelet_options or KubeletOptions(),
+        )
+        self.ports = PortAllocator(journal)
+        self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
+        self._queue: asyncio.Queue[ObjectKey] = asyncio.Queue()
+        self._queued: set[ObjectKey] = set()
+        self._terminating: dict[ObjectKey, asyncio.Task[None]] = {}
+        self._timers: dict[ObjectKey, asyncio.TimerHandle] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the journaled state and bring every object's behaviour back."""
+        state = await self.journal.load()
+        self.ports = PortAllocator(self.journal, state.ports)
+        self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
+        self.store.restore(_not_ready_until_seen(state.objects))
+        self.store.add_listener(self._on_change)
+        if self.store.get(ObjectKey("", "Namespace", "", "default")) is None:
+            self.store.apply(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+            )
+        for obj in self.store.list():
+            self.enqueue(ObjectKey.of(obj))
+        self._worker = asyncio.create_task(self._work(), name="local-runtime-worker")
+
+    async def stop(self) -> None:
+        """Stop the loop, the processes and the listeners; flush the journal."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        for timer in self._timers.values():
+            timer.cancel()
+        for task in self._terminating.values():
+            task.cancel()
+        await self.kubelet.shutdown()
+        await self.services.stop_all()
+        await self.journal.flush()
+
+    async def settle(self) -> None:
+        """Wait until the work queue is empty (for tests and benchmarks; bound it with
+        ``asyncio.timeout``)."""
+        while self._queued or not self._idle.is_set():
+            self._idle.clear()
+            await self._idle.wait()
+
+    # -- queueing --------------------------------------------------------------------------
+
+    def enqueue(self, key: ObjectKey) -> None:
+        """Ask for ``key`` to be reconciled (once, however often it is asked)."""
+        if key not in self._queued:
+            self._queued.add(key)
+            self._idle.clear()
+            self._queue.put_nowait(key)
+
+    def enqueue_after(self, key: ObjectKey, delay: float) -> None:
+        """Reconcile ``key`` again after ``delay`` seconds (the earliest request wins)."""
+        loop = asyncio.get_running_loop()
+        existing = self._timers.get(key)
+        when = loop.time() + delay
+        if existing is not None and existing.when() <= when:
+            return
+        if existing is not None:
+            existing.cancel()
+        self._timers[key] = loop.call_at(when, self._fire_timer, key)
+
+    def _fire_timer(self, key: ObjectKey) -> None:
+        self._timers.pop(key, None)
+        self.enqueue(key)
+
+    def _on_change(self, event: WatchEvent) -> None:
+        obj = event.object
+        key = ObjectKey.of(obj)
+        self.enqueue(key)
+        owner = _owner_key(obj)
+        if owner is not None:
+            self.enqueue(owner)
+            if owner.kind == "ReplicaSet":
+                rs = self.store.get(owner)
+                grand = _owner_key(rs) if rs is not None else None
+                if grand is not None:
+                    self.enqueue(grand)
+        if key.kind == "Pod":
+            for svc in self.services.selecting(obj):
+                self.enqueue(svc)
+
+    def _on_pod_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
+        self.store.update_status(key, status)
+
+    async def _work(self) -> None:
+        while True:
+            if self._queue.empty():
+                self._idle.set()
+            key = await self._queue.get()
+            self._queued.discard(key)
+            try:
+                await self._reconcile(key)
+            except Exception as err:  # one object's failure never stops the loop
+                log.exception("reconcile failed", object=str(key), error=str(err))
+                self.events.record(key, "ReconcileError", str(err), "Warning")
+                self.enqueue_after(key, 5.0)
+
+    # -- deletion --------------------------------------------------------------------------
+
+    def delete(self, key: ObjectKey, grace_period: float | None = None) -> bool:
+        """Delete an object and, in the background, everything it owns; False when absent."""
+        obj = self.store.get(key)
+        if obj is None:
+            return False
+        if key.kind == "Pod":
+            if grace_period is not None:
+                self.store.update(
+                    key,
+                    lambda o: o["metadata"].__setitem__("deletionGracePeriodSeconds", grace_period),
+                )
+            self.store.mark_deleting(key)
+            return True
+        if key.kind == "Namespace":
+            for child in self.store.list(namespace=key.name):
+                self.delete(ObjectKey.of(child))
+        uid = obj["metadata"]["uid"]
+        self.store.remove(key)
+        for child in self.store.children(uid):
+            self.delete(ObjectKey.of(child))
+        return True
+
+    # -- reconcile steps -------------------------------------------------------------------
+
+    async def _reconcile(self, key: ObjectKey) -> None:
+        obj = self.store.get(key)
+        if key.kind == "Service":
+            await self.services.reconcile(key, obj)
+            return
+        if obj is None:
+            return
+        if key.kind == "Pod":
+            await self._reconcile_pod(key, obj)
+        elif key.kind == "Deployment":
+            self._reconcile_deployment(key, obj)
+        elif key.kind == "ReplicaSet":
+            self._reconcile_owner_of_pods(key, obj, controllers.plan_replicaset)
+        elif key.kind == "Job":
+            self._reconcile_owner_of_pods(key, obj, controllers.plan_job)
+        elif key.kind == "Namespace" and not obj.get("status"):
+            self.store.update_status(key, {"phase": "Active"})
+
+    async def _reconcile_pod(self, key: ObjectKey, pod: Object) -> None:
+        if not pod["metadata"].get("deletionTimestamp"):
+            self.kubelet.sync_pod(pod)
+            return
+        if key in self._terminating:
+            return
+        # Out of the endpoints first, then SIGTERM: no request goes to a stopping process.
+        for svc in self.services.selecting(pod):
+            await self.services.reconcile(svc, self.store.get(svc))
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        self._terminating[key] = asyncio.create_task(self._terminate(key, grace))
+
+    async def _terminate(self, key: ObjectKey, grace: float | None) -> None:
+        pod = self.store.get(key)
+        uid = pod["metadata"].get("uid") if pod is not None else None
+        try:
+            await self.kubelet.terminate_pod(key, grace)
+        finally:
+            self._terminating.pop(key, None)
+            self.store.remove(key)
+            self.kubelet.forget_pod(key, uid)
+
+    def _new_name(self, prefix: str) -> str:
+        alphabet = "bcdfghjklmnpqrstvwxz2456789"
+        return f"{prefix}-{''.join(self._rng.choice(alphabet) for _ in range(5))}"
+
+    def _reconcile_deployment(self, key: ObjectKey, deployment: Object) -> None:
+        replicasets = [
+            o
+            for o in self.store.children(deployment["metadata"]["uid"])
+            if o["kind"] == "ReplicaSet"
+        ]
+        pods = [
+            p
+            for rs in replicasets
+            for p in self.store.children(rs["metadata"]["uid"])
+            if p["kind"] == "Pod"
+        ]
+        plan = controllers.plan_deployment(deployment, replicasets, pods, self.clock.now())
+        for rs in plan.create:
+            self.store.create(rs)
+        for name, replicas in plan.scale.items():
+            rs_key = ObjectKey("apps", "ReplicaSet", key.namespace, name)
+            self.store.update(rs_key, _set_replicas(replicas))
+        for name, notes in plan.annotate.items():
+            rs_key = ObjectKey("apps", "ReplicaSet", key.namespace, name)
+            self.store.update(rs_key, _add_annotations(notes))
+        for name in plan.delete:
+            self.delete(ObjectKey("apps", "ReplicaSet", key.namespace, name))
+        self.store.update_status(key, plan.status)
+        if plan.requeue_after is not None:
+            self.enqueue_after(key, plan.requeue_after)
+
+    def _reconcile_owner_of_pods(
+        self, key: ObjectKey, owner: Object, planner: Callable[..., Any]
+    ) -> None:
+        pods = [p for p in self.store.children(owner["metadata"]["uid"]) if p["kind"] == "Pod"]
+        plan = planner(owner, pods, self.clock.now(), self._new_name)
+        for pod in plan.create:
+            self.store.create(pod)
+        for name in plan.delete:
+            self.delete(ObjectKey("", "Pod", key.namespace, name))
+        self.store.update_status(key, plan.status)
+        if plan.requeue_after is not None:
+            self.enqueue_after(key, plan.requeue_after)

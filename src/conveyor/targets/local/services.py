@@ -1,0 +1,130 @@
+"""Services of the local runtime: a listener on 127.0.0.1 per Service port.
+
+Each port of a Service gets its nodePort (or one allocated and kept across restarts) and a
+ServiceProxy balancing over the Ready, non-terminating Pods its selector matches. The port
+reached is reported in the Service's status as a load balancer ingress on 127.0.0.1, which is
+what the UI and ``app get`` show as the Service's URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from conveyor.errors import ConveyorError
+from conveyor.model.objects import Object, ObjectKey
+from conveyor.targets.local.events import EventRecorder
+from conveyor.targets.local.objects import ObjectStore, labels_match
+from conveyor.targets.local.ports import PortAllocator
+from conveyor.targets.local.proxy import Endpoint, ServiceProxy
+
+HostPort = Callable[[ObjectKey, int | str], int | None]
+
+
+def pod_is_ready(pod: Object) -> bool:
+    """Ready condition True and not being deleted: the Pod may receive traffic."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+def _port_owner(key: ObjectKey, port: dict[str, Any]) -> str:
+    return f"{key.namespace}/{key.name}/{port.get('name') or port.get('port')}"
+
+
+class ServiceManager:
+    """Keeps one proxy per Service port in line with the Service and its Pods."""
+
+    def __init__(
+        self, store: ObjectStore, ports: PortAllocator, host_port: HostPort, events: EventRecorder
+    ) -> None:
+        self._store = store
+        self._ports = ports
+        self._host_port = host_port
+        self._events = events
+        self._proxies: dict[str, ServiceProxy] = {}
+
+    def selecting(self, pod: Object) -> list[ObjectKey]:
+        """Services in the Pod's namespace whose selector matches it."""
+        labels = pod["metadata"].get("labels") or {}
+        namespace = pod["metadata"].get("namespace", "default")
+        out = []
+        for svc in self._store.list(kind="Service", namespace=namespace):
+            selector = (svc.get("spec") or {}).get("selector") or {}
+            if selector and labels_match(labels, selector):
+                out.append(ObjectKey.of(svc))
+        return out
+
+    def endpoints(self, svc: Object, port: dict[str, Any]) -> list[Endpoint]:
+        """Ready Pods matching the Service, at the host port its targetPort maps to."""
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        if not selector:
+            return []
+        target: int | str = port.get("targetPort", port.get("port")) or 0
+        out = []
+        for pod in self._store.list(
+            kind="Pod", namespace=svc["metadata"].get("namespace"), labels=selector
+        ):
+            if not pod_is_ready(pod):
+                continue
+            host_port = self._host_port(ObjectKey.of(pod), target)
+            if host_port is not None:
+                out.append(Endpoint("127.0.0.1", host_port, 1, pod["metadata"]["name"]))
+        return out
+
+    async def reconcile(self, key: ObjectKey, svc: Object | None) -> None:
+        """Start, update or stop the Service's listeners."""
+        prefix = f"{key.namespace}/{key.name}/"
+        wanted: dict[str, dict[str, Any]] = {}
+        if svc is not None:
+            for port in (svc.get("spec") or {}).get("ports") or []:
+                wanted[_port_owner(key, port)] = port
+        for owner in [o for o in self._proxies if o.startswith(prefix) and o not in wanted]:
+            await self._proxies.pop(owner).stop()
+        for owner in self._ports.owners(prefix):
+            if owner not in wanted:
+                self._ports.release(owner)
+        if svc is None:
+            return
+        ingress_ports = []
+        for owner, port in wanted.items():
+            try:
+                proxy = await self._ensure_proxy(owner, port)
+            except ConveyorError as err:
+                self._events.record(key, "FailedToAllocatePort", err.message, "Warning")
+                continue
+            proxy.set_endpoints(self.endpoints(svc, port))
+            ingress_ports.append({"port": proxy.port, "protocol": port.get("protocol", "TCP")})
+        status = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1", "ports": ingress_ports}]}}
+        self._store.update_status(key, status)
+
+    async def _ensure_proxy(self, owner: str, port: dict[str, Any]) -> ServiceProxy:
+        requested = port.get("nodePort")
+        host_port = self._ports.allocate(owner, int(requested) if requested else None)
+        proxy = self._proxies.get(owner)
+        if proxy is not None and proxy.port == host_port:
+            return proxy
+        if proxy is not None:
+            await proxy.stop()
+        protocol = (
+            "http"
+            if str(port.get("appProtocol", port.get("name", ""))).startswith("http")
+            else "auto"
+        )
+        proxy = ServiceProxy(name=owner, port=host_port, protocol=protocol)  # type: ignore[arg-type]
+        await proxy.start()
+        self._proxies[owner] = proxy
+        return proxy
+
+    def proxy_port(self, key: ObjectKey, port_name_or_number: str | int) -> int | None:
+        """The host port serving one of a Service's ports."""
+        return self._ports.get(f"{key.namespace}/{key.name}/{port_name_or_number}")
+
+    async def stop_all(self) -> None:
+        """Close every listener (ports stay allocated for the next start)."""
+        for proxy in self._proxies.values():
+            await proxy.stop()
+        self._proxies.clear()
