@@ -55,7 +55,9 @@ class ObjectKey:
             raise ValidationError("kind is required", obj=f"?/{name or '?'}")
         if not isinstance(name, str) or not name:
             raise ValidationError("metadata.name is required", obj=f"{kind}/?")
-        namespace = "" if kind in CLUSTER_SCOPED_KINDS else (meta.get("namespace") or default_namespace)
+        namespace = (
+            "" if kind in CLUSTER_SCOPED_KINDS else (meta.get("namespace") or default_namespace)
+        )
         return cls(group_of(api_version), kind, namespace, name)
 
     def __str__(self) -> str:

@@ -1,0 +1,47 @@
+"""Durations as Argo CD writes them: ``"5s"``, ``"2m"``, ``"1h30m"``, or whole seconds.
+
+Argo CD parses retry backoffs with Go's ``time.ParseDuration`` and also takes a plain number
+of seconds. A manifest keeps the value as written (a string, or an int for whole seconds) so
+that it round-trips; ``parse_duration`` turns it into a ``timedelta`` where it is used.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import PlainValidator
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(value: str | int) -> timedelta:
+    """``"30"`` or ``30`` (seconds), ``"5s"``, ``"2m"``, ``"1h30m"`` -> timedelta.
+
+    Raises ValueError saying what is accepted.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return timedelta(seconds=value)
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    parts = _PART.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise ValueError(
+            f"'{value}' is not a duration: write a number with a unit (s, m or h),"
+            " e.g. 5s, 2m, 1h, or whole seconds"
+        )
+    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+def _validate(value: Any) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"'{value}' is not a duration: write e.g. 5s, 2m or 1h")
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[str | int, PlainValidator(_validate)]
+"""A manifest field holding a duration, kept as written."""
