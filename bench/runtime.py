@@ -29,9 +29,7 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "targets" / "local"))
-
-from runtime_helpers import READY_PROBE, deployment, make_app_repo, service, service_port  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
 
 from conveyor.artifacts import ArtifactStore  # noqa: E402
 from conveyor.bootstrap import local_target  # noqa: E402
@@ -40,6 +38,7 @@ from conveyor.settings import Settings  # noqa: E402
 from conveyor.targets.local.services import pod_is_ready  # noqa: E402
 from conveyor.targets.local.target import LocalTarget  # noqa: E402
 from conveyor.targets.protocol import Selector  # noqa: E402
+from support.runtime_helpers import READY_PROBE, deployment, make_app_repo, service, service_port  # noqa: E402
 
 
 async def ready_count(target: LocalTarget, app: str) -> int:

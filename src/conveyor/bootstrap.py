@@ -1,5 +1,6 @@
 """Wiring at the edge: the local runtime with its journal in the store and its images from
-the artifact store. The runtime (layer 3) cannot import the store (layer 5); this module, at
+the artifact store, and the application controller with its repository in the store. The
+runtime (layer 3) and the engine (layer 4) cannot import the store (layer 5); this module, at
 the top beside the CLI and the API, puts them together.
 """
 
@@ -9,12 +10,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from conveyor.artifacts import ArtifactStore
+from conveyor.engine.compare import Comparer
+from conveyor.engine.controller import Controller, ControllerOptions
+from conveyor.engine.livestate import LiveState
+from conveyor.render import RenderCache, Renderer
 from conveyor.settings import Settings
-from conveyor.store import RuntimeStateStore, open_database
+from conveyor.source import RepoCache
+from conveyor.store import EngineStore, RuntimeStateStore, open_database
 from conveyor.targets.local.images import ArtifactImages
 from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.target import LocalTarget
+from conveyor.targets.protocol import Target
 
 
 @asynccontextmanager
@@ -39,4 +46,32 @@ async def local_target(
     finally:
         await runtime.stop()
         await journal.close()
+        await database.close()
+
+
+@asynccontextmanager
+async def engine(
+    settings: Settings,
+    target: Target,
+    *,
+    options: ControllerOptions | None = None,
+) -> AsyncIterator[Controller]:
+    """A started application controller on ``target``, its state in the store."""
+    options = options or ControllerOptions()
+    database = await open_database(settings)
+    repos = RepoCache(settings.home / "repos")
+    comparer = Comparer(
+        repos,
+        Renderer(cache=RenderCache()),
+        settings.home / "checkouts",
+        max_fetch_age=options.poll_interval,
+    )
+    controller = Controller(
+        EngineStore(database), target, comparer, LiveState(target), options=options
+    )
+    try:
+        await controller.start()
+        yield controller
+    finally:
+        await controller.stop()
         await database.close()

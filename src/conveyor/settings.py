@@ -40,5 +40,7 @@ class Settings:
             home = Path(env_home) if env_home else Path(platformdirs.user_data_dir("conveyor"))
         home = home.expanduser().resolve()
         home.mkdir(parents=True, exist_ok=True)
-        url = os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
+        url = (
+            os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
+        )
         return cls(home=home, database_url=url)

@@ -103,7 +103,7 @@ async def run_git(
     *,
     git_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 (enforced here: the error names git)
+    timeout: float = DEFAULT_TIMEOUT,
     url: str | None = None,
     stdin: bytes | None = None,
 ) -> str:

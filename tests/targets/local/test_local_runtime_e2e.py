@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from runtime_helpers import READY_PROBE, deployment, make_app_repo, service, service_port, wait_for
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import local_target
@@ -29,6 +28,14 @@ from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.services import pod_is_ready
 from conveyor.targets.local.target import LocalTarget
 from conveyor.targets.protocol import Selector, WatchEvent
+from support.runtime_helpers import (
+    READY_PROBE,
+    deployment,
+    make_app_repo,
+    service,
+    service_port,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-EXAMPLE_APP = Path(__file__).resolve().parents[3] / "examples" / "hello-app"
+EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "hello-app"
 
 
 def git(repo: Path, *args: str) -> str:

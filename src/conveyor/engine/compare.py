@@ -1,0 +1,291 @@
+"""Source -> render -> compare for one app: what Git says, against what runs.
+
+Git is fetched once per repository however many apps use it: a fetch counts for every app
+whose revision is looked up after it started, until it is older than the poll period or a
+webhook or refresh says the repository moved. Each commit is exported once (the whole tree,
+so kustomize bases in parent directories resolve), shared by every app at that commit, and the
+rendered manifests are cached by (repo, commit, path, parameters): a warm reconcile costs no
+subprocess, no parse and no request to the target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conveyor.clock import Clock, SystemClock
+from conveyor.diff import CLUSTER_SCOPED_KINDS, AppDiff, compile_ignore_rules, diff_app
+from conveyor.engine.appspec import AppSpec
+from conveyor.errors import ValidationError
+from conveyor.health import aggregate, assess
+from conveyor.model.appproject import AppProject
+from conveyor.model.health import Health, HealthStatus
+from conveyor.model.objects import Object, ObjectKey, group_of
+from conveyor.render import CacheKey, Renderer, RenderRequest
+from conveyor.source import RepoCache, repo_key
+from conveyor.targets.protocol import TRACKING_LABEL
+
+_KEEP_EXPORTS = 4
+"""Exported commits kept per repository (the current one, and a few for rollbacks)."""
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing one app at one commit."""
+
+    revision: str
+    desired: list[Object]
+    """Rendered objects, hooks included, tracking label and namespace set."""
+    diff: AppDiff
+    source_type: str
+    live: list[Object] = field(default_factory=list)
+    health: dict[str, Any] = field(default_factory=dict)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def sync_status(self) -> str:
+        return str(self.diff.status)
+
+    @property
+    def desired_count(self) -> int:
+        return len(self.diff.resources) - sum(1 for r in self.diff.resources if r.requires_pruning)
+
+    @property
+    def out_of_sync(self) -> set[ObjectKey]:
+        return {r.key for r in self.diff.out_of_sync}
+
+
+def prepare(objects: list[Object], app: str, namespace: str) -> list[Object]:
+    """Set the tracking label and, on namespaced objects that name none, the namespace."""
+    for obj in objects:
+        meta = obj.setdefault("metadata", {})
+        labels = meta.get("labels")
+        if not isinstance(labels, dict):
+            labels = meta["labels"] = {}
+        labels[TRACKING_LABEL] = app
+        if obj.get("kind") not in CLUSTER_SCOPED_KINDS and not meta.get("namespace"):
+            meta["namespace"] = namespace
+    return objects
+
+
+def _images(live: list[Object]) -> list[str]:
+    images: set[str] = set()
+    for obj in live:
+        spec = obj.get("spec") or {}
+        pod_spec = (spec.get("template") or {}).get("spec") or spec
+        for container in pod_spec.get("containers") or []:
+            if isinstance(container, dict) and container.get("image"):
+                images.add(str(container["image"]))
+    return sorted(images)
+
+
+def _external_urls(live: list[Object]) -> list[str]:
+    urls = []
+    for obj in live:
+        if obj.get("kind") != "Service":
+            continue
+        for ingress in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+            host = ingress.get("ip") or ingress.get("hostname")
+            for port in ingress.get("ports") or []:
+                if host and port.get("port"):
+                    urls.append(f"http://{host}:{port['port']}")
+    return sorted(urls)
+
+
+class Comparer:
+    """Resolves, renders and compares; shared by every app of a controller."""
+
+    def __init__(
+        self,
+        repos: RepoCache,
+        renderer: Renderer,
+        checkouts: Path,
+        *,
+        max_fetch_age: float = 30.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.repos = repos
+        self.renderer = renderer
+        self.checkouts = checkouts
+        self.max_fetch_age = max_fetch_age
+        self.clock = clock or SystemClock()
+        self._fetch_started: dict[str, float] = {}
+        self._stale_since: dict[str, float] = {}
+        self._fetch_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._resolved: dict[tuple[str, str], tuple[float, str]] = {}
+        self._export_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._exports: dict[str, list[str]] = defaultdict(list)
+
+    # -- source -----------------------------------------------------------------------------
+
+    def invalidate(self, url: str) -> None:
+        """The repository moved (a webhook, a refresh): the next lookup fetches."""
+        self._stale_since[repo_key(url)] = self.clock.monotonic()
+
+    async def resolve(self, url: str, revision: str, *, force: bool = False) -> str:
+        """The commit SHA ``revision`` names, fetching first when the mirror may be behind."""
+        key = repo_key(url)
+        if force:
+            self.invalidate(url)
+        fetched = await self._ensure_fetched(url, key)
+        cached = self._resolved.get((key, revision))
+        if cached is not None and cached[0] == fetched:
+            return cached[1]
+        sha = await self.repos.resolve(url, revision)
+        self._resolved[(key, revision)] = (fetched, sha)
+        return sha
+
+    async def _ensure_fetched(self, url: str, key: str) -> float:
+        """Fetch unless a fetch started after the repo went stale and within the max age."""
+        needed_after = max(
+            self._stale_since.get(key, float("-inf")),
+            self.clock.monotonic() - self.max_fetch_age,
+        )
+        async with self._fetch_locks[key]:
+            started = self._fetch_started.get(key)
+            if started is not None and started >= needed_after:
+                return started
+            started = self.clock.monotonic()
+            await self.repos.fetch(url)
+            self._fetch_started[key] = started
+            return started
+
+    async def _checkout(self, url: str, sha: str) -> Path:
+        """The whole tree at ``sha``, exported once and shared by every app at that commit."""
+        key = repo_key(url)
+        dest = self.checkouts / key / sha
+        async with self._export_locks[(key, sha)]:
+            if not dest.is_dir():
+                tmp = self.checkouts / key / f".{sha}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+                await self.repos.export(url, sha, ".", tmp)
+                tmp.rename(dest)
+                self._remember_export(key, sha)
+        return dest
+
+    def _remember_export(self, key: str, sha: str) -> None:
+        kept = self._exports[key]
+        kept.append(sha)
+        while len(kept) > _KEEP_EXPORTS:
+            old = kept.pop(0)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(self.checkouts / key / old)
+
+    # -- render and compare -----------------------------------------------------------------
+
+    async def desired(
+        self, spec: AppSpec, sha: str, *, source: dict[str, Any] | None = None, hard: bool = False
+    ) -> tuple[list[Object], str]:
+        """Rendered, prepared objects of ``spec`` (or of ``source``) at ``sha``."""
+        src = source or spec.source
+        url = str(src.get("repoURL") or spec.repo_url)
+        root = self.checkouts / repo_key(url) / sha
+        request = RenderRequest.from_source(root, src, app_name=spec.name, namespace=spec.namespace)
+        key = CacheKey.of(request, repo_url=repo_key(url), revision=sha)
+        cached = None if hard else self.renderer.cache.get(key)
+        if cached is None or cached.error is not None:
+            await self._checkout(url, sha)
+        result = await self.renderer.render(request, None if hard else key)
+        if hard:
+            self.renderer.cache.put(key, result.source_type, result.manifests)
+        # Every render result (cached or not) is a fresh copy this caller owns.
+        return prepare(result.manifests, spec.name, spec.namespace), str(result.source_type)
+
+    async def compare(
+        self,
+        spec: AppSpec,
+        sha: str,
+        live: list[Object],
+        *,
+        project: AppProject,
+        hard: bool = False,
+        source: dict[str, Any] | None = None,
+    ) -> Comparison:
+        """Compare ``spec`` at ``sha`` with its ``live`` objects."""
+        desired, source_type = await self.desired(spec, sha, source=source, hard=hard)
+        errors = _project_errors(project, spec, desired)
+        if errors:
+            raise ValidationError("; ".join(errors))
+        rules = compile_ignore_rules(list(spec.ignore_differences))
+        diff = diff_app(desired, live, namespace=spec.namespace, ignore_rules=rules)
+        comparison = Comparison(
+            revision=sha, desired=desired, diff=diff, source_type=source_type, live=live
+        )
+        _fill_status(comparison)
+        return comparison
+
+
+def _project_errors(project: AppProject, spec: AppSpec, desired: list[Object]) -> list[str]:
+    errors = []
+    seen: set[tuple[str, str, str]] = set()
+    for obj in desired:
+        kind = str(obj.get("kind", ""))
+        group = group_of(str(obj.get("apiVersion", "")))
+        namespaced = kind not in CLUSTER_SCOPED_KINDS
+        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        if (group, kind, namespace) in seen:
+            continue
+        seen.add((group, kind, namespace))
+        verdict = project.permits_resource(group, kind, namespaced)
+        if not verdict:
+            errors.append(verdict.reason)
+        if namespaced and namespace and namespace != spec.namespace:
+            where = project.permits_destination(
+                namespace, server=spec.dest_server, name=spec.dest_name
+            )
+            if not where:
+                errors.append(where.reason)
+    return errors
+
+
+def _fill_status(comparison: Comparison) -> None:
+    """Resources, health and summary in Argo CD's status shape."""
+    live_by_key = {}
+    for obj in comparison.live:
+        with contextlib.suppress(ValidationError):
+            live_by_key[ObjectKey.of(obj)] = obj
+    healths: list[Health] = []
+    resources = []
+    tracked_live = []
+    for res in comparison.diff.resources:
+        live = live_by_key.get(res.key)
+        entry: dict[str, Any] = {
+            "group": res.key.group,
+            "version": res.api_version.split("/")[-1] if res.api_version else "",
+            "kind": res.key.kind,
+            "namespace": res.key.namespace,
+            "name": res.key.name,
+            "status": str(res.status),
+        }
+        if res.requires_pruning:
+            entry["requiresPruning"] = True
+        if live is None:
+            health = Health(HealthStatus.MISSING)
+        else:
+            health = assess(live)
+            tracked_live.append(live)
+        if not res.requires_pruning:
+            healths.append(health)
+        entry["health"] = health.to_dict()
+        resources.append(entry)
+    comparison.resources = resources
+    comparison.health = aggregate(healths).to_dict()
+    comparison.summary = {
+        k: v
+        for k, v in {
+            "images": _images(tracked_live),
+            "externalURLs": _external_urls(tracked_live),
+        }.items()
+        if v
+    }
+    for warning in comparison.diff.warnings:
+        comparison.conditions.append({"type": "RepeatedResourceWarning", "message": warning})

@@ -1,0 +1,307 @@
+"""Carrying out a sync: hooks, waves, apply, prune, each step waiting for the one before.
+
+The plan (``syncplan``) says what to do in which order; the executor does it against a
+target and reports a result per resource in Argo CD's ``syncResult.resources`` shape. Before
+anything is applied every object is applied as a dry run, so that one invalid object fails the
+sync without leaving the others half done. A step waits until its objects are healthy (hooks:
+completed) before the next step starts; a hook that fails or an object that turns Degraded
+fails the sync, and then the SyncFail hooks run. Cancelling the task terminates the operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.clock import Clock, SystemClock
+from conveyor.engine.livestate import LiveState
+from conveyor.engine.syncplan import PlanOptions, SyncTask, groups, plan_sync, sync_fail_hooks
+from conveyor.errors import ConveyorError, NotFoundError
+from conveyor.health import assess
+from conveyor.logging import get_logger
+from conveyor.model.health import HealthStatus
+from conveyor.model.objects import Object, ObjectKey
+from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions, Target
+
+log = get_logger(component="sync")
+
+Progress = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """Everything one sync needs, already rendered and compared."""
+
+    app: str
+    revision: str
+    namespace: str
+    desired: Sequence[Object]
+    """Rendered objects, hooks included, tracking label set."""
+    out_of_sync: frozenset[ObjectKey] = frozenset()
+    options: PlanOptions = field(default_factory=PlanOptions)
+    dry_run: bool = False
+    create_namespace: bool = False
+
+
+@dataclass
+class SyncOutcome:
+    """How a sync ended."""
+
+    phase: str
+    """Succeeded, Failed or Error (Argo CD's operation phases)."""
+    message: str
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+
+class SyncFailed(ConveyorError):
+    """A step of the sync failed; the message says which object and why."""
+
+
+def _result(task: SyncTask, status: str, message: str, hook_phase: str = "") -> dict[str, Any]:
+    obj = task.desired or task.live or {}
+    api_version = str(obj.get("apiVersion", ""))
+    out: dict[str, Any] = {
+        "group": task.key.group,
+        "version": api_version.split("/")[-1] if api_version else "",
+        "kind": task.key.kind,
+        "namespace": task.key.namespace,
+        "name": task.key.name,
+        "status": status,
+        "message": message,
+        "syncPhase": task.phase,
+    }
+    if task.hook_type:
+        out["hookType"] = task.hook_type
+        out["hookPhase"] = hook_phase
+    return out
+
+
+def _describe(key: ObjectKey) -> str:
+    kind = f"{key.kind.lower()}.{key.group}" if key.group else key.kind.lower()
+    return f"{kind}/{key.name}"
+
+
+class SyncExecutor:
+    """Runs sync requests against one target."""
+
+    def __init__(
+        self,
+        target: Target,
+        live: LiveState,
+        *,
+        clock: Clock | None = None,
+        step_timeout: float = 600.0,
+    ) -> None:
+        self.target = target
+        self.live = live
+        self.clock = clock or SystemClock()
+        self.step_timeout = step_timeout
+
+    async def run(self, request: SyncRequest, progress: Progress | None = None) -> SyncOutcome:
+        """Run the sync; returns its outcome (never raises but for cancellation)."""
+        live = {ObjectKey.of(o): o for o in self.live.app_objects(request.app)}
+        tasks = plan_sync(
+            request.desired, live, set(request.out_of_sync), request.options,
+            namespace=request.namespace,
+        )  # fmt: skip
+        results: dict[ObjectKey, dict[str, Any]] = {}
+
+        async def report() -> None:
+            if progress is not None:
+                await progress(list(results.values()))
+
+        try:
+            await self._validate(request, tasks)
+            if request.dry_run:
+                for task in tasks:
+                    status = "PruneSkipped" if task.skip_reason else (
+                        "Pruned" if task.action == "prune" else "Synced"
+                    )  # fmt: skip
+                    message = task.skip_reason or f"{_describe(task.key)} (dry run)"
+                    results[task.key] = _result(task, status, message)
+                return SyncOutcome(
+                    "Succeeded", "successfully synced (dry run)", list(results.values())
+                )
+            if request.create_namespace:
+                await self._ensure_namespace(request.namespace)
+            steps = groups(tasks)
+            for n, step in enumerate(steps):
+                for task in step:
+                    results[task.key] = await self._do(task, request)
+                await report()
+                more = n + 1 < len(steps)
+                await self._wait_step(step, results, wait_health=more)
+                await report()
+        except asyncio.CancelledError:
+            raise
+        except SyncFailed as failure:
+            await self._run_sync_fail_hooks(request, results)
+            return SyncOutcome("Failed", str(failure.args[0]), list(results.values()))
+        except ConveyorError as err:
+            await self._run_sync_fail_hooks(request, results)
+            return SyncOutcome("Failed", str(err.args[0]), list(results.values()))
+        except Exception as err:  # a bug or an unexpected target error: Error, not a crash
+            log.exception("sync error", app=request.app)
+            return SyncOutcome("Error", f"sync error: {err}", list(results.values()))
+        pruned_skipped = sum(1 for r in results.values() if r["status"] == "PruneSkipped")
+        message = "successfully synced (all tasks run)"
+        if pruned_skipped:
+            message = f"successfully synced ({pruned_skipped} resources require pruning)"
+        return SyncOutcome("Succeeded", message, list(results.values()))
+
+    # -- steps ------------------------------------------------------------------------------
+
+    async def _validate(self, request: SyncRequest, tasks: list[SyncTask]) -> None:
+        """Dry-run every object before touching anything: all or nothing for bad input."""
+        created = {t.key.name for t in tasks if t.key.kind == "Namespace"}
+        if request.create_namespace:
+            created.add(request.namespace)
+        problems = []
+        for task in tasks:
+            if task.action == "prune" or task.desired is None:
+                continue
+            try:
+                await self.target.apply(task.desired, ApplyOptions(dry_run=True))
+            except NotFoundError as err:
+                if task.key.namespace in created and "namespace" in str(err):
+                    continue
+                problems.append(f"{_describe(task.key)}: {err.args[0]}")
+            except ConveyorError as err:
+                problems.append(f"{_describe(task.key)}: {err.args[0]}")
+        if problems:
+            raise SyncFailed("; ".join(problems))
+
+    async def _ensure_namespace(self, namespace: str) -> None:
+        key = ObjectKey("", "Namespace", "", namespace)
+        if self.live.get(key) is None and await self.target.get(key) is None:
+            created = await self.target.apply(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            )
+            self.live.observe(created)
+
+    async def _do(self, task: SyncTask, request: SyncRequest) -> dict[str, Any]:
+        if task.skip_reason:
+            return _result(task, "PruneSkipped", task.skip_reason)
+        if task.action == "prune":
+            await self.target.delete(task.key)
+            self.live.forget(task.key)
+            return _result(task, "Pruned", "pruned")
+        assert task.desired is not None
+        if task.action == "hook":
+            return await self._start_hook(task, request)
+        before = self.live.get(task.key)
+        try:
+            applied = await self.target.apply(task.desired)
+        except ConveyorError as err:
+            raise SyncFailed(f"{_describe(task.key)}: {err.args[0]}") from err
+        self.live.observe(applied)
+        if before is None:
+            verb = "created"
+        elif (before.get("metadata") or {}).get("resourceVersion") == applied["metadata"].get(
+            "resourceVersion"
+        ):
+            verb = "unchanged"
+        else:
+            verb = "configured"
+        return _result(task, "Synced", f"{_describe(task.key)} {verb}")
+
+    async def _start_hook(self, task: SyncTask, request: SyncRequest) -> dict[str, Any]:
+        assert task.desired is not None
+        if "BeforeHookCreation" in task.delete_policies:
+            await self._delete_and_wait(task.key)
+        hook = copy.deepcopy(task.desired)
+        hook.setdefault("metadata", {}).setdefault("labels", {})[TRACKING_LABEL] = request.app
+        try:
+            applied = await self.target.apply(hook)
+        except ConveyorError as err:
+            raise SyncFailed(f"{_describe(task.key)}: {err.args[0]}") from err
+        self.live.observe(applied)
+        return _result(task, "Synced", f"{_describe(task.key)} created", "Running")
+
+    async def _delete_and_wait(self, key: ObjectKey) -> None:
+        if await self.target.get(key) is None:
+            self.live.forget(key)
+            return
+        await self.target.delete(key)
+        async with asyncio.timeout(self.step_timeout):
+            while await self.target.get(key) is not None:
+                await self.live.wait_for_change(0.5)
+        self.live.forget(key)
+
+    async def _wait_step(
+        self, step: list[SyncTask], results: dict[ObjectKey, dict[str, Any]], *, wait_health: bool
+    ) -> None:
+        """Wait for hooks to finish and, before a later step, for objects to be healthy."""
+        pending = [
+            t for t in step
+            if not t.skip_reason and (t.action == "hook" or (wait_health and t.action != "prune"))
+        ]  # fmt: skip
+        try:
+            async with asyncio.timeout(self.step_timeout):
+                while pending:
+                    still = []
+                    for task in pending:
+                        done = await self._check(task, results)
+                        if not done:
+                            still.append(task)
+                    pending = still
+                    if pending:
+                        await self.live.wait_for_change(1.0)
+        except TimeoutError as err:
+            names = ", ".join(_describe(t.key) for t in pending)
+            raise SyncFailed(
+                f"timed out after {self.step_timeout:.0f}s waiting for {names} to become healthy"
+            ) from err
+
+    async def _check(self, task: SyncTask, results: dict[ObjectKey, dict[str, Any]]) -> bool:
+        obj = self.live.get(task.key) or await self.target.get(task.key)
+        if obj is None:
+            return False
+        if task.action == "hook":
+            return await self._check_hook(task, obj, results)
+        health = assess(obj)
+        if health.status in (HealthStatus.HEALTHY, HealthStatus.SUSPENDED):
+            return True
+        if health.status is HealthStatus.DEGRADED:
+            raise SyncFailed(f"{_describe(task.key)} is Degraded: {health.message}")
+        return False
+
+    async def _check_hook(
+        self, task: SyncTask, obj: Object, results: dict[ObjectKey, dict[str, Any]]
+    ) -> bool:
+        if task.key.kind not in ("Job", "Pod"):
+            results[task.key] = _result(task, "Synced", results[task.key]["message"], "Succeeded")
+            return True
+        health = assess(obj)
+        if health.status is HealthStatus.HEALTHY:
+            results[task.key] = _result(
+                task, "Synced", health.message or f"{_describe(task.key)} completed", "Succeeded"
+            )
+            if "HookSucceeded" in task.delete_policies:
+                await self.target.delete(task.key)
+                self.live.forget(task.key)
+            return True
+        if health.status is HealthStatus.DEGRADED:
+            message = health.message or "hook failed"
+            results[task.key] = _result(task, "SyncFailed", message, "Failed")
+            if "HookFailed" in task.delete_policies:
+                await self.target.delete(task.key)
+                self.live.forget(task.key)
+            raise SyncFailed(f"{task.hook_type} hook {_describe(task.key)} failed: {message}")
+        return False
+
+    async def _run_sync_fail_hooks(
+        self, request: SyncRequest, results: dict[ObjectKey, dict[str, Any]]
+    ) -> None:
+        hooks = sync_fail_hooks(request.desired, request.namespace)
+        if not hooks or request.dry_run:
+            return
+        try:
+            for task in hooks:
+                results[task.key] = await self._start_hook(task, request)
+            await self._wait_step(hooks, results, wait_health=False)
+        except ConveyorError as err:
+            log.warning("SyncFail hook failed", app=request.app, error=str(err))
