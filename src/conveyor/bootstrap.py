@@ -11,11 +11,11 @@ from contextlib import asynccontextmanager
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.compare import Comparer
-from conveyor.engine.controller import Controller, ControllerOptions
+from conveyor.engine.controller import Controller, ControllerObserver, ControllerOptions
 from conveyor.engine.livestate import LiveState
-from conveyor.render import RenderCache, Renderer
+from conveyor.render import RenderCache, Renderer, RenderObserver
 from conveyor.settings import Settings
-from conveyor.source import RepoCache
+from conveyor.source import GitRequestObserver, RepoCache
 from conveyor.store import EngineStore, RuntimeStateStore, open_database
 from conveyor.targets.local.images import ArtifactImages
 from conveyor.targets.local.kubelet import KubeletOptions
@@ -55,19 +55,31 @@ async def engine(
     target: Target,
     *,
     options: ControllerOptions | None = None,
+    observer: ControllerObserver | None = None,
+    git_observer: GitRequestObserver | None = None,
+    render_observer: RenderObserver | None = None,
 ) -> AsyncIterator[Controller]:
-    """A started application controller on ``target``, its state in the store."""
+    """A started application controller on ``target``, its state in the store.
+
+    The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
+    renders.
+    """
     options = options or ControllerOptions()
     database = await open_database(settings)
-    repos = RepoCache(settings.home / "repos")
+    repos = RepoCache(settings.home / "repos", on_request=git_observer)
     comparer = Comparer(
         repos,
-        Renderer(cache=RenderCache()),
+        Renderer(cache=RenderCache(), observer=render_observer),
         settings.home / "checkouts",
         max_fetch_age=options.poll_interval,
     )
     controller = Controller(
-        EngineStore(database), target, comparer, LiveState(target), options=options
+        EngineStore(database),
+        target,
+        comparer,
+        LiveState(target),
+        options=options,
+        observer=observer,
     )
     try:
         await controller.start()

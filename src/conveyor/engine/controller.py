@@ -19,7 +19,7 @@ import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from conveyor.clock import Clock, SystemClock, rfc3339
 from conveyor.engine.appspec import AppSpec
@@ -57,6 +57,14 @@ class ControllerOptions:
     self_heal_backoff_cap: float = 180.0
     step_timeout: float = 600.0
     """Longest wait for one sync step (a wave, a hook) to become healthy."""
+
+
+class ControllerObserver(Protocol):
+    """What the controller reports for metrics (``/metrics`` implements it)."""
+
+    def reconciled(self, app: str, duration: float) -> None: ...
+
+    def sync_finished(self, app: str, phase: str) -> None: ...
 
 
 @dataclass
@@ -97,8 +105,10 @@ class Controller:
         clock: Clock | None = None,
         options: ControllerOptions | None = None,
         rng: random.Random | None = None,
+        observer: ControllerObserver | None = None,
     ) -> None:
         self.repo = repository
+        self.observer = observer
         self.target = target
         self.comparer = comparer
         self.live = live
@@ -371,7 +381,19 @@ class Controller:
         await self.repo.save_status(state.spec.name, status)
         self._emit(state)
 
+    def comparison(self, name: str) -> Comparison | None:
+        """The last comparison of ``name`` (None until one succeeded)."""
+        return self._state(name).comparison
+
     async def _reconcile(self, name: str) -> None:
+        started = self.clock.monotonic()
+        try:
+            await self._reconcile_app(name)
+        finally:
+            if self.observer is not None and name in self._apps:
+                self.observer.reconciled(name, self.clock.monotonic() - started)
+
+    async def _reconcile_app(self, name: str) -> None:
         state = self._apps.get(name)
         if state is None:
             return
@@ -656,6 +678,8 @@ class Controller:
         await self.repo.save_status(state.spec.name, state.status)
         state.operation = None
         log.info("sync finished", app=state.spec.name, phase=outcome.phase, revision=revision)
+        if self.observer is not None:
+            self.observer.sync_finished(state.spec.name, outcome.phase)
         self._queue.add(state.spec.name)
 
     async def _resume(self, record: OperationRecord) -> None:

@@ -1,0 +1,185 @@
+"""Read-side views of an application for the API and CLI: manifests, diff, resource tree.
+
+Everything here is computed from what the controller already holds (the last comparison
+and the live-state cache), so reading an app never fetches, renders or lists the target.
+Secret values are masked in every view, with equal values getting equal masks.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonpatch
+
+from conveyor.diff import mask_secret
+from conveyor.engine.controller import Controller
+from conveyor.errors import NotFoundError, ValidationError
+from conveyor.health import assess
+from conveyor.model.objects import Object, ObjectKey
+from conveyor.targets.protocol import ApplyOptions
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+def _masked(objects: list[Object]) -> list[Object]:
+    return [mask_secret(o) if o.get("kind") == "Secret" else o for o in objects]
+
+
+def manifests(controller: Controller, name: str, source: str = "git") -> list[Object]:
+    """The app's objects as Git renders them (``git``) or as they run (``live``)."""
+    if source == "live":
+        return _masked([copy.deepcopy(o) for o in controller.live.app_objects(name)])
+    if source != "git":
+        raise ValidationError(f"source must be git or live, not {source!r}")
+    comparison = controller.comparison(name)
+    if comparison is None:
+        raise NotFoundError(f"application {name!r} has not been compared yet (see its conditions)")
+    return _masked(copy.deepcopy(comparison.desired))
+
+
+def diff(controller: Controller, name: str) -> dict[str, Any]:
+    """Per resource: sync status, reason and a unified YAML diff (live -> Git), masked."""
+    comparison = controller.comparison(name)
+    if comparison is None:
+        raise NotFoundError(f"application {name!r} has not been compared yet (see its conditions)")
+    resources = []
+    for res in comparison.diff.resources:
+        resources.append(
+            {
+                "group": res.key.group,
+                "kind": res.key.kind,
+                "namespace": res.key.namespace,
+                "name": res.key.name,
+                "status": str(res.status),
+                "reason": res.reason,
+                "requiresPruning": res.requires_pruning,
+                "diff": "" if res.synced else res.unified_diff,
+            }
+        )
+    return {
+        "status": str(comparison.diff.status),
+        "reason": comparison.diff.reason,
+        "revision": comparison.revision,
+        "resources": resources,
+    }
+
+
+def resource_tree(controller: Controller, name: str) -> dict[str, Any]:
+    """Argo CD's resource tree: the app's objects and, under them, what they own."""
+    nodes: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def visit(obj: Object, parent: Object | None) -> None:
+        meta = obj.get("metadata") or {}
+        uid = str(meta.get("uid", ""))
+        if uid in seen:
+            return
+        seen.add(uid)
+        key = ObjectKey.of(obj)
+        node: dict[str, Any] = {
+            "group": key.group,
+            "version": str(obj.get("apiVersion", "")).split("/")[-1],
+            "kind": key.kind,
+            "namespace": key.namespace,
+            "name": key.name,
+            "uid": uid,
+            "resourceVersion": meta.get("resourceVersion", ""),
+            "createdAt": meta.get("creationTimestamp", ""),
+            "health": assess(obj).to_dict(),
+        }
+        if parent is not None:
+            pkey = ObjectKey.of(parent)
+            node["parentRefs"] = [
+                {"group": pkey.group, "kind": pkey.kind, "namespace": pkey.namespace,
+                 "name": pkey.name, "uid": parent["metadata"].get("uid", "")}
+            ]  # fmt: skip
+        images = [
+            c.get("image")
+            for c in ((obj.get("spec") or {}).get("containers") or [])
+            if isinstance(c, dict) and c.get("image")
+        ]
+        if images:
+            node["images"] = images
+        nodes.append(node)
+        for child in controller.live.children(obj):
+            visit(child, obj)
+
+    for obj in controller.live.app_objects(name):
+        visit(obj, None)
+    return {"nodes": nodes}
+
+
+def find_resource(
+    controller: Controller, name: str, *, kind: str, resource_name: str,
+    namespace: str | None = None, group: str | None = None,
+) -> Object:  # fmt: skip
+    """One object of the app (or owned by it), by kind and name."""
+    candidates = [
+        n for n in resource_tree(controller, name)["nodes"]
+        if n["kind"] == kind and n["name"] == resource_name
+        and (namespace is None or n["namespace"] == namespace)
+        and (group is None or n["group"] == group)
+    ]  # fmt: skip
+    if not candidates:
+        raise NotFoundError(f"application {name!r} has no {kind} named {resource_name!r}")
+    if len(candidates) > 1:
+        raise ValidationError(
+            f"{len(candidates)} {kind}s named {resource_name!r}: give --namespace or --group"
+        )
+    node = candidates[0]
+    obj = controller.live.get(ObjectKey(node["group"], kind, node["namespace"], resource_name))
+    if obj is None:
+        raise NotFoundError(f"{kind} {resource_name!r} is gone")
+    return obj
+
+
+async def patch_resource(
+    controller: Controller,
+    name: str,
+    *,
+    kind: str,
+    resource_name: str,
+    patch: Any,
+    patch_type: str = MERGE_PATCH,
+    namespace: str | None = None,
+    group: str | None = None,
+) -> Object:
+    """Patch a live object of the app, as ``argocd app patch-resource`` does.
+
+    A live change: with selfHeal on, the controller reverts it to what Git says.
+    """
+    live = find_resource(
+        controller, name, kind=kind, resource_name=resource_name, namespace=namespace, group=group
+    )
+    current = copy.deepcopy(live)
+    if patch_type == MERGE_PATCH:
+        if not isinstance(patch, dict):
+            raise ValidationError("a merge patch must be a JSON object")
+        patched = _merge_patch(current, patch)
+    elif patch_type == JSON_PATCH:
+        try:
+            patched = jsonpatch.apply_patch(current, patch)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as err:
+            raise ValidationError(f"cannot apply the JSON patch: {err}") from err
+    else:
+        raise ValidationError(f"patch type must be {MERGE_PATCH} or {JSON_PATCH}")
+    for field in ("status",):
+        patched.pop(field, None)
+    result = await controller.target.apply(patched, ApplyOptions(field_manager="patch-resource"))
+    controller.live.observe(result)
+    return _masked([result])[0]
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
