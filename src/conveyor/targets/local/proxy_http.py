@@ -23,6 +23,7 @@ bodies are never logged (they may carry credentials).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from conveyor.targets.local.proxy_tcp import CONNECT_TIMEOUT, Peer, ProxyContext
@@ -31,7 +32,6 @@ from conveyor.targets.local.proxy_upstream import (
     HEAD_LIMIT,
     Chunked,
     HttpUpstream,
-    header,
 )
 
 BODY_BUFFER_LIMIT = 256 * 1024  # request bodies up to this are buffered, so they can be retried
@@ -41,6 +41,11 @@ UNSAFE_REUSE_IDLE = 1.0  # seconds: older pooled connections are not used for un
 
 # methods whose request may be sent twice without changing the outcome (RFC 9110, 9.2.2)
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+# the request fields the proxy acts on, found in one scan of the lower-cased head
+_REQUEST_FIELDS = re.compile(
+    rb"\r\n(connection|transfer-encoding|content-length|upgrade|expect|idempotency-key)"
+    rb"([ \t]*):([^\r]*)"
+)
 
 # body framing
 _NONE, _LENGTH, _CHUNKED = 0, 1, 2
@@ -184,24 +189,39 @@ class HttpFrontend(asyncio.Protocol):
             raise ValueError("malformed request line")
         method = head[:sp]
         self.is_head = method == b"HEAD"
-        lower = head.lower()
-        self.replayable = method in _IDEMPOTENT or b"\r\nidempotency-key:" in lower
-        conn = header(lower, b"\r\nconnection:") or b""
+        conn = te = cl = None
+        upgrade = expect = False
+        replayable = method in _IDEMPOTENT
+        for name, space, value in _REQUEST_FIELDS.findall(head.lower()):
+            if space:  # "Content-Length :" would be read differently by different servers
+                raise ValueError(f"whitespace before the colon of {name.decode()}")
+            if name == b"content-length":
+                if cl is not None:
+                    raise ValueError("more than one Content-Length")
+                cl = value.strip()
+            elif name == b"transfer-encoding":
+                te = value.strip() if te is None else te + b"," + value.strip()
+            elif name == b"connection":
+                conn = value if conn is None else conn + b"," + value
+            elif name == b"upgrade":
+                upgrade = True
+            elif name == b"expect":
+                expect = True
+            else:
+                replayable = True  # an Idempotency-Key says the server can tell a repeat
+        self.replayable = replayable
         if head[eol - 1] == 0x30:  # HTTP/1.0: close unless asked to keep alive
-            self.close_after = b"keep-alive" not in conn
+            self.close_after = conn is None or b"keep-alive" not in conn
         else:
-            self.close_after = b"close" in conn
-        self.upgrade = b"upgrade" in conn and header(lower, b"\r\nupgrade:") is not None
-        expect = lower.find(b"\r\nexpect:") >= 0
-        te = header(lower, b"\r\ntransfer-encoding:")
-        cl = header(lower, b"\r\ncontent-length:")
+            self.close_after = conn is not None and b"close" in conn
+        self.upgrade = upgrade and conn is not None and b"upgrade" in conn
         if te is not None:
             if cl is not None or not te.endswith(b"chunked"):
                 raise ValueError("unsupported Transfer-Encoding / Content-Length combination")
             return _CHUNKED, 0, expect
         if cl is None:
             return _NONE, 0, expect
-        if not DIGITS.fullmatch(cl) or lower.count(b"\r\ncontent-length:") > 1:
+        if not DIGITS.fullmatch(cl):
             raise ValueError("bad Content-Length")
         length = int(cl)
         return (_LENGTH if length else _NONE), length, expect

@@ -27,6 +27,8 @@ HEAD_LIMIT = 64 * 1024  # largest request or response head accepted
 
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 DIGITS = re.compile(rb"[0-9]{1,18}")
+# the response fields that decide framing and reuse, found in one scan of the lower-cased head
+_RESPONSE_FIELDS = re.compile(rb"\r\n(connection|transfer-encoding|content-length):([^\r]*)")
 
 # upstream connection states
 _U_IDLE, _U_HEAD, _U_LENGTH, _U_CHUNKED, _U_EOF, _U_GONE = 0, 1, 2, 3, 4, 5
@@ -92,15 +94,6 @@ def keep_alive_head(head: bytes) -> bytes:
         line for line in lines[1:] if line.split(b":", 1)[0].strip().lower() not in _HOP_BY_HOP
     ]
     return b"\r\n".join(kept)
-
-
-def header(head: bytes, name: bytes) -> bytes | None:
-    """The value of header ``name`` (``b"\\r\\nname:"``) in a lower-cased head, if present."""
-    i = head.find(name)
-    if i < 0:
-        return None
-    i += len(name)
-    return head[i : head.find(b"\r\n", i)].strip()
 
 
 class HttpUpstream(asyncio.Protocol):
@@ -250,19 +243,28 @@ class HttpUpstream(asyncio.Protocol):
             if len(data) > start:
                 self._head(data[start:])
             return
-        lower = data[: end + 2].lower()
-        conn = header(lower, b"\r\nconnection:") or b""
-        if b"close" in conn or (data[5:8] == b"1.0" and b"keep-alive" not in conn):
+        conn = te = cl = None
+        for name, value in _RESPONSE_FIELDS.findall(data[: end + 2].lower()):
+            if name == b"content-length":
+                if cl is not None and cl != value.strip():
+                    self._bad_gateway()
+                    return
+                cl = value.strip()
+            elif name == b"transfer-encoding":
+                te = value.strip()
+            else:
+                conn = value if conn is None else conn + b"," + value
+        if (conn is not None and b"close" in conn) or (
+            data[5:8] == b"1.0" and (conn is None or b"keep-alive" not in conn)
+        ):
             # this upstream connection ends after the response; the client's need not
             self.reusable = False
             head = keep_alive_head(data[:end])
             data = head + data[end:]
             start = len(head) + 4
-            lower = head.lower() + b"\r\n"
         if self.is_head or status == 204 or status == 304:
             self._finish(data, start)
             return
-        te = header(lower, b"\r\ntransfer-encoding:")
         if te is not None:
             if te.endswith(b"chunked"):
                 self.state = _U_CHUNKED
@@ -271,14 +273,12 @@ class HttpUpstream(asyncio.Protocol):
                 if len(data) > start:
                     self._chunk(data[start:])
                 return
-        else:
-            cl = header(lower, b"\r\ncontent-length:")
-            if cl is not None:
-                if not DIGITS.fullmatch(cl):
-                    self._bad_gateway()
-                    return
-                self._finish(data, start + int(cl))
+        elif cl is not None:
+            if not DIGITS.fullmatch(cl):
+                self._bad_gateway()
                 return
+            self._finish(data, start + int(cl))
+            return
         self.state = _U_EOF  # the body ends when the server closes
         self.reusable = False
         self.close_client = True
