@@ -1,0 +1,136 @@
+"""examples/config-repo: the overlays render with the real kustomize, the Applications load clean.
+
+This is the config repo ``conveyor demo`` copies; if it stops rendering or an Application picks
+up a warning, the demo breaks before it shows anything, so it is checked like code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.model.application import Application
+from conveyor.model.loading import load_documents
+from conveyor.render import KustomizeOptions, Renderer, RenderRequest, SourceType
+
+CONFIG_REPO = Path(__file__).resolve().parents[2] / "examples" / "config-repo"
+PLACEHOLDER_TAG = "REPLACE_WITH_GIT_SHA"
+PLACEHOLDER_REPO = "file:///REPLACED/BY/DEMO"
+ENVS = {
+    # env: (replicas, LOG_LEVEL, memory limit, automated sync)
+    "dev": (1, "debug", "256Mi", True),
+    "staging": (2, "info", "384Mi", False),
+    "prod": (3, "error", "512Mi", False),
+}
+
+
+async def render(path: str, options: KustomizeOptions | None = None) -> list[dict[str, Any]]:
+    request = RenderRequest(
+        root=CONFIG_REPO,
+        path=path,
+        source_type=SourceType.KUSTOMIZE,
+        kustomize=options or KustomizeOptions(),
+    )
+    return (await Renderer().render(request)).manifests
+
+
+def by_kind(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    kinds = [obj["kind"] for obj in objects]
+    assert len(kinds) == len(set(kinds)), kinds
+    return {obj["kind"]: obj for obj in objects}
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+@pytest.mark.parametrize("env", list(ENVS))
+async def test_each_overlay_renders_with_its_namespace_replicas_image_and_settings(
+    env: str,
+) -> None:
+    replicas, log_level, memory, _ = ENVS[env]
+    objects = by_kind(await render(f"overlays/{env}"))
+    assert set(objects) == {"ConfigMap", "Deployment", "Service"}
+    assert {obj["metadata"]["namespace"] for obj in objects.values()} == {f"demo-{env}"}
+
+    deployment, config = objects["Deployment"], objects["ConfigMap"]
+    assert deployment["metadata"]["name"] == "demo-app"
+    assert deployment["spec"]["replicas"] == replicas
+    main = container(deployment)
+    assert main["image"] == f"demo-app:{PLACEHOLDER_TAG}"
+    assert "command" not in main  # the artifact's Procfile (the image's CMD) starts it
+    assert main["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert main["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert main["resources"]["limits"]["memory"] == memory
+
+    # The generated ConfigMap's hashed name is what the Pods read their settings from.
+    assert config["metadata"]["name"].startswith("demo-app-config-")
+    assert main["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
+    assert config["data"]["ENVIRONMENT"] == env
+    assert config["data"]["LOG_LEVEL"] == log_level
+    assert float(config["data"]["ERROR_RATE"]) == 0.0
+
+    service = objects["Service"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+async def test_the_environments_differ_in_resources_and_settings() -> None:
+    rendered = {env: by_kind(await render(f"overlays/{env}")) for env in ENVS}
+    resources = [container(r["Deployment"])["resources"] for r in rendered.values()]
+    settings = [r["ConfigMap"]["data"] for r in rendered.values()]
+    assert all(a != b for i, a in enumerate(resources) for b in resources[i + 1 :])
+    assert all(a != b for i, a in enumerate(settings) for b in settings[i + 1 :])
+
+
+async def test_setting_the_image_tag_as_ci_does_reaches_the_deployment() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    objects = by_kind(await render("overlays/dev", KustomizeOptions(images=(f"demo-app:{sha}",))))
+    assert container(objects["Deployment"])["image"] == f"demo-app:{sha}"
+
+
+def load_apps() -> dict[str, tuple[Application, tuple[str, ...]]]:
+    apps: dict[str, tuple[Application, tuple[str, ...]]] = {}
+    for file in sorted((CONFIG_REPO / "apps").glob("*.yaml")):
+        for doc in load_documents(file.read_text(encoding="utf-8"), file.name):
+            assert doc.ok, doc.error
+            assert isinstance(doc.object, Application), file
+            apps[doc.object.metadata.name] = (doc.object, doc.warnings)
+    return apps
+
+
+def test_the_three_applications_load_without_errors_or_warnings() -> None:
+    apps = load_apps()
+    assert set(apps) == {f"demo-{env}" for env in ENVS}
+    for env, (_, _, _, automated) in ENVS.items():
+        app, warnings = apps[f"demo-{env}"]
+        assert warnings == ()
+        spec = app.spec
+        assert spec.project == "default"
+        assert spec.source is not None
+        assert spec.source.repo_url == PLACEHOLDER_REPO
+        assert spec.source.path == f"overlays/{env}"
+        assert spec.destination.server == "https://kubernetes.default.svc"
+        assert spec.destination.namespace == f"demo-{env}"
+        policy = spec.sync_policy
+        assert policy is not None
+        assert "CreateNamespace=true" in (policy.sync_options or [])
+        if automated:
+            assert policy.automated is not None
+            assert (policy.automated.prune, policy.automated.self_heal) == (True, True)
+        else:
+            assert policy.automated is None
+
+
+async def test_each_application_renders_from_its_own_source() -> None:
+    for name, (app, _) in load_apps().items():
+        assert app.spec.source is not None
+        request = RenderRequest.from_source(
+            CONFIG_REPO, app.spec.source, app_name=name, namespace=app.spec.destination.namespace
+        )
+        manifests = (await Renderer().render(request)).manifests
+        assert {m["metadata"]["namespace"] for m in manifests} == {app.spec.destination.namespace}
