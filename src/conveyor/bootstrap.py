@@ -69,7 +69,9 @@ async def engine(
     repos = RepoCache(settings.home / "repos", on_request=git_observer)
     comparer = Comparer(
         repos,
-        Renderer(cache=RenderCache(), observer=render_observer),
+        # Room for every app's render: an LRU smaller than the app count would miss on
+        # every pass (each render of 10 objects is a few KiB).
+        Renderer(cache=RenderCache(max_entries=20_000), observer=render_observer),
         settings.home / "checkouts",
         max_fetch_age=options.poll_interval,
     )

@@ -51,10 +51,12 @@ def configure(level: str = "INFO", *, json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),  # stdout is for output
         cache_logger_on_first_use=False,
     )
 
 
 def get_logger(**identity: Any) -> Any:
     """A logger with the object's identity bound, e.g. ``get_logger(pod="ns/name")``."""
-    return structlog.get_logger("conveyor").bind(**identity)
+    # Lazy: a module-level logger must follow ``configure`` called later (bind() would not).
+    return structlog.get_logger("conveyor", **identity)

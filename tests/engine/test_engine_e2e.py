@@ -252,7 +252,7 @@ async def test_rollback_serves_the_old_version_and_turns_automated_sync_off(env:
     app = await wait_app(
         env.controller,
         "web",
-        lambda a: a["status"]["sync"]["status"] == "OutOfSync",
+        lambda a: a["status"].get("sync", {}).get("status") == "OutOfSync",
         what="OutOfSync against Git after the rollback",
     )
     assert len(app["status"]["history"]) == 3
@@ -372,3 +372,89 @@ async def test_kill_9_during_a_sync_then_restart_leaves_one_consistent_history(
         await second.wait()
     assert last is not None and last.phase == "Succeeded", last
     assert [(h.revision, h.operation_id) for h in history] == [(revision, last.id)]
+
+
+async def test_dry_run_changes_nothing_and_terminate_stops_a_running_sync(env: Env) -> None:
+    slow = hook_job("migrate", "PreSync", "sleep 30")
+    slow["spec"]["template"]["spec"]["containers"][0]["image"] = "hello:v1"
+    env.repo.write("app/hook.yaml", slow)
+    env.repo.write("app/cm.yaml", configmap("settings", {"k": "1"}))
+    env.repo.commit()
+    await env.controller.apply_application(application("manual", env.repo, "app", automated=False))
+    await wait_app(
+        env.controller,
+        "manual",
+        lambda a: a["status"].get("sync", {}).get("status") == "OutOfSync",
+        what="OutOfSync",
+    )
+    await env.controller.sync("manual", dry_run=True)
+    app = await wait_app(
+        env.controller, "manual", lambda a: op_phase(a) == "Succeeded", what="dry run"
+    )
+    assert "dry run" in app["status"]["operationState"]["message"]
+    assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "settings")) is None
+    assert await env.target.get(ObjectKey("batch", "Job", "demo", "migrate")) is None
+
+    await env.controller.sync("manual")
+    await wait_app(
+        env.controller,
+        "manual",
+        lambda a: any(
+            r.get("hookPhase") == "Running"
+            for r in (a["status"]["operationState"].get("syncResult") or {}).get("resources", [])
+        ),
+        what="the PreSync hook running",
+    )
+    assert await env.controller.terminate("manual") is True
+    app = await wait_app(
+        env.controller, "manual", lambda a: op_phase(a) == "Failed", what="terminated"
+    )
+    assert app["status"]["operationState"]["message"] == "Operation terminated"
+    assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "settings")) is None
+    assert await env.controller.history("manual") == []
+
+
+async def test_a_failing_sync_is_retried_with_backoff(env: Env) -> None:
+    failing = hook_job("check", "PreSync", "exit 3")
+    failing["spec"]["template"]["spec"]["containers"][0]["image"] = "hello:v1"
+    env.repo.write("app/hook.yaml", failing)
+    env.repo.write("app/cm.yaml", configmap("settings", {"k": "1"}))
+    env.repo.commit()
+    manifest = application("retry", env.repo, "app")
+    manifest["spec"]["syncPolicy"]["retry"] = {
+        "limit": 1,
+        "backoff": {"duration": "1s", "factor": 2, "maxDuration": "5s"},
+    }
+    await env.controller.apply_application(manifest)
+    app = await wait_app(env.controller, "retry", lambda a: op_phase(a) == "Failed", what="failure")
+    state = app["status"]["operationState"]
+    assert state["retryCount"] == 1
+    assert "check" in state["message"] and "failed" in state["message"]
+    assert await env.controller.history("retry") == []
+
+
+async def test_deleting_an_app_deletes_its_objects_unless_asked_not_to(env: Env) -> None:
+    env.repo.write("one/cm.yaml", configmap("one", {"k": "1"}))
+    env.repo.write("two/cm.yaml", configmap("two", {"k": "1"}))
+    env.repo.commit()
+    await env.controller.apply_application(application("one", env.repo, "one"))
+    await env.controller.apply_application(application("two", env.repo, "two"))
+    await wait_app(env.controller, "one", synced_healthy, what="one synced")
+    await wait_app(env.controller, "two", synced_healthy, what="two synced")
+    await env.controller.delete_application("one")
+    await env.controller.delete_application("two", cascade=False)
+    assert env.controller.names() == []
+    assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "one")) is None
+    assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "two")) is not None
+
+
+async def test_a_push_notice_refreshes_only_the_apps_of_that_repo(env: Env) -> None:
+    other = ConfigRepo(env.tmp / "other")
+    other.write("app/cm.yaml", configmap("other", {"k": "1"}))
+    other.commit()
+    env.repo.write("app/cm.yaml", configmap("mine", {"k": "1"}))
+    env.repo.commit()
+    await env.controller.apply_application(application("mine", env.repo, "app"))
+    await env.controller.apply_application(application("theirs", other, "app", namespace="x"))
+    assert env.controller.notify_push(env.repo.url + ".git", "refs/heads/main") == ["mine"]
+    assert env.controller.notify_push(env.repo.url, "refs/heads/feature") == []

@@ -42,9 +42,10 @@ async def test_migrations_create_the_tables_the_models_describe(database: Databa
         "applications",
         "operations",
         "history",
+        "api_tokens",
         "alembic_version",
     } <= set(schema["tables"])
-    assert schema["version"] == "0002"
+    assert schema["version"] == "0003"
     assert schema["diff"] == []  # the hand-written migration matches tables.py exactly
 
 
@@ -62,7 +63,7 @@ async def test_opening_again_migrates_nothing_and_keeps_data(settings: Settings)
         async with third.engine.connect() as conn:
             schema = await conn.run_sync(_schema)
             ports = (await conn.execute(text("SELECT owner, port FROM runtime_ports"))).all()
-        assert schema["version"] == "0002"
+        assert schema["version"] == "0003"
         assert schema["diff"] == []
         assert [tuple(row) for row in ports] == [("a/b/http", 30000)]
     finally:
@@ -90,7 +91,7 @@ async def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(
         busy_timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
         foreign_keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one()
     assert journal_mode == "wal"
-    assert busy_timeout == 5000
+    assert busy_timeout == 30000
     assert foreign_keys == 1
 
 

@@ -78,6 +78,8 @@ class AppState:
     revision: str | None = None
     resolved_at: float = float("-inf")
     refresh: bool = True
+    """Look the revision up again at the next reconcile (a fetch happens only if the mirror
+    may be behind: older than the poll period, or invalidated by a refresh or webhook)."""
     hard_refresh: bool = False
     comparison: Comparison | None = None
     operation: asyncio.Task[None] | None = None
@@ -119,6 +121,7 @@ class Controller:
         )
         self._rng = rng or random.Random()
         self._apps: dict[str, AppState] = {}
+        self._projects: dict[str, AppProject] = {}
         self._queue: WorkQueue[str] = WorkQueue(self._reconcile, workers=self.options.workers)
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._started = False
@@ -165,6 +168,15 @@ class Controller:
     async def settle(self) -> None:
         """Wait until no reconcile is pending (tests, benchmarks)."""
         await self._queue.drain()
+
+    def requeue_all(self) -> None:
+        """Reconcile every app now, as a poll pass does (without forcing a git fetch)."""
+        for name in self._apps:
+            self._queue.add(name)
+
+    def operation_running(self, name: str) -> bool:
+        task = self._state(name).operation
+        return task is not None and not task.done()
 
     # -- applications -----------------------------------------------------------------------
 
@@ -214,10 +226,20 @@ class Controller:
         project, warnings = load_project(manifest)
         name = str(project["metadata"]["name"])
         await self.repo.save_project(name, project)
+        self._projects[name] = project_or_default(name, project)
         for state in self._apps.values():
             if state.spec.project == name:
                 self._queue.add(state.spec.name)
         return {"project": project, "warnings": warnings}
+
+    async def delete_project(self, name: str) -> bool:
+        """Forget a stored project (False when there is none); its cached copy goes too."""
+        self._projects.pop(name, None)
+        deleted = await self.repo.delete_project(name)
+        for state in self._apps.values():
+            if state.spec.project == name:
+                self._queue.add(state.spec.name)
+        return deleted
 
     async def delete_application(self, name: str, *, cascade: bool = True) -> None:
         """Forget an app; with ``cascade`` (the default) its live objects are deleted too."""
@@ -236,6 +258,7 @@ class Controller:
     def refresh(self, name: str, *, hard: bool = False) -> None:
         """Look the revision up again (and with ``hard``, render again) at the next reconcile."""
         state = self._state(name)
+        self.comparer.invalidate(state.spec.repo_url)
         state.refresh = True
         state.hard_refresh = state.hard_refresh or hard
         self._queue.add(name)
@@ -360,8 +383,13 @@ class Controller:
         return state
 
     async def _project(self, name: str) -> AppProject:
-        stored = await self.repo.get_project(name)
-        return project_or_default(name, stored.manifest if stored else None)
+        """The app's project, from memory: every reconcile needs it, none may query for it."""
+        cached = self._projects.get(name)
+        if cached is None:
+            stored = await self.repo.get_project(name)
+            cached = project_or_default(name, stored.manifest if stored else None)
+            self._projects[name] = cached
+        return cached
 
     def _on_live_change(self, app: str) -> None:
         if app in self._apps:
@@ -409,9 +437,7 @@ class Controller:
             kind = "ComparisonError"
             due = now - state.resolved_at >= self.options.poll_interval
             if state.refresh or due or state.revision is None:
-                state.revision = await self.comparer.resolve(
-                    spec.repo_url, spec.target_revision, force=state.refresh
-                )
+                state.revision = await self.comparer.resolve(spec.repo_url, spec.target_revision)
                 state.resolved_at = now
             comparison = await self.comparer.compare(
                 spec,
@@ -656,7 +682,7 @@ class Controller:
                 initiated_by=record.operation.get("initiatedBy", {}),
                 source=sync.get("source") or state.spec.source,
             )
-        await self.repo.finish_operation(
+        entry = await self.repo.finish_operation(
             record.id,
             phase=outcome.phase,
             message=outcome.message,
@@ -665,8 +691,11 @@ class Controller:
             history=history,
             history_limit=state.spec.history_limit,
         )
-        entries = await self.repo.history(state.spec.name)
-        state.status = {**state.status, "history": [h.to_dict() for h in entries]}
+        if entry is not None:  # the store trimmed the same way; no need to read it back
+            kept = [h for h in state.status.get("history", []) if h.get("id") != entry.id]
+            kept.append(entry.to_dict())
+            state.status = {**state.status, "history": kept[-max(state.spec.history_limit, 1) :]}
+        state.operation = None  # before anyone hears of the end: a new sync may start at once
         self._set_operation_state(
             state,
             phase=outcome.phase,
@@ -676,7 +705,6 @@ class Controller:
             retryCount=attempt,
         )
         await self.repo.save_status(state.spec.name, state.status)
-        state.operation = None
         log.info("sync finished", app=state.spec.name, phase=outcome.phase, revision=revision)
         if self.observer is not None:
             self.observer.sync_finished(state.spec.name, outcome.phase)

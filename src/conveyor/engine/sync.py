@@ -131,8 +131,9 @@ class SyncExecutor:
             for n, step in enumerate(steps):
                 for task in step:
                     results[task.key] = await self._do(task, request)
-                await report()
                 more = n + 1 < len(steps)
+                if more or any(t.action == "hook" for t in step):
+                    await report()  # a wait follows: show what runs (hooks Running) meanwhile
                 await self._wait_step(step, results, wait_health=more)
                 await report()
         except asyncio.CancelledError:

@@ -11,6 +11,7 @@ from conveyor.store.db import Database, dumps_json, mask_url, open_database
 from conveyor.store.engine_store import EngineStore
 from conveyor.store.runtime_state import RuntimeStateStore
 from conveyor.store.tables import Base, RuntimeObject, RuntimePort
+from conveyor.store.tokens import TokenInfo, TokenStore, hash_token
 
 __all__ = [
     "Base",
@@ -19,7 +20,10 @@ __all__ = [
     "RuntimeObject",
     "RuntimePort",
     "RuntimeStateStore",
+    "TokenInfo",
+    "TokenStore",
     "dumps_json",
+    "hash_token",
     "mask_url",
     "open_database",
 ]

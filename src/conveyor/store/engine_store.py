@@ -8,6 +8,9 @@ after finishing finds its entry already there.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,22 +74,33 @@ class EngineStore:
     def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
         self._db = database
         self._clock = clock or SystemClock()
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction at a time from this process, in arrival order.
+
+        SQLite has one writer; hundreds of syncs finishing together would otherwise all
+        wait in its busy handler, where the slowest time out. Here they queue instead.
+        """
+        async with self._lock, self._db.sessions() as session, session.begin():
+            yield session
 
     # -- applications -----------------------------------------------------------------------
 
     async def list_apps(self) -> list[StoredApp]:
-        async with self._db.sessions() as session:
+        async with self._transaction() as session:
             rows = await session.scalars(select(ApplicationRow).order_by(ApplicationRow.name))
             return [_app(r) for r in rows]
 
     async def get_app(self, name: str) -> StoredApp | None:
-        async with self._db.sessions() as session:
+        async with self._transaction() as session:
             row = await session.get(ApplicationRow, name)
             return _app(row) if row is not None else None
 
     async def save_app(self, name: str, manifest: dict[str, Any]) -> StoredApp:
         now = self._clock.now()
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             row = await session.get(ApplicationRow, name)
             if row is None:
                 row = ApplicationRow(
@@ -100,7 +114,7 @@ class EngineStore:
             return _app(row)
 
     async def delete_app(self, name: str) -> bool:
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(delete(HistoryRow).where(HistoryRow.app == name))
             await session.execute(delete(OperationRow).where(OperationRow.app == name))
             result = await session.execute(
@@ -109,7 +123,7 @@ class EngineStore:
             return bool(getattr(result, "rowcount", 0))
 
     async def save_status(self, name: str, status: dict[str, Any]) -> None:
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(
                 update(ApplicationRow)
                 .where(ApplicationRow.name == name)
@@ -119,17 +133,17 @@ class EngineStore:
     # -- projects ---------------------------------------------------------------------------
 
     async def list_projects(self) -> list[StoredProject]:
-        async with self._db.sessions() as session:
+        async with self._transaction() as session:
             rows = await session.scalars(select(ProjectRow).order_by(ProjectRow.name))
             return [StoredProject(r.name, r.manifest) for r in rows]
 
     async def get_project(self, name: str) -> StoredProject | None:
-        async with self._db.sessions() as session:
+        async with self._transaction() as session:
             row = await session.get(ProjectRow, name)
             return StoredProject(row.name, row.manifest) if row is not None else None
 
     async def save_project(self, name: str, manifest: dict[str, Any]) -> StoredProject:
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             row = await session.get(ProjectRow, name)
             if row is None:
                 session.add(ProjectRow(name=name, manifest=manifest, updated_at=self._clock.now()))
@@ -139,7 +153,7 @@ class EngineStore:
         return StoredProject(name, manifest)
 
     async def delete_project(self, name: str) -> bool:
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             result = await session.execute(delete(ProjectRow).where(ProjectRow.name == name))
             return bool(getattr(result, "rowcount", 0))
 
@@ -148,7 +162,7 @@ class EngineStore:
     async def create_operation(
         self, app: str, operation: dict[str, Any], started_at: datetime
     ) -> OperationRecord:
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             row = OperationRow(
                 app=app,
                 phase="Running",
@@ -164,7 +178,7 @@ class EngineStore:
     async def update_operation(
         self, op_id: int, *, phase: str, message: str, state: dict[str, Any]
     ) -> None:
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             await session.execute(
                 update(OperationRow)
                 .where(OperationRow.id == op_id)
@@ -182,7 +196,7 @@ class EngineStore:
         history: HistoryInput | None,
         history_limit: int,
     ) -> HistoryRecord | None:
-        async with self._db.sessions() as session, session.begin():
+        async with self._transaction() as session:
             op = await session.get(OperationRow, op_id)
             if op is None:
                 return None
@@ -213,7 +227,7 @@ class EngineStore:
             return _history(row)
 
     async def running_operations(self) -> list[OperationRecord]:
-        async with self._db.sessions() as session:
+        async with self._transaction() as session:
             rows = await session.scalars(
                 select(OperationRow)
                 .where(OperationRow.phase.in_(_UNFINISHED))
@@ -222,7 +236,7 @@ class EngineStore:
             return [_operation(r) for r in rows]
 
     async def last_operation(self, app: str) -> OperationRecord | None:
-        async with self._db.sessions() as session:
+        async with self._transaction() as session:
             row = await session.scalar(
                 select(OperationRow)
                 .where(OperationRow.app == app)
@@ -232,7 +246,7 @@ class EngineStore:
             return _operation(row) if row is not None else None
 
     async def history(self, app: str) -> list[HistoryRecord]:
-        async with self._db.sessions() as session:
+        async with self._transaction() as session:
             rows = await session.scalars(
                 select(HistoryRow).where(HistoryRow.app == app).order_by(HistoryRow.seq)
             )

@@ -119,3 +119,17 @@ class HistoryRow(Base):
     deploy_started_at: Mapped[datetime]
     initiated_by: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ApiToken(Base):
+    """A bearer token of the API, kept only as its SHA-256 (the token is shown once)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    """``admin`` for the token the server writes to CONVEYOR_HOME; random hex for the others."""
+    name: Mapped[str] = mapped_column(Text)
+    """Who or what the token is for; recorded as ``initiatedBy.username`` of its syncs."""
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    """Hex SHA-256 of the token."""
+    created_at: Mapped[datetime]
