@@ -1,13 +1,30 @@
-"""The ``conveyor`` entry point: one Typer app, sub-commands registered from their modules."""
+"""The ``conveyor`` entry point: one Typer app, sub-commands registered from their modules.
+
+``--server`` and ``--auth-token`` are global, as in argocd: they may be given before or after
+the sub-command (``conveyor app list --server URL``); ``main`` moves them in front, where
+the root command reads them.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from typing import Annotated
 
 import typer
 
 from conveyor import __version__
-from conveyor.cli import artifact
+from conveyor.cli import (
+    account,
+    app_cmd,
+    app_inspect,
+    app_ops,
+    apply_cmd,
+    artifact,
+    client,
+    proj_cmd,
+    server_cmd,
+)
 from conveyor.logging import configure as configure_logging
 
 app = typer.Typer(
@@ -17,11 +34,40 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(artifact.app, name="artifact")
+apps = typer.Typer(name="app", help="Applications: create, inspect, sync.", no_args_is_help=True)
+for group in (app_cmd.app, app_ops.app, app_inspect.app):
+    apps.add_typer(group)  # no name: their commands join `conveyor app`
+app.add_typer(apps, name="app")
+app.add_typer(proj_cmd.app, name="proj")
+app.add_typer(account.app, name="account")
+app.command("apply")(apply_cmd.apply)
+app.command("server")(server_cmd.server)
+
+GLOBAL_FLAGS = ("--server", "--auth-token")
 
 
 @app.callback()
-def root() -> None:
+def root(
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="CONVEYOR_SERVER",
+            help="Conveyor server URL (default: the local server's, from CONVEYOR_HOME).",
+        ),
+    ] = None,
+    auth_token: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-token",
+            envvar="CONVEYOR_AUTH_TOKEN",
+            help="API token (default: CONVEYOR_HOME/admin.token).",
+        ),
+    ] = None,
+) -> None:
     """Conveyor: GitOps continuous delivery."""
+    client.OPTIONS.server = server
+    client.OPTIONS.auth_token = auth_token
     configure_logging(os.environ.get("CONVEYOR_LOG_LEVEL", "INFO"))
 
 
@@ -41,6 +87,28 @@ def demo(
     demo_cmd.run(serve)
 
 
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move ``--server``/``--auth-token`` (and their values) to the front of ``argv``."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 2
+            continue
+        if arg.split("=", 1)[0] in GLOBAL_FLAGS and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(args=hoist_global_flags(sys.argv[1:]), prog_name="conveyor")

@@ -1,0 +1,170 @@
+"""The FastAPI application: routers, auth, error answers, and the engine in its lifespan.
+
+``create_app`` builds the app; its lifespan opens the token store (creating the admin token
+on first start), starts the controller on the local target through ``conveyor.bootstrap``
+with the metrics observers wired in, and stops everything in reverse order. Tests pass a
+``controller_factory`` to run the API around a controller they built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from conveyor import __version__
+from conveyor.api import (
+    errors,
+    routes_account,
+    routes_apps,
+    routes_artifacts,
+    routes_logs,
+    routes_operations,
+    routes_projects,
+    routes_resources,
+    routes_stream,
+    routes_system,
+    webhook,
+)
+from conveyor.api.accesslog import AccessLog
+from conveyor.api.auth import ensure_admin_token, require_token
+from conveyor.api.context import ApiContext
+from conveyor.api.events import AppEvents
+from conveyor.api.metrics import Metrics
+from conveyor.artifacts import ArtifactStore
+from conveyor.bootstrap import engine, local_target
+from conveyor.engine.controller import Controller, ControllerOptions
+from conveyor.errors import NotFoundError
+from conveyor.settings import Settings
+from conveyor.store import TokenStore, open_database
+from conveyor.targets.local.kubelet import KubeletOptions
+
+
+class _Observer:
+    """The controller's observer: metrics, and the waits of ``GET ?refresh=``."""
+
+    def __init__(self, metrics: Metrics, events: AppEvents) -> None:
+        self.metrics = metrics
+        self.events = events
+
+    def reconciled(self, app: str, duration: float) -> None:
+        self.metrics.reconciled(app, duration)
+        self.events.reconciled(app, duration)
+
+    def sync_finished(self, app: str, phase: str) -> None:
+        self.metrics.sync_finished(app, phase)
+
+
+@dataclass(frozen=True)
+class EngineHooks:
+    """What a controller factory must wire into the engine it builds."""
+
+    observer: _Observer
+    metrics: Metrics
+
+
+ControllerFactory = Callable[[EngineHooks], AbstractAsyncContextManager[Controller]]
+
+
+def local_engine(
+    settings: Settings,
+    options: ControllerOptions | None = None,
+    kubelet_options: KubeletOptions | None = None,
+) -> ControllerFactory:
+    """The default: the local runtime and a controller on it, both in this process."""
+
+    @asynccontextmanager
+    async def factory(hooks: EngineHooks) -> AsyncIterator[Controller]:
+        async with (
+            local_target(settings, kubelet_options) as target,
+            engine(
+                settings,
+                target,
+                options=options,
+                observer=hooks.observer,
+                git_observer=hooks.metrics.git_request,
+                render_observer=hooks.metrics.render,
+            ) as controller,
+        ):
+            yield controller
+
+    return factory
+
+
+def create_app(
+    settings: Settings,
+    *,
+    controller_factory: ControllerFactory | None = None,
+    webhook_secret: str | None = None,
+) -> FastAPI:
+    """The API server's app. ``webhook_secret`` defaults to ``webhook.load_secret``."""
+    factory = controller_factory or local_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = await open_database(settings)
+        try:
+            tokens = TokenStore(database)
+            await ensure_admin_token(tokens, settings.home)
+            metrics, events = Metrics(), AppEvents()
+            async with factory(EngineHooks(_Observer(metrics, events), metrics)) as controller:
+                controller.add_listener(events.changed)
+                metrics.bind(controller.applications, _lookup(controller))
+                context = ApiContext(
+                    settings=settings,
+                    controller=controller,
+                    tokens=tokens,
+                    metrics=metrics,
+                    events=events,
+                    artifacts=ArtifactStore(settings.artifacts_dir),
+                    webhook_secret=webhook_secret or webhook.load_secret(settings),
+                )
+                app.state.context = context
+                try:
+                    yield
+                finally:
+                    context.stopping.set()
+                    events.close()
+        finally:
+            await database.close()
+
+    app = FastAPI(
+        title="Conveyor",
+        version=__version__,
+        description="GitOps continuous delivery: the REST API behind the `conveyor` CLI. "
+        "Paths and shapes follow Argo CD's API where it has one.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    errors.install(app)
+    app.add_middleware(AccessLog)
+    authenticated = [Depends(require_token)]
+    for module in (
+        routes_apps,
+        routes_operations,
+        routes_resources,
+        routes_logs,
+        routes_projects,
+        routes_artifacts,
+        routes_stream,
+        routes_account,
+    ):
+        app.include_router(module.router, dependencies=authenticated)
+    app.include_router(webhook.router)
+    app.include_router(routes_system.router)
+    return app
+
+
+def _lookup(controller: Controller) -> Callable[[str], dict[str, Any] | None]:
+    def lookup(name: str) -> dict[str, Any] | None:
+        try:
+            return controller.application(name)
+        except NotFoundError:
+            return None
+
+    return lookup

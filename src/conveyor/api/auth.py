@@ -1,0 +1,67 @@
+"""Bearer-token authentication, and the admin token a fresh installation starts with.
+
+Every route but ``/healthz``, ``/metrics``, the OpenAPI spec and the webhook (which has its
+own HMAC check) depends on ``require_token``: a missing or unknown token is a 401 before the
+handler runs, so nothing changes. Tokens are looked up by their SHA-256 (see
+``conveyor.store.tokens`` for why a fast hash is right for random tokens).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from conveyor.api.discovery import ADMIN_TOKEN_FILE, read_admin_token, write_admin_token
+from conveyor.logging import get_logger
+from conveyor.store import TokenInfo, TokenStore
+from conveyor.store.tokens import ADMIN_ID
+
+log = get_logger(component="auth")
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A Conveyor API token: CONVEYOR_HOME/admin.token, or one made by "
+    "`conveyor account generate-token`.",
+)
+
+
+async def ensure_admin_token(tokens: TokenStore, home: Path) -> None:
+    """Make sure ``home/admin.token`` holds a valid admin token; create it if not.
+
+    First start: a new token is stored (hashed) and written with mode 0600. Later starts keep
+    it. A deleted or edited file gets a new admin token, replacing the old one: the file is
+    the credential of whoever owns CONVEYOR_HOME.
+    """
+    current = read_admin_token(home)
+    if current is not None:
+        info = await tokens.verify(current)
+        if info is not None and info.id == ADMIN_ID:
+            return
+    token, _ = await tokens.create("admin", token_id=ADMIN_ID)
+    write_admin_token(home, token)
+    log.info("admin token written", path=str(home / ADMIN_TOKEN_FILE))
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> TokenInfo:
+    """The caller's token, or a 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("a bearer token is required (Authorization: Bearer TOKEN)")
+    tokens: TokenStore = request.app.state.context.tokens
+    info = await tokens.verify(credentials.credentials)
+    if info is None:
+        raise _unauthorized("invalid or revoked token")
+    return info
+
+
+Caller = Annotated[TokenInfo, Depends(require_token)]
+"""The authenticated caller, for handlers that record who did something."""

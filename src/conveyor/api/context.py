@@ -1,0 +1,44 @@
+"""What the handlers share, held on ``app.state`` for the life of the server.
+
+Handlers receive it through the ``Ctx`` dependency, so that tests can build an app around
+any controller and nothing is a module-level global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from conveyor.api.events import AppEvents
+from conveyor.api.metrics import Metrics
+from conveyor.artifacts import ArtifactStore
+from conveyor.engine.controller import Controller
+from conveyor.settings import Settings
+from conveyor.store import TokenStore
+
+
+@dataclass
+class ApiContext:
+    """The running server's parts."""
+
+    settings: Settings
+    controller: Controller
+    tokens: TokenStore
+    metrics: Metrics
+    events: AppEvents
+    artifacts: ArtifactStore
+    webhook_secret: str | None = None
+    """HMAC secret (GitHub, Gitea) or shared token (GitLab) of webhooks; None accepts any."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the server shuts down, so that streams (SSE, log follow) end."""
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Ctx = Annotated[ApiContext, Depends(_context)]

@@ -1,0 +1,44 @@
+"""``/api/v1/account``: API tokens. A new token is shown once, in the answer that makes it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path
+
+from conveyor.api.auth import Caller
+from conveyor.api.context import Ctx
+from conveyor.api.errors import ERROR_RESPONSES
+from conveyor.api.schemas import TokenBody
+from conveyor.errors import NotFoundError
+from conveyor.logging import get_logger
+
+router = APIRouter(prefix="/api/v1/account", tags=["account"], responses=ERROR_RESPONSES)
+log = get_logger(component="auth")
+
+
+@router.post("/token", summary="Generate a new API token (shown once)")
+async def generate_token(
+    ctx: Ctx, caller: Caller, body: Annotated[TokenBody | None, Body()] = None
+) -> dict[str, Any]:
+    body = body or TokenBody()
+    token, info = await ctx.tokens.create(body.name)
+    log.info("token created", id=info.id, name=info.name, by=caller.name)
+    return {**info.to_dict(), "token": token}
+
+
+@router.get("/tokens", summary="List API tokens (never the tokens themselves)")
+async def list_tokens(ctx: Ctx) -> dict[str, Any]:
+    return {"items": [t.to_dict() for t in await ctx.tokens.list()]}
+
+
+@router.delete("/tokens/{token_id}", summary="Revoke an API token")
+async def revoke_token(
+    ctx: Ctx,
+    caller: Caller,
+    token_id: Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9]+$")],
+) -> dict[str, Any]:
+    if not await ctx.tokens.revoke(token_id):
+        raise NotFoundError(f"no token with id {token_id!r}")
+    log.info("token revoked", id=token_id, by=caller.name)
+    return {}

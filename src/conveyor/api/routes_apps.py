@@ -1,0 +1,140 @@
+"""``/api/v1/applications``: create, read (with a refresh), replace, patch and delete apps.
+
+Handlers are thin: validation is the model's (``conveyor.model`` via the controller) and
+errors become HTTP answers in ``conveyor.api.errors``. Create and replace answer with the
+stored manifest, its warnings (unknown fields, kept) and what happened (``created``,
+``configured`` or ``unchanged``), as ``kubectl apply`` reports it.
+"""
+
+from __future__ import annotations
+
+import copy
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from conveyor.api.context import Ctx
+from conveyor.api.errors import ERROR_RESPONSES
+from conveyor.api.schemas import DNS_SUBDOMAIN, AppName, JsonObject, manifest_name
+from conveyor.errors import ValidationError
+
+router = APIRouter(prefix="/api/v1/applications", tags=["applications"], responses=ERROR_RESPONSES)
+
+REFRESH_WAIT = 60.0
+"""Longest a ``GET ?refresh=`` waits for the reconcile it asked for."""
+
+
+class Refresh(StrEnum):
+    normal = "normal"
+    hard = "hard"
+
+
+async def apply(ctx: Ctx, manifest: dict[str, Any], *, upsert: bool) -> dict[str, Any]:
+    """Create or update an Application; says whether it was created, configured or unchanged."""
+    name = manifest_name(manifest)
+    before = None
+    if name is not None and name in ctx.controller.names():
+        before = ctx.controller.application(name)
+    result = await ctx.controller.apply_application(manifest, upsert=upsert)
+    app = result["application"]
+    if before is None:
+        outcome = "created"
+    else:
+        stored = {k: v for k, v in before.items() if k != "status"}
+        outcome = "unchanged" if stored == app else "configured"
+    return {"application": app, "warnings": result["warnings"], "result": outcome}
+
+
+@router.get("", summary="List applications")
+async def list_applications(
+    ctx: Ctx,
+    projects: Annotated[
+        list[Annotated[str, Query(max_length=253, pattern=DNS_SUBDOMAIN)]] | None,
+        Query(description="Only apps of these projects."),
+    ] = None,
+) -> dict[str, Any]:
+    apps = ctx.controller.applications()
+    if projects:
+        wanted = set(projects)
+        apps = [a for a in apps if (a.get("spec") or {}).get("project", "default") in wanted]
+    return {"items": apps}
+
+
+@router.post("", summary="Create an application (or update it with upsert=true)")
+async def create_application(
+    ctx: Ctx,
+    manifest: Annotated[JsonObject, Body(description="An argoproj.io/v1alpha1 Application.")],
+    upsert: Annotated[bool, Query(description="Replace an existing app's spec.")] = False,
+) -> dict[str, Any]:
+    return await apply(ctx, manifest, upsert=upsert)
+
+
+@router.get("/{name}", summary="Get an application with its status")
+async def get_application(
+    ctx: Ctx,
+    name: AppName,
+    refresh: Annotated[
+        Refresh | None,
+        Query(description="Look the revision up again (normal) and render again (hard) first."),
+    ] = None,
+) -> dict[str, Any]:
+    app = ctx.controller.application(name)
+    if refresh is not None:
+        done = ctx.events.expect_reconcile(name)
+        ctx.controller.refresh(name, hard=refresh is Refresh.hard)
+        await ctx.events.wait(done, REFRESH_WAIT)
+        app = ctx.controller.application(name)
+    return app
+
+
+@router.put("/{name}", summary="Replace an application's manifest")
+async def update_application(
+    ctx: Ctx,
+    name: AppName,
+    manifest: Annotated[JsonObject, Body(description="The whole Application.")],
+) -> dict[str, Any]:
+    if manifest_name(manifest) != name:
+        raise ValidationError(f"metadata.name must be {name!r} (the name in the path)")
+    ctx.controller.application(name)  # 404 if absent: PUT replaces, POST creates
+    return await apply(ctx, manifest, upsert=True)
+
+
+@router.patch("/{name}", summary="Merge-patch an application's manifest (app set)")
+async def patch_application(
+    ctx: Ctx,
+    name: AppName,
+    patch: Annotated[JsonObject, Body(description="An RFC 7386 JSON merge patch.")],
+) -> dict[str, Any]:
+    current = {k: v for k, v in ctx.controller.application(name).items() if k != "status"}
+    merged = merge_patch(copy.deepcopy(current), patch)
+    if not isinstance(merged, dict) or manifest_name(merged) != name:
+        raise ValidationError("a patch cannot rename an application")
+    return await apply(ctx, merged, upsert=True)
+
+
+@router.delete("/{name}", summary="Delete an application (and its live objects)")
+async def delete_application(
+    ctx: Ctx,
+    name: AppName,
+    cascade: Annotated[
+        bool, Query(description="Delete the app's live objects too (the default).")
+    ] = True,
+) -> dict[str, Any]:
+    app = ctx.controller.application(name)
+    await ctx.controller.delete_application(name, cascade=cascade)
+    ctx.events.deleted(app)
+    return {}
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge key by key, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out

@@ -1,0 +1,183 @@
+"""``conveyor app diff|manifests|resources|logs|patch-resource``: looking into an app.
+
+``diff`` prints one unified diff per resource (live -> Git, Secret values masked by the
+server) and exits 1 when anything differs, 0 when nothing does, 2 on error, as
+``argocd app diff`` does, so scripts can gate on it.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from conveyor.cli import output
+from conveyor.cli.app_cmd import NameArg, OutputOpt
+from conveyor.cli.client import Client, CliError
+from conveyor.cli.output import Output, handle_errors
+
+DIFF_ERROR = 2
+
+app = typer.Typer(add_completion=False)
+
+
+class Source(StrEnum):
+    git = "git"
+    live = "live"
+
+
+class PatchType(StrEnum):
+    merge = "application/merge-patch+json"
+    json = "application/json-patch+json"
+
+
+@app.command("diff")
+def diff(
+    name: NameArg,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Look the revision up again first.")
+    ] = False,
+    hard_refresh: Annotated[
+        bool, typer.Option("--hard-refresh", help="Also render the manifests again.")
+    ] = False,
+) -> None:
+    """Show what differs between Git and the live state; exit 1 if anything does."""
+    try:
+        with Client() as client:
+            if refresh or hard_refresh:
+                mode = "hard" if hard_refresh else "normal"
+                client.get(f"/api/v1/applications/{name}", refresh=mode)
+            result = client.get(f"/api/v1/applications/{name}/diff")
+    except CliError as err:
+        typer.echo(f"error: {err.message}", err=True)
+        raise typer.Exit(DIFF_ERROR) from err
+    different = False
+    for res in result.get("resources") or []:
+        if res.get("status") == "Synced" and not res.get("diff"):
+            continue
+        different = True
+        group = f"{res['group']}/" if res.get("group") else ""
+        where = f"{res['namespace']}/{res['name']}" if res.get("namespace") else res["name"]
+        typer.echo(f"===== {group}{res['kind']} {where} ======")
+        text = res.get("diff") or f"({res.get('status')}: {res.get('reason') or 'no diff'})\n"
+        typer.echo(text, nl=not text.endswith("\n"))
+    raise typer.Exit(1 if different else 0)
+
+
+@app.command("manifests")
+@handle_errors
+def manifests(
+    name: NameArg,
+    source: Annotated[
+        Source, typer.Option("--source", help="git: as rendered from Git; live: as running.")
+    ] = Source.git,
+    output_format: Annotated[
+        Output, typer.Option("--output", "-o", help="yaml (default) or json.")
+    ] = Output.yaml,
+) -> None:
+    """Print an application's manifests (Secret values masked)."""
+    with Client() as client:
+        objects = client.get(f"/api/v1/applications/{name}/manifests", source=str(source))[
+            "manifests"
+        ]
+    if output_format is Output.json:
+        typer.echo(json.dumps(objects, indent=2))
+        return
+    for obj in objects:
+        typer.echo("---")
+        typer.echo(yaml.safe_dump(obj, sort_keys=False), nl=False)
+
+
+@app.command("resources")
+@handle_errors
+def resources(name: NameArg, output_format: OutputOpt = Output.table) -> None:
+    """The app's resources and what they own (ReplicaSets, Pods), with their health."""
+    with Client() as client:
+        nodes = client.get(f"/api/v1/applications/{name}/resource-tree")["nodes"]
+    if output.dump(nodes, output_format):
+        return
+    by_uid = {n["uid"]: n for n in nodes}
+    rows = []
+    for node in nodes:
+        parents = [by_uid[p["uid"]] for p in node.get("parentRefs", []) if p["uid"] in by_uid]
+        parent = f"{parents[0]['kind']}/{parents[0]['name']}" if parents else ""
+        row = [node["group"], node["kind"], node["namespace"], node["name"]]
+        row.append((node.get("health") or {}).get("status", ""))
+        if output_format is Output.wide:
+            row += [parent, ",".join(node.get("images") or [])]
+        rows.append(row)
+    columns = ["GROUP", "KIND", "NAMESPACE", "NAME", "HEALTH"]
+    if output_format is Output.wide:
+        columns += ["PARENT", "IMAGES"]
+    output.print_table(columns, rows)
+
+
+@app.command("logs")
+@handle_errors
+def logs(
+    name: NameArg,
+    resource_name: Annotated[
+        str | None, typer.Option("--name", help="A Pod's name, or the resource's with --kind.")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Logs of the Pods under this resource kind.")
+    ] = None,
+    group: Annotated[str | None, typer.Option("--group")] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace")] = None,
+    container: Annotated[str | None, typer.Option("--container", "-c")] = None,
+    tail: Annotated[int | None, typer.Option("--tail", help="Only the last N lines.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming.")] = False,
+    previous: Annotated[
+        bool, typer.Option("--previous", "-p", help="The previous container's log.")
+    ] = False,
+) -> None:
+    """Print the logs of an application's Pods."""
+    params: dict[str, Any] = {
+        "container": container, "tailLines": tail, "follow": follow, "previous": previous,
+        "namespace": namespace, "group": group,
+    }  # fmt: skip
+    if kind:
+        params.update(kind=kind, resourceName=resource_name)
+    else:
+        params["podName"] = resource_name
+    with (
+        Client() as client,
+        client.stream_lines(f"/api/v1/applications/{name}/logs", **params) as lines,
+    ):
+        for line in lines:
+            typer.echo(line)
+
+
+@app.command("patch-resource")
+@handle_errors
+def patch_resource(
+    name: NameArg,
+    kind: Annotated[str, typer.Option("--kind", help="The resource's kind.")],
+    resource_name: Annotated[str, typer.Option("--resource-name", help="Its name.")],
+    patch: Annotated[str, typer.Option("--patch", help="The patch, as JSON.")],
+    patch_type: Annotated[
+        PatchType, typer.Option("--patch-type", help="Merge patch or JSON patch.")
+    ] = PatchType.merge,
+    namespace: Annotated[str | None, typer.Option("--namespace")] = None,
+    group: Annotated[str | None, typer.Option("--group")] = None,
+) -> None:
+    """Patch a live resource of the app (selfHeal will put Git's version back)."""
+    try:
+        body = json.loads(patch)
+    except ValueError as err:
+        raise CliError(f"--patch is not valid JSON: {err}") from err
+    params = {
+        "kind": kind, "resourceName": resource_name, "patchType": str(patch_type),
+        "namespace": namespace, "group": group,
+    }  # fmt: skip
+    with Client() as client:
+        client.request(
+            "POST",
+            f"/api/v1/applications/{name}/resource",
+            json=body,
+            params={k: v for k, v in params.items() if v is not None},
+        )
+    typer.echo(f"{kind} '{resource_name}' patched")

@@ -1,0 +1,172 @@
+"""``conveyor app sync|wait|rollback|terminate-op|history``: operations and their outcome.
+
+``sync`` and ``rollback`` start an operation and, unless ``--async``, wait for it with a
+spinner and print what it did; a Failed or Error operation exits 1. ``wait`` exits 1 on
+timeout with what it last saw, as ``argocd app wait`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from conveyor.cli import app_view, output, waiting
+from conveyor.cli.app_cmd import NameArg, OutputOpt
+from conveyor.cli.client import Client, CliError
+from conveyor.cli.output import Output, handle_errors
+
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait at most (0: no limit).")
+]
+
+app = typer.Typer(add_completion=False)
+
+
+def _resource(spec: str) -> dict[str, str]:
+    """argocd's ``--resource GROUP:KIND:NAME`` (NAME may be NAMESPACE/NAME)."""
+    parts = spec.split(":")
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise CliError(f"--resource {spec!r}: expected GROUP:KIND:NAME or GROUP:KIND:NS/NAME")
+    namespace, _, name = parts[2].rpartition("/")
+    return {"group": parts[0], "kind": parts[1], "namespace": namespace, "name": name}
+
+
+def _report(app: dict[str, Any], output_format: Output) -> None:
+    """Print an operation's outcome; exit 1 unless it succeeded."""
+    op = app_view.operation(app)
+    if not output.dump(app, output_format):
+        output.fields(app_view.operation_summary(app))
+        columns, rows = app_view.sync_result_rows(app)
+        if rows:
+            typer.echo()
+            output.print_table(columns, rows)
+    if op.get("phase") != "Succeeded":
+        raise CliError(f"operation {op.get('phase', 'unknown')}: {op.get('message', '')}")
+
+
+@app.command("sync")
+@handle_errors
+def sync(
+    name: NameArg,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Sync to this revision instead.")
+    ] = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete live objects that left Git.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview; change nothing.")] = False,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="Only GROUP:KIND:NAME (repeatable)."),
+    ] = None,
+    async_: Annotated[
+        bool, typer.Option("--async", help="Do not wait for the operation to finish.")
+    ] = False,
+    timeout: TimeoutOpt = 0,
+    output_format: OutputOpt = Output.table,
+) -> None:
+    """Sync an application to its target revision (or --revision)."""
+    body: dict[str, Any] = {"prune": prune, "dryRun": dry_run}
+    if revision:
+        body["revision"] = revision
+    if resource:
+        body["resources"] = [_resource(r) for r in resource]
+    with Client() as client:
+        started = client.post(f"/api/v1/applications/{name}/sync", body)
+        if async_:
+            typer.echo(f"sync of '{name}' started")
+            return
+        done = waiting.wait_operation(client, started, timeout)
+    _report(done, output_format)
+
+
+@app.command("wait")
+@handle_errors
+def wait(
+    name: NameArg,
+    sync_: Annotated[bool, typer.Option("--sync", help="Until Synced.")] = False,
+    health: Annotated[bool, typer.Option("--health", help="Until Healthy.")] = False,
+    operation: Annotated[
+        bool, typer.Option("--operation", help="Until no operation runs.")
+    ] = False,
+    timeout: TimeoutOpt = 0,
+    output_format: OutputOpt = Output.table,
+) -> None:
+    """Wait until an application is Synced, Healthy and idle (or what the flags say)."""
+    if not (sync_ or health or operation):
+        sync_ = health = operation = True
+    wanted = [w for w, on in (("Synced", sync_), ("Healthy", health), ("idle", operation)) if on]
+
+    def ready(app: dict[str, Any]) -> bool:
+        phase = app_view.operation(app).get("phase")
+        return (
+            (not sync_ or app_view.sync_status(app) == "Synced")
+            and (not health or app_view.health_status(app) == "Healthy")
+            and (not operation or phase not in ("Running", "Terminating"))
+        )
+
+    with Client() as client:
+        app_ = waiting.wait_for(client, name, ready, what=" and ".join(wanted), timeout=timeout)
+    if not output.dump(app_, output_format):
+        app_view.print_app(app_)
+
+
+@app.command("rollback")
+@handle_errors
+def rollback(
+    name: NameArg,
+    history_id: Annotated[
+        int | None,
+        typer.Argument(help="History id to go back to (default: the previous deployment)."),
+    ] = None,
+    async_: Annotated[bool, typer.Option("--async", help="Do not wait for it.")] = False,
+    timeout: TimeoutOpt = 0,
+    output_format: OutputOpt = Output.table,
+) -> None:
+    """Go back to an earlier deployment (turns automated sync off, as argocd does)."""
+    with Client() as client:
+        if history_id is None:
+            items = client.get(f"/api/v1/applications/{name}/history")["items"]
+            if len(items) < 2:
+                raise CliError(f"application '{name}' has no previous deployment to go back to")
+            history_id = int(items[-2]["id"])
+        result = client.post(f"/api/v1/applications/{name}/rollback", {"id": history_id})
+        typer.echo(result["message"], err=True)
+        if async_:
+            return
+        done = waiting.wait_operation(client, result["application"], timeout)
+    _report(done, output_format)
+
+
+@app.command("terminate-op")
+@handle_errors
+def terminate_op(name: NameArg) -> None:
+    """Stop the running operation of an application."""
+    with Client() as client:
+        client.request("DELETE", f"/api/v1/applications/{name}/operation")
+    typer.echo(f"application '{name}' operation terminating")
+
+
+@app.command("history")
+@handle_errors
+def history(name: NameArg, output_format: OutputOpt = Output.table) -> None:
+    """Deployments of an application, oldest first."""
+    with Client() as client:
+        items = client.get(f"/api/v1/applications/{name}/history")["items"]
+    if output.dump(items, output_format):
+        return
+    rows = [
+        [
+            str(h.get("id")),
+            str(h.get("deployedAt", "")),
+            str(h.get("revision", "")),
+            _initiator(h.get("initiatedBy") or {}),
+        ]
+        for h in items
+    ]
+    output.print_table(["ID", "DATE", "REVISION", "INITIATED BY"], rows)
+
+
+def _initiator(initiated: dict[str, Any]) -> str:
+    return "automated" if initiated.get("automated") else str(initiated.get("username", ""))
