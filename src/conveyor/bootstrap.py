@@ -6,13 +6,15 @@ the top beside the CLI and the API, puts them together.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import fcntl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.compare import Comparer
 from conveyor.engine.controller import Controller, ControllerObserver, ControllerOptions
 from conveyor.engine.livestate import LiveState
+from conveyor.errors import ConflictError
 from conveyor.render import RenderCache, Renderer, RenderObserver
 from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
@@ -30,7 +32,39 @@ async def local_target(
     kubelet_options: KubeletOptions | None = None,
     artifacts: ArtifactStore | None = None,
 ) -> AsyncIterator[LocalTarget]:
-    """A started local runtime journaled in the store; stopped (and flushed) on exit."""
+    """A started local runtime journaled in the store; stopped (and flushed) on exit.
+
+    One runtime per CONVEYOR_HOME: a second one would run every Pod twice and fight over the
+    Service ports, so it is refused while the first holds the home's lock.
+    """
+    with _home_lock(settings):
+        async with _local_target(settings, kubelet_options, artifacts) as target:
+            yield target
+
+
+@contextmanager
+def _home_lock(settings: Settings) -> Iterator[None]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / "runtime.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise ConflictError(
+                f"another Conveyor (server or demo) is already running on {settings.home}: "
+                "stop it first, or set CONVEYOR_HOME to use another home"
+            ) from err
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@asynccontextmanager
+async def _local_target(
+    settings: Settings,
+    kubelet_options: KubeletOptions | None,
+    artifacts: ArtifactStore | None,
+) -> AsyncIterator[LocalTarget]:
     database = await open_database(settings)
     journal = RuntimeStateStore(database)
     journal.start_flusher()

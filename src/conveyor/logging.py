@@ -32,7 +32,9 @@ def _identity(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappin
 
 def configure(level: str = "INFO", *, json: bool = False) -> None:
     """Set up structlog once per process; safe to call again."""
-    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s", force=True)
+    for chatty in ("alembic", "httpx", "httpcore"):  # migrations, every probe request
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # Plain tracebacks: rich's would print every frame's local variables, Secret values included.
     renderer: Any = (
         structlog.processors.JSONRenderer()

@@ -10,17 +10,20 @@ processes) are terminated. ``server.json`` is removed on the way out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-from conveyor.api.app import create_app, local_engine
+from conveyor.api.app import ControllerFactory, EngineHooks, create_app, local_engine
 from conveyor.api.discovery import DEFAULT_HOST, DEFAULT_PORT, remove_server_info, write_server_info
-from conveyor.engine.controller import ControllerOptions
+from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import ValidationError
 from conveyor.logging import get_logger
 from conveyor.settings import Settings
@@ -99,7 +102,27 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings, options: ServerOptions) -> None:
+OnReady = Callable[[Controller, str], Coroutine[Any, Any, None]]
+"""Run once the controller is up, with the server's URL (``conveyor demo`` registers its
+apps this way); cancelled when the server stops."""
+
+
+def _with_on_ready(factory: ControllerFactory, on_ready: OnReady, url: str) -> ControllerFactory:
+    @asynccontextmanager
+    async def wrapped(hooks: EngineHooks) -> AsyncIterator[Controller]:
+        async with factory(hooks) as controller:
+            task = asyncio.create_task(on_ready(controller, url), name="on-ready")
+            try:
+                yield controller
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    return wrapped
+
+
+def serve(settings: Settings, options: ServerOptions, *, on_ready: OnReady | None = None) -> None:
     """Run the server until SIGINT or SIGTERM."""
     for noisy in ("alembic", "uvicorn.error"):  # plain-text lines; ours say the same, structured
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -107,7 +130,10 @@ def serve(settings: Settings, options: ServerOptions) -> None:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
-    app = create_app(settings, controller_factory=local_engine(settings, options.controller))
+    factory = local_engine(settings, options.controller)
+    if on_ready is not None:
+        factory = _with_on_ready(factory, on_ready, url)
+    app = create_app(settings, controller_factory=factory)
     config = uvicorn.Config(
         app,
         log_config=None,

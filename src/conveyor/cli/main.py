@@ -80,11 +80,13 @@ def version() -> None:
 @app.command()
 def demo(
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving until interrupted."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address of the API server."),
+    port: int = typer.Option(8600, "--port", help="Port of the API server (0: any free port)."),
 ) -> None:
-    """Deploy the example app on the local runtime and serve it."""
+    """Deploy the seeds' service from Git to dev (and set up staging and prod), then serve."""
     from conveyor.cli import demo as demo_cmd  # imported here: keeps `conveyor --help` fast
 
-    demo_cmd.run(serve)
+    demo_cmd.run(keep_serving=serve, host=host, port=port)
 
 
 def hoist_global_flags(argv: list[str]) -> list[str]:

@@ -156,7 +156,8 @@ class ContainerProcess:
         if self._proc.returncode is None:
             self.signal(signal.SIGTERM)
             try:
-                return await asyncio.wait_for(asyncio.shield(self._finished), max(0.0, grace))
+                async with asyncio.timeout(max(0.0, grace)):
+                    return await asyncio.shield(self._finished)
             except TimeoutError:
                 self.signal(signal.SIGKILL)
         return await asyncio.shield(self._finished)
@@ -170,7 +171,8 @@ class ContainerProcess:
         code = exit_code(await self._proc.wait())
         await self._kill_leftovers()
         try:
-            await asyncio.wait_for(asyncio.shield(self._pump), 2.0)
+            async with asyncio.timeout(2.0):
+                await asyncio.shield(self._pump)
         except TimeoutError:
             self._pump.cancel()
         return code

@@ -148,7 +148,8 @@ async def _http(
 
 async def _tcp(host: str, port: int, limit: float) -> tuple[bool, str]:
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), limit)
+        async with asyncio.timeout(limit):
+            _, writer = await asyncio.open_connection(host, port)
     except TimeoutError:
         return False, f"dial tcp {host}:{port}: i/o timeout"
     except OSError as exc:
@@ -181,7 +182,10 @@ async def _exec(spec: ProbeSpec, target: ProbeTarget) -> tuple[bool, str]:
         reason = (exc.strerror or type(exc).__name__).lower()
         return False, f'exec probe: "{raw[0]}": {reason}'
     try:
-        code = await asyncio.wait_for(proc.wait(), spec.timeout)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # races with the command's end, and the container's stop then waits for us forever.
+        async with asyncio.timeout(spec.timeout):
+            code = await proc.wait()
     except TimeoutError:
         return False, f"command timed out after {spec.timeout:g}s"
     finally:

@@ -413,7 +413,8 @@ class ContainerRunner:
         if delay <= 0:
             return False
         try:
-            await asyncio.wait_for(self._stop.wait(), None if math.isinf(delay) else delay)
+            async with asyncio.timeout(None if math.isinf(delay) else delay):
+                await self._stop.wait()
         except TimeoutError:
             return False
         return True
