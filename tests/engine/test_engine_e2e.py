@@ -458,3 +458,30 @@ async def test_a_push_notice_refreshes_only_the_apps_of_that_repo(env: Env) -> N
     await env.controller.apply_application(application("theirs", other, "app", namespace="x"))
     assert env.controller.notify_push(env.repo.url + ".git", "refs/heads/main") == ["mine"]
     assert env.controller.notify_push(env.repo.url, "refs/heads/feature") == []
+
+
+async def test_automated_sync_never_empties_an_app_unless_allow_empty(env: Env) -> None:
+    env.repo.write("app/cm.yaml", configmap("keep", {"k": "1"}))
+    env.repo.write("other/.keep.txt", "")
+    env.repo.commit()
+    await env.controller.apply_application(application("guarded", env.repo, "app"))
+    await wait_app(env.controller, "guarded", synced_healthy, what="synced")
+    env.repo.remove("app/cm.yaml")
+    env.repo.write_text("app/README.md", "nothing to deploy\n")
+    emptied = env.repo.commit("remove everything")
+    app = await wait_app(
+        env.controller,
+        "guarded",
+        lambda a: a["status"]["sync"]["revision"] == emptied,
+        what="the empty commit compared",
+    )
+    await asyncio.sleep(1.5)  # a poll period: automated sync would have run by now
+    assert env.controller.application("guarded")["status"]["sync"]["status"] == "OutOfSync"
+    assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "keep")) is not None
+
+    manifest = application("guarded", env.repo, "app")
+    manifest["spec"]["syncPolicy"]["automated"]["allowEmpty"] = True
+    await env.controller.apply_application(manifest)
+    app = await wait_app(env.controller, "guarded", synced_healthy, what="emptied with allowEmpty")
+    assert app["status"]["resources"] == []
+    assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "keep")) is None
