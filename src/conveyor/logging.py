@@ -33,7 +33,9 @@ def _identity(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappin
 def configure(level: str = "INFO", *, json: bool = False) -> None:
     """Set up structlog once per process; safe to call again."""
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s", force=True)
-    for chatty in ("alembic", "httpx", "httpcore"):  # migrations, every probe request
+    # migrations, every probe request; and the SQL drivers, whose DEBUG lines carry the
+    # parameters of every statement, Secret bodies of the runtime journal included
+    for chatty in ("alembic", "httpx", "httpcore", "aiosqlite", "sqlalchemy.engine"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     # Plain tracebacks: rich's would print every frame's local variables, Secret values included.
     renderer: Any = (

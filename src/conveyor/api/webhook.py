@@ -73,9 +73,11 @@ def verify(provider: str, headers: Any, body: bytes, secret: str) -> bool:
         return hmac.compare_digest(given.encode(), secret.encode())
     expected = _hmac_hex(secret, body)
     if provider == "gitea" and "x-gitea-signature" in headers:
-        return hmac.compare_digest(headers["x-gitea-signature"].strip().lower(), expected)
-    given = headers.get("x-hub-signature-256", "")
-    return hmac.compare_digest(given.strip().lower(), "sha256=" + expected)
+        given = headers["x-gitea-signature"].strip().lower()
+        return hmac.compare_digest(given.encode(), expected.encode())
+    given = headers.get("x-hub-signature-256", "").strip().lower()
+    # bytes, not str: compare_digest refuses non-ASCII str (a 500 instead of a 401)
+    return hmac.compare_digest(given.encode(), ("sha256=" + expected).encode())
 
 
 def push_target(provider: str, payload: dict[str, Any]) -> tuple[list[str], str | None]:

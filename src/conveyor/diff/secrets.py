@@ -27,8 +27,13 @@ _SECRET_FIELDS = ("data", "stringData")
 
 
 def is_secret(obj: Object | None) -> bool:
-    """Whether ``obj`` is a core ``v1`` Secret."""
-    return obj is not None and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"
+    """Whether ``obj`` is a Secret of the core group, whatever version it claims.
+
+    Masking errs on the safe side: a ``v2`` or misspelled version is still masked.
+    """
+    if obj is None or obj.get("kind") != "Secret":
+        return False
+    return "/" not in str(obj.get("apiVersion") or "")
 
 
 def fold_string_data(obj: Object) -> Object:
@@ -95,6 +100,8 @@ def _mask(obj: Object | None, masks: _Masks) -> Object | None:
                 key: None if value is None else masks.mask(str(key), _content(field, value))
                 for key, value in values.items()
             }
+        elif values is not None:  # a malformed shape (a list, a string): hide it whole
+            out[field] = masks.mask(f"<{field}>", repr(values).encode())
     meta = obj.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
     if isinstance(meta, dict) and isinstance(annotations, dict) and LAST_APPLIED in annotations:

@@ -67,6 +67,12 @@ def prepare(objects: list[Object], app: str, namespace: str) -> list[Object]:
     """Set the tracking label and, on namespaced objects that name none, the namespace."""
     for obj in objects:
         meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ValidationError(f"{obj.get('kind', 'object')}: metadata must be a mapping")
+        if not isinstance(meta.get("namespace", ""), str):
+            raise ValidationError(
+                f"{obj.get('kind', 'object')}: metadata.namespace must be a string"
+            )
         labels = meta.get("labels")
         if not isinstance(labels, dict):
             labels = meta["labels"] = {}

@@ -446,10 +446,15 @@ class Controller:
                 project=project,
                 hard=state.hard_refresh,
             )
-        except ConveyorError as err:
+        except Exception as err:  # a bad manifest marks this app; it never vanishes silently
             state.refresh = state.hard_refresh = False
             state.comparison = None
-            conditions.append({"type": kind, "message": str(err.args[0])})
+            if isinstance(err, ConveyorError):
+                message = str(err.args[0])
+            else:
+                log.warning("comparison failed", app=name, error=repr(err))
+                message = f"cannot compare the rendered manifests: {type(err).__name__}: {err}"
+            conditions.append({"type": kind, "message": message})
             await self._save_status(state, self._status(state, None, conditions))
             self._schedule_poll(name)
             return
@@ -599,6 +604,9 @@ class Controller:
                     outcome = await self.executor.run(request, progress)
                 except ConveyorError as err:
                     outcome = SyncOutcome("Failed", str(err.args[0]))
+                except Exception as err:  # never leave an operation Running
+                    log.exception("sync error", app=state.spec.name)
+                    outcome = SyncOutcome("Error", f"sync error: {type(err).__name__}: {err}")
                 if outcome.phase == "Succeeded" or attempt >= state.spec.retry.limit:
                     break
                 attempt += 1
@@ -622,6 +630,12 @@ class Controller:
         source = sync.get("source") or spec.source
         project = await self._project(spec.project)
         check_project(project, spec)
+        # A rollback deploys a history entry's source: it must still be allowed today.
+        used = AppSpec.from_manifest(
+            {"metadata": {"name": spec.name}, "spec": {**state.manifest["spec"], "source": source}}
+        )
+        check_source(used)
+        check_project(project, used)
         revision = sync.get("revision") or ""
         if not revision or len(revision) != 40:
             revision = await self.comparer.resolve(

@@ -102,18 +102,19 @@ class SyncExecutor:
 
     async def run(self, request: SyncRequest, progress: Progress | None = None) -> SyncOutcome:
         """Run the sync; returns its outcome (never raises but for cancellation)."""
-        live = {ObjectKey.of(o): o for o in self.live.app_objects(request.app)}
-        tasks = plan_sync(
-            request.desired, live, set(request.out_of_sync), request.options,
-            namespace=request.namespace,
-        )  # fmt: skip
         results: dict[ObjectKey, dict[str, Any]] = {}
+        tasks: list[SyncTask] = []
 
         async def report() -> None:
             if progress is not None:
                 await progress(list(results.values()))
 
         try:
+            live = {ObjectKey.of(o): o for o in self.live.app_objects(request.app)}
+            tasks = plan_sync(
+                request.desired, live, set(request.out_of_sync), request.options,
+                namespace=request.namespace,
+            )  # fmt: skip
             await self._validate(request, tasks)
             if request.dry_run:
                 for task in tasks:

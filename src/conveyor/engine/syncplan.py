@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from conveyor.errors import ValidationError
 from conveyor.model.objects import Object, ObjectKey
 
 HOOK = "argocd.argoproj.io/hook"
@@ -97,6 +98,8 @@ def hook_types(obj: Object) -> frozenset[str]:
     """The hook phases an object is for (empty for ordinary resources)."""
     notes = annotations_of(obj)
     raw = notes.get(HOOK)
+    if raw is not None and not isinstance(raw, str):
+        raise ValidationError(f"annotation {HOOK} must be a string, not {raw!r}")
     if raw is not None:
         return frozenset(p.strip() for p in raw.split(",") if p.strip())
     helm = notes.get(HELM_HOOK)

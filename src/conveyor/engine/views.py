@@ -17,7 +17,7 @@ from conveyor.engine.controller import Controller
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.health import assess
 from conveyor.model.objects import Object, ObjectKey
-from conveyor.targets.protocol import ApplyOptions
+from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -159,17 +159,52 @@ async def patch_resource(
             raise ValidationError("a merge patch must be a JSON object")
         patched = _merge_patch(current, patch)
     elif patch_type == JSON_PATCH:
+        _refuse_secret_reads(live, patch)
         try:
             patched = jsonpatch.apply_patch(current, patch)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as err:
-            raise ValidationError(f"cannot apply the JSON patch: {err}") from err
+            # jsonpatch's messages can quote the values it compared: never echo them
+            raise ValidationError(f"cannot apply the JSON patch ({type(err).__name__})") from err
     else:
         raise ValidationError(f"patch type must be {MERGE_PATCH} or {JSON_PATCH}")
-    for field in ("status",):
-        patched.pop(field, None)
+    if not isinstance(patched, dict):
+        raise ValidationError("the patched resource must stay a JSON object")
+    _same_identity(live, patched)
+    patched.pop("status", None)
     result = await controller.target.apply(patched, ApplyOptions(field_manager="patch-resource"))
     controller.live.observe(result)
     return _masked([result])[0]
+
+
+def _same_identity(live: Object, patched: Object) -> None:
+    """A patch changes a resource; it never turns it into another one, moves it, or takes
+    it away from its app (which would escape the AppProject's rules and pruning)."""
+    try:
+        same = ObjectKey.of(patched) == ObjectKey.of(live)
+    except ValidationError:
+        same = False
+    if not same or patched.get("apiVersion") != live.get("apiVersion"):
+        raise ValidationError(
+            "a patch may not change apiVersion, kind, metadata.name or metadata.namespace"
+        )
+    labels = (patched.get("metadata") or {}).get("labels")
+    old = (live.get("metadata") or {}).get("labels") or {}
+    if not isinstance(labels, dict) or labels.get(TRACKING_LABEL) != old.get(TRACKING_LABEL):
+        raise ValidationError(f"a patch may not change the {TRACKING_LABEL} label")
+
+
+def _refuse_secret_reads(live: Object, patch: Any) -> None:
+    """``copy``, ``move`` and ``test`` could reveal a Secret's values: not on its data."""
+    if live.get("kind") != "Secret" or not isinstance(patch, list):
+        return
+    for op in patch:
+        if not isinstance(op, dict) or op.get("op") not in ("copy", "move", "test"):
+            continue
+        for pointer in (op.get("from"), op.get("path")):
+            if isinstance(pointer, str) and pointer.startswith(("/data", "/stringData")):
+                raise ValidationError(
+                    f"a {op['op']} operation may not touch a Secret's data; use add/replace"
+                )
 
 
 def _merge_patch(target: Any, patch: Any) -> Any:
