@@ -10,28 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from conveyor.errors import ValidationError
-from conveyor.model.objects import CLUSTER_SCOPED_KINDS as _MODEL_CLUSTER_SCOPED
-from conveyor.model.objects import Object, ObjectKey, group_of
+from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey, group_of
 
-# Kubernetes' built-in cluster-scoped kinds (and common add-ons'), beyond model.objects' list.
-CLUSTER_SCOPED_KINDS: frozenset[str] = _MODEL_CLUSTER_SCOPED | {
-    "ComponentStatus",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "ClusterIssuer",
-    "FlowSchema",
-    "IngressClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "SelfSubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "SubjectAccessReview",
-    "TokenReview",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "VolumeAttachment",
-}
+__all__ = ["CLUSTER_SCOPED_KINDS", "KeyTuple", "key_tuple", "resource_key"]
 
 
 KeyTuple = tuple[str, str, str, str]

@@ -24,8 +24,26 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ValidatingWebhookConfiguration",
         "MutatingWebhookConfiguration",
         "APIService",
+        "ComponentStatus",
+        "CSIDriver",
+        "CSINode",
+        "CertificateSigningRequest",
+        "ClusterIssuer",
+        "FlowSchema",
+        "IngressClass",
+        "PriorityLevelConfiguration",
+        "RuntimeClass",
+        "SelfSubjectAccessReview",
+        "SelfSubjectRulesReview",
+        "SubjectAccessReview",
+        "TokenReview",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "VolumeAttachment",
     }
 )
+"""The one list every layer uses (keys, project rules, the local target). Custom kinds are
+namespaced unless listed; a Kubernetes target will learn scopes from API discovery."""
 
 
 def group_of(api_version: str) -> str:
