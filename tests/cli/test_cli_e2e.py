@@ -194,6 +194,8 @@ def test_diff_masks_secrets_patch_is_healed_and_bad_tokens_change_nothing(
         repo.commit("rotate")
         diff = conveyor(home, "app", "diff", "cfg", "--refresh")
         assert diff.returncode == 1, diff.stderr
+        waited = conveyor(home, "app", "wait", "cfg", "--sync", "--timeout", "2")
+        assert waited.returncode != 0 and "timed out after 2s" in waited.stderr
         assert "===== ConfigMap cfg/settings ======" in diff.stdout
         assert "-  mode: blue" in diff.stdout and "+  mode: green" in diff.stdout
         assert "===== Secret cfg/db ======" in diff.stdout and "+++" in diff.stdout
