@@ -1,4 +1,4 @@
-"""examples/config-repo: the overlays render with the real kustomize, the Applications load clean.
+"""The demo's config repo: the overlays render with the real kustomize, the Applications load clean.
 
 This is the config repo ``conveyor demo`` copies; if it stops rendering or an Application picks
 up a warning, the demo breaks before it shows anything, so it is checked like code.
@@ -6,16 +6,16 @@ up a warning, the demo breaks before it shows anything, so it is checked like co
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conveyor.cli.demo_setup import demo_sources
 from conveyor.model.application import Application
 from conveyor.model.loading import load_documents
 from conveyor.render import KustomizeOptions, Renderer, RenderRequest, SourceType
 
-CONFIG_REPO = Path(__file__).resolve().parents[2] / "examples" / "config-repo"
+CONFIG_REPO = demo_sources() / "config-repo"
 PLACEHOLDER_TAG = "REPLACE_WITH_GIT_SHA"
 PLACEHOLDER_REPO = "file:///REPLACED/BY/DEMO"
 ENVS = {

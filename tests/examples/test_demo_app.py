@@ -1,4 +1,4 @@
-"""examples/demo-app: the endpoints, the failure switch and the version, in process; SIGTERM live.
+"""The demo's app: the endpoints, the failure switch and the version, in process; SIGTERM live.
 
 The demo and the canary demos lean on exactly these behaviours: ``/`` names the build,
 ERROR_RATE makes a share of requests fail, ``/metrics`` counts them by status, and readiness
@@ -26,18 +26,20 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conveyor.cli.demo_setup import demo_sources
+
 pytest.importorskip(
     "prometheus_fastapi_instrumentator",
     reason="demo-app's /metrics needs prometheus-fastapi-instrumentator in the test venv",
 )
 
-DEMO_APP = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
+DEMO_APP = demo_sources() / "demo-app"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture(scope="module")
 def demo() -> ModuleType:
-    """examples/demo-app/main.py as a module (it is not a package: uvicorn loads main:app)."""
+    """The demo app's main.py as a module (it is not a package: uvicorn loads main:app)."""
     spec = importlib.util.spec_from_file_location("demo_app_main", DEMO_APP / "main.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -22,6 +22,7 @@ import yaml
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import engine, local_target
+from conveyor.cli.demo_setup import demo_sources
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.model.objects import ObjectKey
 from conveyor.settings import Settings
@@ -31,7 +32,7 @@ from support.runtime_helpers import service_port, wait_for
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = demo_sources()
 PLACEHOLDER_TAG = "REPLACE_WITH_GIT_SHA"
 PLACEHOLDER_REPO = "file:///REPLACED/BY/DEMO"
 FAST = KubeletOptions(backoff_base=0.5, backoff_cap=2.0, image_retry_base=0.5)

@@ -27,7 +27,7 @@ from conveyor.settings import Settings
 
 ARTIFACT = "demo-app"
 ENVIRONMENTS = ("dev", "staging", "prod")
-_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+_DEMO_SOURCES = Path(__file__).resolve().parent / "demo_sources"
 _TAG_LINE = re.compile(r"^(\s*newTag:\s*)\S+", re.MULTILINE)
 _REPO_PLACEHOLDER = "file:///REPLACED/BY/DEMO"
 _IDENTITY = ("-c", "user.name=Conveyor demo", "-c", "user.email=demo@conveyor.invalid")
@@ -50,14 +50,14 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def examples_dir() -> Path:
-    """The examples shipped with the source tree (``make demo`` runs from a checkout)."""
-    if not (_EXAMPLES / "demo-app").is_dir():
+def demo_sources() -> Path:
+    """The demo's app and config sources, shipped inside the package (pip install is enough)."""
+    if not (_DEMO_SOURCES / "demo-app").is_dir():
         raise FileNotFoundError(
-            f"the demo's sources are not at {_EXAMPLES}: run `conveyor demo` from a checkout "
-            "of the Conveyor repository (make demo)"
+            f"the demo's sources are missing from {_DEMO_SOURCES}: reinstall conveyor "
+            "(they ship as package data)"
         )
-    return _EXAMPLES
+    return _DEMO_SOURCES
 
 
 def _repo_from(example: Path, dest: Path, message: str) -> None:
@@ -97,7 +97,7 @@ def _applications(config_repo: Path) -> list[dict[str, Any]]:
 
 async def prepare(settings: Settings, progress: Callable[[str], None] = print) -> DemoSetup:
     """Create (or reuse) the repos, build the artifact of the app's HEAD, commit its tag."""
-    examples = examples_dir()
+    examples = demo_sources()
     root = settings.home / "demo"
     root.mkdir(parents=True, exist_ok=True)
     app_repo, config_repo = root / "demo-app", root / "config-repo"
