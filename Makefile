@@ -14,15 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The real helm, for the Helm rendering tests (Conveyor itself uses the helm on PATH).
+$(BIN)/helm: tools/install_helm.py | $(STAMP)
+	$(BIN)/python tools/install_helm.py $@
+
 demo: $(STAMP)
 	$(BIN)/conveyor demo
 
-test: $(STAMP)
+test: $(STAMP) $(BIN)/helm
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

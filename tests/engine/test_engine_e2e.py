@@ -28,6 +28,7 @@ from conveyor.settings import Settings
 from conveyor.store import EngineStore, open_database
 from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.target import LocalTarget
+from support.helm import needs_helm
 from support.runtime_helpers import READY_PROBE, deployment, make_app_repo, service, service_port
 
 pytestmark = pytest.mark.slow
@@ -156,6 +157,32 @@ async def test_a_commit_that_changes_the_image_is_synced_and_served(env: Env) ->
     assert history[-1]["initiatedBy"] == {"automated": True}
     assert app["status"]["summary"]["images"] == ["hello:v2"]
     assert app["status"]["summary"]["externalURLs"][0].startswith("http://127.0.0.1:")
+
+
+@needs_helm
+async def test_a_helm_chart_is_rendered_by_helm_synced_and_follows_its_values(env: Env) -> None:
+    chart = web_app("hello:{{ .Values.tag }}")
+    env.repo.write_text("chart/Chart.yaml", "apiVersion: v2\nname: hello\nversion: 0.1.0\n")
+    env.repo.write_text("chart/values.yaml", "tag: v1\n")
+    env.repo.write("chart/templates/web.yaml", *chart)
+    env.repo.write_text("chart/values-dev.yaml", "tag: v1\n")
+    env.repo.commit("chart")
+    manifest = application("charted", env.repo, "chart")
+    manifest["spec"]["source"]["helm"] = {"valueFiles": ["values-dev.yaml"]}
+    await env.controller.apply_application(manifest)
+    app = await wait_app(env.controller, "charted", synced_healthy, what="Synced and Healthy")
+    assert app["status"]["sourceType"] == "Helm"
+    await wait_version(env.target, "v1")
+
+    env.repo.write_text("chart/values-dev.yaml", "tag: v2\n")  # the value file, not the chart
+    bumped = env.repo.commit("dev runs v2")
+    await wait_app(
+        env.controller,
+        "charted",
+        lambda a: synced_healthy(a) and a["status"]["sync"]["revision"] == bumped,
+        what="the values change synced",
+    )
+    await wait_version(env.target, "v2")
 
 
 async def test_scaling_behind_conveyors_back_is_reverted_by_self_heal(env: Env) -> None:

@@ -251,6 +251,27 @@ def test_unsupported_argo_fields_say_so() -> None:
     assert loaded.value.to_manifest() == obj
 
 
+def test_every_helm_option_the_renderer_passes_loads_without_a_warning() -> None:
+    helm = {
+        "valueFiles": ["values-prod.yaml"],
+        "valuesObject": {"replicas": 2},
+        "parameters": [{"name": "image.tag", "value": "v2", "forceString": True}],
+        "fileParameters": [{"name": "config", "path": "files/app.conf"}],
+        "releaseName": "web",
+        "namespace": "web-system",
+        "kubeVersion": "1.30.0",
+        "apiVersions": ["monitoring.coreos.com/v1"],
+        "ignoreMissingValueFiles": True,
+        "skipCrds": True,
+    }
+    loaded = application_from_dict(app_with("spec.source.helm", helm))
+    assert loaded.warnings == ()
+    source_helm = loaded.value.spec.source.helm
+    assert source_helm is not None and source_helm.file_parameters is not None
+    assert source_helm.file_parameters[0].path == "files/app.conf"
+    assert loaded.value.to_manifest()["spec"]["source"]["helm"] == helm
+
+
 def test_unknown_sync_option_is_kept_with_a_warning() -> None:
     obj = app_with("spec.syncPolicy", {"syncOptions": ["Frobnicate=true"]})
     loaded = application_from_dict(obj)

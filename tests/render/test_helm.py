@@ -1,67 +1,70 @@
-"""Helm charts: the real helm when it is on PATH; a stand-in binary checks the arguments."""
+"""Helm charts, rendered by the real helm (`make test` installs it into the venv).
+
+Without helm on PATH the rendering tests skip with that reason, except in CI, where they fail.
+The checks that refuse a request before helm runs need no helm at all.
+"""
 
 from __future__ import annotations
 
-import json
-import shutil
-import sys
 from pathlib import Path
-from textwrap import dedent
+from typing import Any
 
 import pytest
 from render_support import TreeWriter, names
 
 from conveyor.render import (
+    HelmFileParameter,
     HelmOptions,
     HelmParameter,
     RenderError,
     RenderRequest,
     render_helm,
 )
+from support.helm import needs_helm
+
+NOT_RUN = "/nonexistent/helm"
+"""For requests refused before helm starts: running it would fail the test."""
 
 CHART = {
     "chart/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n",
     "chart/values.yaml": "replicas: 1\nimage: nginx\n",
-    "chart/values-prod.yaml": "replicas: 3\n",
-    "chart/templates/deployment.yaml": """
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {{ .Release.Name }}-web
-          namespace: {{ .Release.Namespace }}
-        spec:
-          replicas: {{ .Values.replicas }}
-          template:
-            spec:
-              containers:
-              - name: web
-                image: {{ .Values.image }}
-    """,
+    "chart/values-prod.yaml": "replicas: 3\ntier: prod\n",
+    "chart/crds/widget.yaml": """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+""",
+    "chart/templates/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+  namespace: {{ .Release.Namespace }}
+  annotations:
+    tier: {{ .Values.tier | default "none" | quote }}
+    list: {{ .Values.list | default "" | quote }}
+    config: {{ .Values.config | default "" | quote }}
+    ports: {{ .Values.ports | default list | toJson | quote }}
+spec:
+  replicas: {{ .Values.replicas }}
+  template:
+    spec:
+      containers:
+      - name: web
+        image: {{ .Values.image }}
+""",
 }
 
 
-def fake_helm(tmp_path: Path, stdout: str, *, exit_code: int = 0, stderr: str = "") -> Path:
-    """A stand-in ``helm`` that records its arguments next to itself and prints ``stdout``."""
-    script = tmp_path / "bin" / "helm"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(
-        dedent(
-            f"""\
-            #!{sys.executable}
-            import json, sys
-            json.dump(sys.argv[1:], open({str(script) + ".args"!r}, "w"))
-            sys.stdout.write({stdout!r})
-            sys.stderr.write({stderr!r})
-            sys.exit({exit_code})
-            """
-        )
-    )
-    script.chmod(0o755)
-    return script
-
-
-def recorded_args(helm: Path) -> list[str]:
-    return list(json.loads(Path(str(helm) + ".args").read_text()))
+def deployment_of(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    [deployment] = [o for o in objects if o["kind"] == "Deployment"]
+    return deployment
 
 
 async def test_missing_helm_is_a_clear_error_that_is_not_cached(
@@ -74,99 +77,113 @@ async def test_missing_helm_is_a_clear_error_that_is_not_cached(
     assert caught.value.cacheable is False
 
 
-async def test_arguments_follow_argo_cd(tree: TreeWriter, tmp_path: Path) -> None:
+@needs_helm
+async def test_real_helm_renders_a_chart_as_argo_cd_would(tree: TreeWriter) -> None:
+    """Release name from the app, namespace from the destination, CRDs included, and values in
+    Argo CD's order: value files (later wins), then inline values, then parameters."""
     root = tree(CHART)
-    helm = fake_helm(tmp_path, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     options = HelmOptions(
         value_files=("values-prod.yaml", "/chart/values.yaml"),
         values="image: custom\n",
         parameters=(
             HelmParameter("replicas", "5"),
-            HelmParameter("annotations.list", "a,b", force_string=True),
+            HelmParameter("list", "a,b", force_string=True),
+            HelmParameter("ports", "{80,443}"),
         ),
     )
     request = RenderRequest(
         root=root, path="chart", helm=options, app_name="shop", namespace="prod"
     )
-    assert names(await render_helm(request, helm=str(helm))) == ["x"]
-    args = recorded_args(helm)
-    chart = str(root.resolve() / "chart")
-    assert args[:7] == [
-        "template",
-        "shop",
-        chart,
-        "--namespace",
-        "prod",
-        "--include-crds",
-        "--values",
-    ]
-    assert args[7] == f"{chart}/values-prod.yaml"
-    assert args[8:10] == ["--values", f"{chart}/values.yaml"]
-    assert args[10] == "--values" and args[11].endswith("values.yaml")  # the inline values
-    assert args[12:] == ["--set", "replicas=5", "--set-string", "annotations.list=a\\,b"]
+    objects = await render_helm(request)
+    assert sorted(names(objects)) == ["shop-web", "widgets.example.com"]
+    deployment = deployment_of(objects)
+    assert deployment["metadata"]["namespace"] == "prod"
+    assert deployment["metadata"]["annotations"] == {
+        "tier": "prod",  # only values-prod.yaml sets it; values.yaml, later, does not
+        "list": "a,b",  # the comma is escaped, so helm keeps one string
+        "config": "",
+        "ports": "[80,443]",  # a {a,b} value stays a list
+    }
+    assert deployment["spec"]["replicas"] == 5
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "custom"
+
+
+@needs_helm
+async def test_release_name_namespace_and_skip_crds_options(tree: TreeWriter) -> None:
+    root = tree(CHART)
+    options = HelmOptions(release_name="web-v2", namespace="override", skip_crds=True)
+    request = RenderRequest(
+        root=root, path="chart", helm=options, app_name="shop", namespace="prod"
+    )
+    objects = await render_helm(request)
+    assert names(objects) == ["web-v2-web"]
+    assert objects[0]["metadata"]["namespace"] == "override"
+    assert objects[0]["spec"]["replicas"] == 1  # the chart's own values.yaml
+
+
+@needs_helm
+async def test_file_parameters_are_read_from_the_repository(tree: TreeWriter) -> None:
+    root = tree({**CHART, "chart/files/app.conf": "level=debug\n"})
+    options = HelmOptions(file_parameters=(HelmFileParameter("config", "files/app.conf"),))
+    objects = await render_helm(RenderRequest(root=root, path="chart", helm=options))
+    assert deployment_of(objects)["metadata"]["annotations"]["config"] == "level=debug\n"
 
 
 @pytest.mark.parametrize(
     "release", ["--post-renderer=./x", "Upper", "a" * 54], ids=["flag", "upper", "long"]
 )
-async def test_release_name_is_validated(tree: TreeWriter, tmp_path: Path, release: str) -> None:
+async def test_release_name_is_validated(tree: TreeWriter, release: str) -> None:
     root = tree(CHART)
-    helm = fake_helm(tmp_path, "")
     request = RenderRequest(root=root, path="chart", helm=HelmOptions(release_name=release))
     with pytest.raises(RenderError, match="is not a valid Helm release name"):
-        await render_helm(request, helm=str(helm))
+        await render_helm(request, helm=NOT_RUN)
 
 
 @pytest.mark.parametrize(
-    ("value_file", "message"),
+    ("options", "message"),
     [
-        ("../../etc/passwd", "is outside the repository"),
-        ("https://example.com/values.yaml", "is a URL"),
-        ("missing.yaml", "does not exist at this revision"),
+        (HelmOptions(value_files=("../../etc/passwd",)), "is outside the repository"),
+        (HelmOptions(value_files=("https://example.com/v.yaml",)), "is a URL"),
+        (HelmOptions(value_files=("missing.yaml",)), "does not exist at this revision"),
+        (
+            HelmOptions(file_parameters=(HelmFileParameter("x", "../../../etc/hostname"),)),
+            "is outside the repository",
+        ),
     ],
-    ids=["outside", "remote", "missing"],
+    ids=["outside", "remote", "missing", "file-parameter-outside"],
 )
-async def test_value_files_stay_in_the_repository(
-    tree: TreeWriter, tmp_path: Path, value_file: str, message: str
+async def test_files_handed_to_helm_stay_in_the_repository(
+    tree: TreeWriter, options: HelmOptions, message: str
 ) -> None:
     root = tree(CHART)
-    helm = fake_helm(tmp_path, "")
-    request = RenderRequest(root=root, path="chart", helm=HelmOptions(value_files=(value_file,)))
+    request = RenderRequest(root=root, path="chart", helm=options)
     with pytest.raises(RenderError, match=message):
-        await render_helm(request, helm=str(helm))
+        await render_helm(request, helm=NOT_RUN)
 
 
-async def test_missing_value_file_may_be_ignored(tree: TreeWriter, tmp_path: Path) -> None:
+@needs_helm
+async def test_missing_value_file_may_be_ignored(tree: TreeWriter) -> None:
     root = tree(CHART)
-    helm = fake_helm(tmp_path, "")
     options = HelmOptions(value_files=("missing.yaml",), ignore_missing_value_files=True)
-    await render_helm(RenderRequest(root=root, path="chart", helm=options), helm=str(helm))
-    assert "--values" not in recorded_args(helm)
+    objects = await render_helm(RenderRequest(root=root, path="chart", helm=options))
+    assert deployment_of(objects)["spec"]["replicas"] == 1
 
 
-async def test_helm_failure_names_the_template_and_line(tree: TreeWriter, tmp_path: Path) -> None:
-    root = tree(CHART)
-    stderr = (
-        'Error: parse error at (web/templates/deployment.yaml:7): function "nope" not defined\n'
-    )
-    helm = fake_helm(tmp_path, "", exit_code=1, stderr=stderr)
+@needs_helm
+async def test_template_error_names_the_template_and_line(tree: TreeWriter) -> None:
+    broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ nope }}\n"
+    root = tree({**CHART, "chart/templates/broken.yaml": broken})
     with pytest.raises(RenderError, match='function "nope" not defined') as caught:
-        await render_helm(RenderRequest(root=root, path="chart"), helm=str(helm))
-    assert (caught.value.file, caught.value.line) == ("templates/deployment.yaml", 7)
+        await render_helm(RenderRequest(root=root, path="chart"))
+    assert (caught.value.file, caught.value.line) == ("templates/broken.yaml", 4)
+    assert str(root) not in str(caught.value)  # no server paths in the condition
 
 
-@pytest.mark.skipif(
-    shutil.which("helm") is None, reason="helm is not on PATH: real chart rendering not tested"
-)
-async def test_real_helm_renders_a_chart(tree: TreeWriter) -> None:
-    root = tree(CHART)
-    options = HelmOptions(
-        value_files=("values-prod.yaml",), parameters=(HelmParameter("image", "busybox"),)
-    )
-    request = RenderRequest(
-        root=root, path="chart", helm=options, app_name="shop", namespace="prod"
-    )
-    [deployment] = await render_helm(request)
-    assert deployment["metadata"] == {"name": "shop-web", "namespace": "prod"}
-    assert deployment["spec"]["replicas"] == 3
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox"
+@needs_helm
+async def test_invalid_yaml_output_names_the_template(tree: TreeWriter) -> None:
+    bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: [\n"
+    root = tree({**CHART, "chart/templates/bad.yaml": bad})
+    with pytest.raises(RenderError) as caught:
+        await render_helm(RenderRequest(root=root, path="chart"))
+    assert caught.value.file == "templates/bad.yaml"
+    assert "YAML parse error" in str(caught.value)

@@ -52,12 +52,18 @@ class HelmParameter(ArgoModel):
     force_string: bool = False
 
 
+class HelmFileParameter(ArgoModel):
+    """One ``--set-file name=path``; the path is read from the repository."""
+
+    name: str
+    path: str
+
+
 class Helm(ArgoModel):
     """``spec.source.helm``: values and parameters for ``helm template``."""
 
     unsupported_fields = {
-        "fileParameters": "file parameters are not passed to helm yet",
-        "version": "Conveyor runs its bundled helm",
+        "version": "Conveyor runs the helm on its PATH",
         "passCredentials": "repository credentials are not passed to helm",
     }
 
@@ -65,7 +71,11 @@ class Helm(ArgoModel):
     values: str | None = None
     values_object: dict[str, Any] | None = None
     parameters: list[HelmParameter] | None = None
+    file_parameters: list[HelmFileParameter] | None = None
     release_name: str | None = None
+    namespace: str | None = None
+    kube_version: str | None = None
+    api_versions: list[str] | None = None
     ignore_missing_value_files: bool | None = None
     skip_crds: bool | None = None
 
