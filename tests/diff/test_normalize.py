@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from conveyor.diff import diff_object, normalize, strip_server_fields
-from conveyor.diff.quantity import parse_quantity, same_quantity
+from conveyor.diff.quantity import same_quantity
 from conveyor.model.merge import three_way_apply
+from conveyor.model.quantity import parse_quantity
 from conveyor.model.status import SyncStatus
 
 

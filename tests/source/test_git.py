@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.gitsafety import git_env
 from conveyor.source import GitError
-from conveyor.source.git import git_env, run_git
+from conveyor.source.git import run_git
 
 
 async def test_command_transports_are_disabled_in_git_itself(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import DNS_SUBDOMAIN, AppName, JsonObject, manifest_name
 from conveyor.errors import ValidationError
+from conveyor.model.merge import merge_patch
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"], responses=ERROR_RESPONSES)
 
@@ -125,16 +126,3 @@ async def delete_application(
     await ctx.controller.delete_application(name, cascade=cascade)
     ctx.events.deleted(app)
     return {}
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge key by key, ``null`` removes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out

@@ -4,8 +4,8 @@ An artifact is "this source at this commit", so the build needs three things fro
 source a repository, which full commit SHA does the revision name, and what files are in the
 tree at that commit (never the working tree, which may hold uncommitted edits). Sources and
 revisions come from outside, so every argument is validated before git sees it and git runs
-without a shell, without prompts, with command transports (``ext::``) disabled, and with
-``--end-of-options`` between options and anything a user typed.
+without a shell, with conveyor.gitsafety's flags and environment (no prompts, no hooks, no
+command transports), and with ``--end-of-options`` between options and anything a user typed.
 """
 
 from __future__ import annotations
@@ -19,31 +19,10 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
 from conveyor.errors import NotFoundError, ValidationError
-
-GIT = "git"
-GIT_OPTIONS = ("-c", "protocol.ext.allow=never")
-"""Passed to every git command: the ``ext`` transport runs arbitrary commands."""
+from conveyor.gitsafety import git_argv, git_env
 
 URL_SCHEMES = frozenset({"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"})
 """Schemes git may fetch from; anything else is refused before git sees it."""
-
-_REPO_ENV = frozenset(
-    {
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_COMMON_DIR",
-        "GIT_NAMESPACE",
-        "GIT_PREFIX",
-        "GIT_CEILING_DIRECTORIES",
-        "GIT_CONFIG",
-        "GIT_CONFIG_PARAMETERS",
-        "GIT_CONFIG_COUNT",
-    }
-)
-"""Variables that would point git at another repository (set e.g. inside a git hook)."""
 
 SKIPPED_NAMES = frozenset({".git", ".venv", "__pycache__"})
 """Left out when a plain directory is copied: VCS data, a local venv, bytecode caches."""
@@ -119,13 +98,6 @@ def redact(source: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def git_env() -> dict[str, str]:
-    """The environment for git: never prompt, never follow a hook's GIT_DIR."""
-    env = {key: value for key, value in os.environ.items() if key not in _REPO_ENV}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    return env
-
-
 @dataclass(frozen=True)
 class GitResult:
     """What a git command said; ``stderr`` is already free of the source's credentials."""
@@ -165,16 +137,10 @@ class GitRepo:
         """Write the tree of commit ``sha`` into ``dest`` (``git archive`` via ``tar_path``)."""
         if not _SHA.match(sha):
             raise ValidationError(f"{sha!r} is not a full commit SHA")
+        archive = ["-C", str(self.path), "archive", "--format=tar", "--end-of-options", sha]
         with tar_path.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
-                GIT,
-                *GIT_OPTIONS,
-                "-C",
-                str(self.path),
-                "archive",
-                "--format=tar",
-                "--end-of-options",
-                sha,
+                *git_argv(archive),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.PIPE,
@@ -223,9 +189,7 @@ async def fetch_revision(repo: GitRepo, revision: str) -> str | None:
 async def run_git(*args: str, source: str, env: dict[str, str] | None = None) -> GitResult:
     """Run git with the safe options and environment; never raises for a non-zero exit."""
     proc = await asyncio.create_subprocess_exec(
-        GIT,
-        *GIT_OPTIONS,
-        *args,
+        *git_argv(args),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

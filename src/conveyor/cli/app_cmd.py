@@ -15,16 +15,24 @@ import typer
 
 from conveyor.cli import app_view, output
 from conveyor.cli.client import Client, CliError
-from conveyor.cli.output import OUTPUT_HELP, Output, handle_errors
+from conveyor.cli.output import Output, OutputOpt, handle_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 NameArg = Annotated[str, typer.Argument(help="The application's name.")]
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help=OUTPUT_HELP)]
+RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Look the revision up again first.")]
+HardRefreshOpt = Annotated[
+    bool, typer.Option("--hard-refresh", help="Also render the manifests again.")
+]
 SyncOption = Annotated[
     list[str] | None,
     typer.Option("--sync-option", help="A sync option, e.g. CreateNamespace=true (repeatable)."),
 ]
+
+
+def refresh_mode(refresh: bool, hard_refresh: bool) -> str | None:
+    """The ``refresh`` query value the flags ask for: hard, normal or none."""
+    return "hard" if hard_refresh else "normal" if refresh else None
 
 
 def _warnings(result: dict[str, Any]) -> None:
@@ -143,15 +151,11 @@ def list_(
 def get(
     name: NameArg,
     output_format: OutputOpt = Output.table,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Look the revision up again first.")
-    ] = False,
-    hard_refresh: Annotated[
-        bool, typer.Option("--hard-refresh", help="Also render the manifests again.")
-    ] = False,
+    refresh: RefreshOpt = False,
+    hard_refresh: HardRefreshOpt = False,
 ) -> None:
     """Show an application: its source, destination, status and resources."""
-    mode = "hard" if hard_refresh else "normal" if refresh else None
+    mode = refresh_mode(refresh, hard_refresh)
     with Client() as client:
         application = client.get(f"/api/v1/applications/{name}", refresh=mode)
     if not output.dump(application, output_format):

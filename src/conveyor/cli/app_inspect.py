@@ -15,9 +15,9 @@ import typer
 import yaml
 
 from conveyor.cli import output
-from conveyor.cli.app_cmd import NameArg, OutputOpt
+from conveyor.cli.app_cmd import HardRefreshOpt, NameArg, RefreshOpt, refresh_mode
 from conveyor.cli.client import Client, CliError
-from conveyor.cli.output import Output, handle_errors
+from conveyor.cli.output import Output, OutputOpt, handle_errors
 
 DIFF_ERROR = 2
 
@@ -37,18 +37,13 @@ class PatchType(StrEnum):
 @app.command("diff")
 def diff(
     name: NameArg,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Look the revision up again first.")
-    ] = False,
-    hard_refresh: Annotated[
-        bool, typer.Option("--hard-refresh", help="Also render the manifests again.")
-    ] = False,
+    refresh: RefreshOpt = False,
+    hard_refresh: HardRefreshOpt = False,
 ) -> None:
     """Show what differs between Git and the live state; exit 1 if anything does."""
     try:
         with Client() as client:
-            if refresh or hard_refresh:
-                mode = "hard" if hard_refresh else "normal"
+            if mode := refresh_mode(refresh, hard_refresh):
                 client.get(f"/api/v1/applications/{name}", refresh=mode)
             result = client.get(f"/api/v1/applications/{name}/diff")
     except CliError as err:

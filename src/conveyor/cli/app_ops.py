@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from conveyor.cli import app_view, output, waiting
-from conveyor.cli.app_cmd import NameArg, OutputOpt
+from conveyor.cli.app_cmd import NameArg
 from conveyor.cli.client import Client, CliError
-from conveyor.cli.output import Output, handle_errors
+from conveyor.cli.output import Output, OutputOpt, handle_errors
 
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait at most (0: no limit).")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 import yaml
@@ -37,6 +37,7 @@ class Output(StrEnum):
 
 
 OUTPUT_HELP = "Output format: table, wide, json or yaml."
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help=OUTPUT_HELP)]
 
 
 def stdout() -> Console:

@@ -8,11 +8,9 @@ import typer
 
 from conveyor.cli import output
 from conveyor.cli.client import Client
-from conveyor.cli.output import OUTPUT_HELP, Output, handle_errors
+from conveyor.cli.output import Output, OutputOpt, handle_errors
 
 app = typer.Typer(name="proj", help="AppProjects.", no_args_is_help=True, add_completion=False)
-
-OutputOpt = Annotated[Output, typer.Option("--output", "-o", help=OUTPUT_HELP)]
 
 
 def _row(project: dict[str, Any]) -> list[str]:

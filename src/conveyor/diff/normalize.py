@@ -28,22 +28,8 @@ from typing import Any, Protocol
 from conveyor.diff.quantity import same_quantity
 from conveyor.diff.secrets import fold_string_data
 from conveyor.model.merge import LAST_APPLIED, last_applied
-from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.objects import SERVER_METADATA, Object, ObjectKey
 
-# Metadata the server sets; never part of what Git says.
-SERVER_METADATA = frozenset(
-    {
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "managedFields",
-        "ownerReferences",
-        "selfLink",
-    }
-)
 # Maps whose values are quantities (resources.limits, a PVC's requests, a quota's hard…).
 QUANTITY_MAPS = frozenset({"limits", "requests", "capacity", "allocatable", "hard", "overhead"})
 # Keys whose value is a quantity wherever they appear.

@@ -16,6 +16,7 @@ from conveyor.diff import mask_secret
 from conveyor.engine.controller import Controller
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.health import assess
+from conveyor.model.merge import merge_patch
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions
 
@@ -157,7 +158,7 @@ async def patch_resource(
     if patch_type == MERGE_PATCH:
         if not isinstance(patch, dict):
             raise ValidationError("a merge patch must be a JSON object")
-        patched = _merge_patch(current, patch)
+        patched = merge_patch(current, patch)
     elif patch_type == JSON_PATCH:
         _refuse_secret_reads(live, patch)
         try:
@@ -205,16 +206,3 @@ def _refuse_secret_reads(live: Object, patch: Any) -> None:
                 raise ValidationError(
                     f"a {op['op']} operation may not touch a Secret's data; use add/replace"
                 )
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = _merge_patch(out.get(key), value)
-    return out

@@ -26,6 +26,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from conveyor.model.objects import SERVER_METADATA
+
 API_VERSION = "argoproj.io/v1alpha1"
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -72,20 +74,7 @@ class ArgoModel(BaseModel):
 class ObjectMeta(ArgoModel):
     """``metadata``: the name and labels a person sets; server-filled fields are kept quietly."""
 
-    quiet_fields = frozenset(
-        {
-            "uid",
-            "resourceVersion",
-            "generation",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "managedFields",
-            "ownerReferences",
-            "selfLink",
-            "generateName",
-        }
-    )
+    quiet_fields = SERVER_METADATA | {"generateName"}
 
     name: str
     namespace: str | None = None

@@ -77,3 +77,17 @@ def three_way_apply(live: Object | None, desired: Object) -> Object:
     annotations[LAST_APPLIED] = json.dumps(view, sort_keys=True, separators=(",", ":"))
     meta["annotations"] = annotations
     return result
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge key by key, ``null`` removes, anything else
+    replaces. ``target`` is not modified."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out

@@ -10,6 +10,21 @@ from conveyor.errors import ValidationError
 Object = dict[str, Any]
 """An unstructured object: apiVersion, kind, metadata, spec, status…"""
 
+# Metadata the server sets; never part of what Git says.
+SERVER_METADATA = frozenset(
+    {
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+        "ownerReferences",
+        "selfLink",
+    }
+)
+
 # Kinds that are not namespaced; everything else defaults to a namespace.
 CLUSTER_SCOPED_KINDS = frozenset(
     {

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from conveyor.gitsafety import git_argv, git_env
 from conveyor.source.errors import GitError, TreeTooLargeError
-from conveyor.source.git import DEFAULT_TIMEOUT, git_argv, git_env, kill
+from conveyor.source.git import DEFAULT_TIMEOUT, kill
 
 
 @dataclass(frozen=True)

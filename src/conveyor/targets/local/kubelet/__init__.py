@@ -10,6 +10,7 @@ containerPort is remapped to it; further declared ports come as ``PORT_<containe
 The runtime's PORT wins over a PORT set in the Pod spec: here, apps read PORT.
 """
 
+from conveyor.model.quantity import cpu_millis, memory_bytes, parse_quantity
 from conveyor.targets.local.kubelet.api import (
     ImageResolver,
     KubeletOptions,
@@ -18,7 +19,6 @@ from conveyor.targets.local.kubelet.api import (
 )
 from conveyor.targets.local.kubelet.env import EnvConfigError, expand
 from conveyor.targets.local.kubelet.kubelet import Kubelet
-from conveyor.targets.local.kubelet.quantity import cpu_millis, memory_bytes, parse_quantity
 
 __all__ = [
     "EnvConfigError",

@@ -22,8 +22,8 @@ from typing import Any
 
 from conveyor.errors import ValidationError
 from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.quantity import parse_quantity
 from conveyor.targets.local.kubelet.api import ObjectLookup
-from conveyor.targets.local.kubelet.quantity import parse_quantity
 
 POD_IP = "127.0.0.1"
 NODE_NAME = "localhost"

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import ValidationError
-from conveyor.targets.local.kubelet.quantity import cpu_millis, memory_bytes
+from conveyor.model.quantity import cpu_millis, memory_bytes
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000

@@ -1,7 +1,8 @@
 """Kubernetes resource quantities ("128Mi", "0.5", "500m", "1G", "1e3"), parsed exactly.
 
-A small pure function so that limits, ``resourceFieldRef`` env values and tests agree on what
-a manifest means. Values are Decimals: "0.1" CPU is exactly 100 millicores.
+One parser, so that the kubelet's limits, ``resourceFieldRef`` env values and the diff (where
+``1000m`` equals ``"1"``) agree on what a manifest means. Values are Decimals: "0.1" CPU is
+exactly 100 millicores.
 """
 
 from __future__ import annotations
