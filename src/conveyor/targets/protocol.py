@@ -79,6 +79,18 @@ class ApplyOptions:
 
 
 @dataclass(frozen=True)
+class TargetCondition:
+    """Something wrong with the target itself, shown on every app that deploys to it.
+
+    For example: the local runtime cannot write its journal, so what it runs would not survive
+    a restart. The controller adds these to each app's ``status.conditions``.
+    """
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
 class LogOptions:
     """Which part of a Pod's log to read."""
 
@@ -133,6 +145,10 @@ class Target(Protocol):
 
     async def events(self, key: ObjectKey | None = None) -> builtins.list[Event]:
         """Events about one object, or all of them."""
+        ...
+
+    def conditions(self) -> builtins.list[TargetCondition]:
+        """What is wrong with the target right now (empty when all is well)."""
         ...
 
 

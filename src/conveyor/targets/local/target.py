@@ -18,6 +18,7 @@ from conveyor.targets.protocol import (
     Event,
     LogOptions,
     Selector,
+    TargetCondition,
     WatchEvent,
     WatchEventType,
 )
@@ -113,3 +114,6 @@ class LocalTarget:
 
     async def events(self, key: ObjectKey | None = None) -> builtins.list[Event]:
         return self.runtime.events.list(key)
+
+    def conditions(self) -> builtins.list[TargetCondition]:
+        return []
