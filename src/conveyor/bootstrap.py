@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.compare import Comparer
 from conveyor.engine.controller import Controller, ControllerObserver, ControllerOptions
+from conveyor.engine.deployments import DeploymentRecorder
 from conveyor.engine.livestate import LiveState
 from conveyor.errors import ConflictError
 from conveyor.render import RenderCache, Renderer, RenderObserver
@@ -93,7 +94,8 @@ async def engine(
     git_observer: GitRequestObserver | None = None,
     render_observer: RenderObserver | None = None,
 ) -> AsyncIterator[Controller]:
-    """A started application controller on ``target``, its state in the store.
+    """A started application controller on ``target``, its state in the store, and the
+    deployment record written from its events.
 
     The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
     renders.
@@ -109,17 +111,22 @@ async def engine(
         settings.home / "checkouts",
         max_fetch_age=options.poll_interval,
     )
+    store = EngineStore(database)
     controller = Controller(
-        EngineStore(database),
+        store,
         target,
         comparer,
         LiveState(target),
         options=options,
         observer=observer,
     )
+    recorder = DeploymentRecorder(store)
+    controller.add_event_listener(recorder)
+    recorder.start()
     try:
         await controller.start()
         yield controller
     finally:
         await controller.stop()
+        await recorder.close()
         await database.close()
