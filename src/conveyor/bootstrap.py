@@ -67,8 +67,7 @@ async def _local_target(
     artifacts: ArtifactStore | None,
 ) -> AsyncIterator[LocalTarget]:
     database = await open_database(settings)
-    journal = RuntimeStateStore(database)
-    journal.start_flusher()
+    journal = RuntimeStateStore(database)  # the runtime flushes it (write-behind, barriers)
     runtime = LocalRuntime(
         runtime_dir=settings.runtime_dir,
         journal=journal,

@@ -7,6 +7,7 @@ import builtins
 import copy
 from collections.abc import AsyncIterator
 
+from conveyor.clock import rfc3339
 from conveyor.errors import NotFoundError
 from conveyor.model import merge
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
@@ -25,6 +26,9 @@ from conveyor.targets.protocol import (
 
 NO_LOCAL_BEHAVIOUR = "conveyor.dev/local-runtime"
 """Annotation on objects of kinds the local runtime stores but does not act on."""
+
+RUNTIME_STATE_NOT_PERSISTED = "RuntimeStateNotPersisted"
+"""Condition type while the runtime's journal cannot be written."""
 
 KINDS_WITH_BEHAVIOUR = frozenset(
     {"Namespace", "ConfigMap", "Secret", "Deployment", "ReplicaSet", "Pod", "Service", "Job"}
@@ -116,4 +120,14 @@ class LocalTarget:
         return self.runtime.events.list(key)
 
     def conditions(self) -> builtins.list[TargetCondition]:
-        return []
+        failure = self.runtime.journal.failure
+        if failure is None:
+            return []
+        return [
+            TargetCondition(
+                RUNTIME_STATE_NOT_PERSISTED,
+                f"the local runtime cannot write its state to the store since "
+                f"{rfc3339(failure.since)} ({failure.error}); what it runs now would not "
+                "survive a restart. Check the database; writing is retried.",
+            )
+        ]
