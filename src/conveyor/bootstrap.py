@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.compare import Comparer
 from conveyor.engine.controller import Controller, ControllerObserver, ControllerOptions
+from conveyor.engine.deployments import DeploymentRecorder
 from conveyor.engine.livestate import LiveState
 from conveyor.errors import ConflictError
 from conveyor.render import RenderCache, Renderer, RenderObserver
@@ -66,8 +67,7 @@ async def _local_target(
     artifacts: ArtifactStore | None,
 ) -> AsyncIterator[LocalTarget]:
     database = await open_database(settings)
-    journal = RuntimeStateStore(database)
-    journal.start_flusher()
+    journal = RuntimeStateStore(database)  # the runtime flushes it (write-behind, barriers)
     runtime = LocalRuntime(
         runtime_dir=settings.runtime_dir,
         journal=journal,
@@ -93,7 +93,8 @@ async def engine(
     git_observer: GitRequestObserver | None = None,
     render_observer: RenderObserver | None = None,
 ) -> AsyncIterator[Controller]:
-    """A started application controller on ``target``, its state in the store.
+    """A started application controller on ``target``, its state in the store, and the
+    deployment record written from its events.
 
     The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
     renders.
@@ -109,17 +110,22 @@ async def engine(
         settings.home / "checkouts",
         max_fetch_age=options.poll_interval,
     )
+    store = EngineStore(database)
     controller = Controller(
-        EngineStore(database),
+        store,
         target,
         comparer,
         LiveState(target),
         options=options,
         observer=observer,
     )
+    recorder = DeploymentRecorder(store)
+    controller.add_event_listener(recorder)
+    recorder.start()
     try:
         await controller.start()
         yield controller
     finally:
         await controller.stop()
+        await recorder.close()
         await database.close()

@@ -21,6 +21,7 @@ from conveyor.store import (
     open_database,
 )
 from conveyor.targets.local.journal import StateJournal
+from conveyor.targets.local.persistence import WriteBehind
 
 
 class FixedClock:
@@ -314,8 +315,9 @@ async def test_concurrent_flushes_write_everything_once(database: Database) -> N
 
 
 async def test_the_background_flusher_writes_without_being_asked(database: Database) -> None:
-    store = RuntimeStateStore(database)
-    store.start_flusher(interval=0.01)
+    # The runtime's write-behind (targets.local.persistence) flushes this journal.
+    store = WriteBehind(RuntimeStateStore(database), interval=0.01)
+    store.start()
     store.record_object(key(deployment("web")), deployment("web"))
     store.record_port("default/web/http", 30000)
     reader = RuntimeStateStore(database)
@@ -328,4 +330,4 @@ async def test_the_background_flusher_writes_without_being_asked(database: Datab
     await store.close()  # stops the flusher and flushes what is left
     assert (await reader.load()).objects == []
     with pytest.raises(ValidationError):
-        store.start_flusher(interval=0)
+        WriteBehind(RuntimeStateStore(database), interval=0)

@@ -21,6 +21,7 @@ from conveyor.api import (
     routes_account,
     routes_apps,
     routes_artifacts,
+    routes_deployments,
     routes_logs,
     routes_operations,
     routes_projects,
@@ -147,6 +148,7 @@ def create_app(
     for module in (
         routes_apps,
         routes_operations,
+        routes_deployments,
         routes_resources,
         routes_logs,
         routes_projects,

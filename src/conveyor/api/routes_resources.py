@@ -2,7 +2,8 @@
 
 All read from what the controller already holds (``conveyor.engine.views``), Secret values
 masked. ``POST .../resource`` patches a live object, as ``argocd app patch-resource`` does:
-with selfHeal on, the controller then puts it back as Git says.
+with selfHeal on, the controller then puts it back as Git says. ``subresource=status``
+patches its status instead, as Argo CD's resource actions do.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class ManifestSource(StrEnum):
 class PatchType(StrEnum):
     merge = views.MERGE_PATCH
     json = views.JSON_PATCH
+
+
+class Subresource(StrEnum):
+    status = "status"
 
 
 @router.get("/{name}/manifests", summary="The app's objects as Git renders them, or live")
@@ -106,6 +111,10 @@ async def patch_resource(
     namespace: Namespace = None,
     group: Group = None,
     patch_type: Annotated[PatchType, Query(alias="patchType")] = PatchType.merge,
+    subresource: Annotated[
+        Subresource | None,
+        Query(description="status: patch only the status (as resource actions do)."),
+    ] = None,
 ) -> dict[str, Any]:
     ctx.controller.application(name)
     result = await views.patch_resource(
@@ -117,5 +126,6 @@ async def patch_resource(
         patch_type=str(patch_type),
         namespace=namespace,
         group=group,
+        subresource=str(subresource) if subresource is not None else None,
     )
     return {"manifest": result}

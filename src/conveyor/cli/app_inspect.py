@@ -34,6 +34,10 @@ class PatchType(StrEnum):
     json = "application/json-patch+json"
 
 
+class Subresource(StrEnum):
+    status = "status"
+
+
 @app.command("diff")
 def diff(
     name: NameArg,
@@ -158,6 +162,10 @@ def patch_resource(
     ] = PatchType.merge,
     namespace: Annotated[str | None, typer.Option("--namespace")] = None,
     group: Annotated[str | None, typer.Option("--group")] = None,
+    subresource: Annotated[
+        Subresource | None,
+        typer.Option("--subresource", help="status: patch the status only (as kubectl does)."),
+    ] = None,
 ) -> None:
     """Patch a live resource of the app (selfHeal will put Git's version back)."""
     try:
@@ -167,6 +175,7 @@ def patch_resource(
     params = {
         "kind": kind, "resourceName": resource_name, "patchType": str(patch_type),
         "namespace": namespace, "group": group,
+        "subresource": str(subresource) if subresource is not None else None,
     }  # fmt: skip
     with Client() as client:
         client.request(

@@ -22,6 +22,7 @@ from conveyor.cli import (
     apply_cmd,
     artifact,
     client,
+    deployments_cmd,
     proj_cmd,
     server_cmd,
 )
@@ -40,6 +41,7 @@ for group in (app_cmd.app, app_ops.app, app_inspect.app):
 app.add_typer(apps, name="app")
 app.add_typer(proj_cmd.app, name="proj")
 app.add_typer(account.app, name="account")
+app.add_typer(deployments_cmd.app, name="deployments")
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from conveyor.clock import Clock, SystemClock, rfc3339
 from conveyor.engine.appspec import AppSpec
 from conveyor.engine.compare import Comparer, Comparison
+from conveyor.engine.events import EngineListener
 from conveyor.engine.livestate import LiveState
 from conveyor.engine.repository import HistoryInput, OperationRecord, Repository
 from conveyor.engine.sync import SyncExecutor, SyncOutcome, SyncRequest
@@ -124,6 +125,7 @@ class Controller:
         self._projects: dict[str, AppProject] = {}
         self._queue: WorkQueue[str] = WorkQueue(self._reconcile, workers=self.options.workers)
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._event_listeners: list[EngineListener] = []
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -164,6 +166,10 @@ class Controller:
     def add_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
         """Called with (app name, Application dict) whenever an app's status changes."""
         self._listeners.append(listener)
+
+    def add_event_listener(self, listener: EngineListener) -> None:
+        """Called with every engine event (``engine.events``), in order, on the loop."""
+        self._event_listeners.append(listener)
 
     async def settle(self) -> None:
         """Wait until no reconcile is pending (tests, benchmarks)."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from conveyor.engine.events import Destination, Initiator
+
 
 @dataclass(frozen=True)
 class StoredApp:
@@ -79,7 +81,97 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Repository(Protocol):
+@dataclass(frozen=True)
+class DeploymentInput:
+    """What an operation's events say about one deployment (its start, or its end)."""
+
+    operation_id: int
+    app: str
+    project: str
+    destination: Destination
+    revision: str
+    initiator: Initiator
+    username: str
+    started_at: datetime
+    phase: str = "Running"
+    message: str = ""
+    finished_at: datetime | None = None
+    """None while it runs."""
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """One deployment as kept for good (never trimmed, kept after its app is deleted)."""
+
+    id: int
+    operation_id: int
+    app: str
+    project: str
+    destination: Destination
+    revision: str
+    """The config commit synced to ("" when the operation failed before resolving one)."""
+    app_commit: str | None
+    """The application commit behind ``revision``; None until CI write-back records it."""
+    initiator: Initiator
+    username: str
+    phase: str
+    message: str
+    started_at: datetime
+    finished_at: datetime | None
+    served_at: datetime | None
+    """The first moment the app was Healthy and Synced at ``revision`` after the operation."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's shape (camelCase, RFC 3339 times, null when not known)."""
+        return {
+            "id": self.id,
+            "operationId": self.operation_id,
+            "app": self.app,
+            "project": self.project,
+            "destination": {
+                "server": self.destination.server,
+                "name": self.destination.name,
+                "namespace": self.destination.namespace,
+            },
+            "revision": self.revision,
+            "appCommit": self.app_commit,
+            "initiator": str(self.initiator),
+            "username": self.username,
+            "phase": self.phase,
+            "message": self.message,
+            "startedAt": _iso(self.started_at),
+            "finishedAt": _iso(self.finished_at) if self.finished_at else None,
+            "servedAt": _iso(self.served_at) if self.served_at else None,
+        }
+
+
+class DeploymentRepository(Protocol):
+    """The durable deployment record (``engine.deployments.DeploymentRecorder`` writes it)."""
+
+    async def record_deployment(self, deployment: DeploymentInput) -> DeploymentRecord:
+        """Record a start (``finished_at`` None) or an end; idempotent.
+
+        A start of an operation whose record is still open is a repeat and changes nothing.
+        An end closes the open record of its operation, or, when its start was never
+        recorded, writes the whole record; the same end twice writes once.
+        """
+        ...
+
+    async def mark_deployment_served(
+        self, app: str, revision: str, at: datetime
+    ) -> DeploymentRecord | None:
+        """Set ``served_at`` on the app's latest Succeeded deployment when it deployed
+        ``revision`` and has not served yet; None when nothing was marked."""
+        ...
+
+    async def deployments(
+        self, *, app: str | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> list[DeploymentRecord]:
+        """Deployments oldest first (started at or after ``since``): the newest ``limit``."""
+        ...
+
+
+class Repository(DeploymentRepository, Protocol):
     """Persistence the engine needs; ``conveyor.store.EngineStore`` implements it."""
 
     async def list_apps(self) -> list[StoredApp]: ...

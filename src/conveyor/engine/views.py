@@ -10,18 +10,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import jsonpatch
-
 from conveyor.diff import mask_secret
 from conveyor.engine.controller import Controller
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.health import assess
-from conveyor.model.merge import merge_patch
 from conveyor.model.objects import Object, ObjectKey
-from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions
+from conveyor.targets import patching
+from conveyor.targets.protocol import TRACKING_LABEL, PatchType
 
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = PatchType.MERGE.value
+JSON_PATCH = PatchType.JSON.value
 
 
 def _masked(objects: list[Object]) -> list[Object]:
@@ -146,33 +144,27 @@ async def patch_resource(
     patch_type: str = MERGE_PATCH,
     namespace: str | None = None,
     group: str | None = None,
+    subresource: str | None = None,
 ) -> Object:
-    """Patch a live object of the app, as ``argocd app patch-resource`` does.
+    """Patch a live object of the app, as ``argocd app patch-resource`` does; with
+    ``subresource="status"``, its status (as Argo CD's resource actions do).
 
     A live change: with selfHeal on, the controller reverts it to what Git says.
     """
+    kind_of_patch = patching.patch_type_of(patch_type)
+    patching.check_subresource(subresource)
     live = find_resource(
         controller, name, kind=kind, resource_name=resource_name, namespace=namespace, group=group
     )
-    current = copy.deepcopy(live)
-    if patch_type == MERGE_PATCH:
-        if not isinstance(patch, dict):
-            raise ValidationError("a merge patch must be a JSON object")
-        patched = merge_patch(current, patch)
-    elif patch_type == JSON_PATCH:
-        _refuse_secret_reads(live, patch)
-        try:
-            patched = jsonpatch.apply_patch(current, patch)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as err:
-            # jsonpatch's messages can quote the values it compared: never echo them
-            raise ValidationError(f"cannot apply the JSON patch ({type(err).__name__})") from err
-    else:
-        raise ValidationError(f"patch type must be {MERGE_PATCH} or {JSON_PATCH}")
-    if not isinstance(patched, dict):
-        raise ValidationError("the patched resource must stay a JSON object")
-    _same_identity(live, patched)
-    patched.pop("status", None)
-    result = await controller.target.apply(patched, ApplyOptions(field_manager="patch-resource"))
+    # Judged on the cached object first, so that nothing is sent that would break the rules.
+    _same_identity(live, patching.apply_patch(live, patch, kind_of_patch))
+    result = await controller.target.patch(
+        ObjectKey.of(live),
+        patch,
+        patch_type=kind_of_patch,
+        subresource=subresource,
+        field_manager="patch-resource",
+    )
     controller.live.observe(result)
     return _masked([result])[0]
 
@@ -180,29 +172,8 @@ async def patch_resource(
 def _same_identity(live: Object, patched: Object) -> None:
     """A patch changes a resource; it never turns it into another one, moves it, or takes
     it away from its app (which would escape the AppProject's rules and pruning)."""
-    try:
-        same = ObjectKey.of(patched) == ObjectKey.of(live)
-    except ValidationError:
-        same = False
-    if not same or patched.get("apiVersion") != live.get("apiVersion"):
-        raise ValidationError(
-            "a patch may not change apiVersion, kind, metadata.name or metadata.namespace"
-        )
+    patching.same_identity(live, patched)
     labels = (patched.get("metadata") or {}).get("labels")
     old = (live.get("metadata") or {}).get("labels") or {}
     if not isinstance(labels, dict) or labels.get(TRACKING_LABEL) != old.get(TRACKING_LABEL):
         raise ValidationError(f"a patch may not change the {TRACKING_LABEL} label")
-
-
-def _refuse_secret_reads(live: Object, patch: Any) -> None:
-    """``copy``, ``move`` and ``test`` could reveal a Secret's values: not on its data."""
-    if live.get("kind") != "Secret" or not isinstance(patch, list):
-        return
-    for op in patch:
-        if not isinstance(op, dict) or op.get("op") not in ("copy", "move", "test"):
-            continue
-        for pointer in (op.get("from"), op.get("path")):
-            if isinstance(pointer, str) and pointer.startswith(("/data", "/stringData")):
-                raise ValidationError(
-                    f"a {op['op']} operation may not touch a Secret's data; use add/replace"
-                )

@@ -10,12 +10,13 @@ from __future__ import annotations
 from conveyor.store.db import Database, dumps_json, mask_url, open_database
 from conveyor.store.engine_store import EngineStore
 from conveyor.store.runtime_state import RuntimeStateStore
-from conveyor.store.tables import Base, RuntimeObject, RuntimePort
+from conveyor.store.tables import Base, DeploymentRow, RuntimeObject, RuntimePort
 from conveyor.store.tokens import TokenInfo, TokenStore, hash_token
 
 __all__ = [
     "Base",
     "Database",
+    "DeploymentRow",
     "EngineStore",
     "RuntimeObject",
     "RuntimePort",

@@ -19,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.engine.repository import (
+    DeploymentInput,
+    DeploymentRecord,
     HistoryInput,
     HistoryRecord,
     OperationRecord,
     StoredApp,
     StoredProject,
 )
+from conveyor.store import deployments
 from conveyor.store.db import Database
 from conveyor.store.tables import ApplicationRow, HistoryRow, OperationRow, ProjectRow
 
@@ -251,6 +254,24 @@ class EngineStore:
                 select(HistoryRow).where(HistoryRow.app == app).order_by(HistoryRow.seq)
             )
             return [_history(r) for r in rows]
+
+    # -- deployments (never trimmed, kept after the app) ------------------------------------
+
+    async def record_deployment(self, deployment: DeploymentInput) -> DeploymentRecord:
+        async with self._transaction() as session:
+            return await deployments.record(session, deployment)
+
+    async def mark_deployment_served(
+        self, app: str, revision: str, at: datetime
+    ) -> DeploymentRecord | None:
+        async with self._transaction() as session:
+            return await deployments.mark_served(session, app, revision, at)
+
+    async def deployments(
+        self, *, app: str | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> list[DeploymentRecord]:
+        async with self._transaction() as session:
+            return await deployments.listing(session, app=app, since=since, limit=limit)
 
 
 async def _trim_history(session: AsyncSession, app: str, limit: int) -> None:

@@ -6,13 +6,14 @@ value per key in memory (O(1)), and ``flush`` writes everything remembered in on
 transaction: a delete of every touched key followed by one batched insert of the rows that
 still exist. Delete-then-insert is plain SQL on every dialect and never trips the UNIQUE
 port constraint halfway through (a port can move from one owner to another in one batch).
-A background task flushes every ``interval`` seconds after a change; ``close`` flushes last.
+When to flush is the runtime's decision (``targets.local.persistence.WriteBehind``: in the
+background shortly after a change, or at once before acting on a decision that must survive
+a crash); a failed flush keeps the batch buffered for the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import ConflictError, TemporaryError, ValidationError
-from conveyor.logging import get_logger
 from conveyor.model.objects import Object
 from conveyor.store.db import Database, dumps_json
 from conveyor.store.tables import RuntimeObject, RuntimePort
@@ -43,10 +43,10 @@ def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
 
 
 class RuntimeStateStore:
-    """Write-behind StateJournal on a Database (the runtime_objects and runtime_ports tables).
+    """Buffered StateJournal on a Database (the runtime_objects and runtime_ports tables).
 
-    The store does not own the Database: ``close`` flushes and stops the background flusher,
-    and whoever opened the Database closes it.
+    The store does not own the Database: ``close`` flushes, and whoever opened the Database
+    closes it.
     """
 
     def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
@@ -59,9 +59,6 @@ class RuntimeStateStore:
         self._port_holder: dict[int, str] = {}
         self._owner_port: dict[str, int] = {}
         self._lock = asyncio.Lock()
-        self._dirty = asyncio.Event()
-        self._flusher: asyncio.Task[None] | None = None
-        self._log = get_logger(component="runtime-state")
 
     # -- StateJournal ----------------------------------------------------------------------
 
@@ -87,7 +84,6 @@ class RuntimeStateStore:
     def record_object(self, key: str, obj: Object | None) -> None:
         """Remember ``obj`` under ``key`` (None: deleted); written at the next flush."""
         self._objects[key] = (obj, self._clock.now())
-        self._dirty.set()
 
     def record_port(self, owner: str, port: int | None) -> None:
         """Remember ``owner``'s port (None: released); written at the next flush.
@@ -105,7 +101,6 @@ class RuntimeStateStore:
             self._owner_port[owner] = port
             self._port_holder[port] = owner
         self._ports[owner] = port
-        self._dirty.set()
 
     async def flush(self) -> None:
         """Write every buffered change in one transaction; nothing buffered, nothing done.
@@ -147,41 +142,13 @@ class RuntimeStateStore:
                 )
 
     async def close(self) -> None:
-        """Stop the background flusher and flush what is buffered."""
-        task, self._flusher = self._flusher, None
-        if task is not None:
-            async with self._lock:  # never cancel the flusher in the middle of a flush
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Flush what is buffered."""
         await self.flush()
-
-    # -- background flushing ---------------------------------------------------------------
-
-    def start_flusher(self, interval: float = 0.2) -> None:
-        """Flush in the background, ``interval`` seconds after the first unflushed change."""
-        if interval <= 0:
-            raise ValidationError(f"flush interval must be positive, not {interval}")
-        if self._flusher is not None and not self._flusher.done():
-            return
-        self._flusher = asyncio.get_running_loop().create_task(
-            self._flush_periodically(interval), name="runtime-state-flusher"
-        )
 
     @property
     def pending(self) -> int:
         """How many keys (objects and ports) wait for the next flush."""
         return len(self._objects) + len(self._ports)
-
-    async def _flush_periodically(self, interval: float) -> None:
-        while True:
-            await self._dirty.wait()
-            await asyncio.sleep(interval)
-            self._dirty.clear()
-            try:
-                await self.flush()
-            except Exception as exc:  # keep flushing: the next change or retry may succeed
-                self._log.warning("runtime state flush failed", error=str(exc))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -220,7 +187,6 @@ class RuntimeStateStore:
         """Put a failed batch back under what was recorded since (the newer value wins)."""
         self._objects = {**objects, **self._objects}
         self._ports = {**ports, **self._ports}
-        self._dirty.set()
 
     def _unserializable(self, objects: _Objects) -> ValidationError:
         """Drop the objects that cannot be JSON-encoded (they would fail every flush)."""

@@ -133,3 +133,33 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(Text, unique=True)
     """Hex SHA-256 of the token."""
     created_at: Mapped[datetime]
+
+
+class DeploymentRow(Base):
+    """One deployment, kept for good: never trimmed with the history, kept after its app goes.
+
+    No foreign key to ``applications``: the record outlives the app. ``operation_id`` is not
+    unique either, since operation ids of a deleted app may be given out again.
+    """
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation_id: Mapped[int] = mapped_column(Integer, index=True)
+    app: Mapped[str] = mapped_column(Text, index=True)
+    project: Mapped[str] = mapped_column(Text)
+    dest_server: Mapped[str] = mapped_column(Text)
+    dest_name: Mapped[str] = mapped_column(Text)
+    dest_namespace: Mapped[str] = mapped_column(Text)
+    revision: Mapped[str] = mapped_column(Text)
+    """The config commit synced to ("" until known)."""
+    app_commit: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The application commit behind ``revision`` (filled by CI write-back; None if unknown)."""
+    initiator: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(Text)
+    phase: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    served_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """First moment the app was Healthy and Synced at ``revision`` after the operation."""

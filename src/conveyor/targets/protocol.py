@@ -23,6 +23,19 @@ FIELD_MANAGER = "conveyor"
 """Field manager recorded for what Conveyor applies (as server-side apply does)."""
 
 
+STATUS_SUBRESOURCE = "status"
+"""The subresource a patch can write instead of the resource (Kubernetes' ``/status``)."""
+
+
+class PatchType(StrEnum):
+    """How a patch is written, named by its media type as in the Kubernetes API."""
+
+    MERGE = "application/merge-patch+json"
+    """RFC 7386 JSON merge patch: objects merge key by key, null removes."""
+    JSON = "application/json-patch+json"
+    """RFC 6902 JSON patch: a list of operations."""
+
+
 class WatchEventType(StrEnum):
     """What happened to an object, as in a Kubernetes watch."""
 
@@ -119,6 +132,26 @@ class Target(Protocol):
 
     async def apply(self, obj: Object, options: ApplyOptions = ApplyOptions()) -> Object:
         """Create or update ``obj``; return the live object as stored."""
+        ...
+
+    async def patch(
+        self,
+        key: ObjectKey,
+        patch: Any,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        subresource: str | None = None,
+        field_manager: str = FIELD_MANAGER,
+    ) -> Object:
+        """Patch a live object, as the Kubernetes API's PATCH does; return it as stored.
+
+        Without ``subresource`` the resource is patched and its status is the controllers':
+        a patch that changes status is refused. With ``subresource="status"`` only the status
+        is written (what Argo CD's resource actions, such as a Rollout's abort or promote,
+        change), and a patch that changes anything else is refused. Either way a patch may
+        not change apiVersion, kind, name or namespace, nor read a Secret's data
+        (ValidationError); NotFoundError when the object is absent.
+        """
         ...
 
     async def delete(self, key: ObjectKey, *, grace_period_seconds: float | None = None) -> bool:

@@ -23,10 +23,11 @@ class RuntimeState:
 
 
 class StateJournal(Protocol):
-    """Durable, write-behind record of the runtime's objects and ports.
+    """Durable, buffered record of the runtime's objects and ports.
 
     ``record_*`` calls are cheap and buffered (the runtime calls them on every change);
     ``flush`` writes everything buffered in one transaction, the latest value per key winning.
+    When to flush is the runtime's (``persistence.WriteBehind``).
     """
 
     async def load(self) -> RuntimeState: ...
@@ -39,7 +40,10 @@ class StateJournal(Protocol):
         """Remember a Service port allocation; None releases it."""
         ...
 
-    async def flush(self) -> None: ...
+    async def flush(self) -> None:
+        """Write everything buffered. On failure, keep what was not written buffered (newer
+        records win) and raise, so that the next flush writes it."""
+        ...
 
     async def close(self) -> None:
         """Flush what is buffered and release the connection."""

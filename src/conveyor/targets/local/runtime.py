@@ -24,6 +24,7 @@ from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import StateJournal
 from conveyor.targets.local.kubelet import ImageResolver, Kubelet, KubeletOptions
 from conveyor.targets.local.objects import ObjectStore
+from conveyor.targets.local.persistence import WriteBehind
 from conveyor.targets.local.ports import PortAllocator
 from conveyor.targets.local.services import ServiceManager
 from conveyor.targets.protocol import WatchEvent
@@ -91,10 +92,12 @@ class LocalRuntime:
         clock: Clock | None = None,
         kubelet_options: KubeletOptions | None = None,
         rng: random.Random | None = None,
+        flush_interval: float = 0.2,
     ) -> None:
         self.clock = clock or SystemClock()
-        self.journal = journal
-        self.store = ObjectStore(self.clock, journal)
+        self.journal = WriteBehind(journal, interval=flush_interval, clock=self.clock)
+        """The journal, written behind (``flush_interval`` s after a change) or by a barrier."""
+        self.store = ObjectStore(self.clock, self.journal)
         self.events = EventRecorder(self.clock)
         self._rng = rng or random.Random()
         self.kubelet = Kubelet(
@@ -106,7 +109,7 @@ class LocalRuntime:
             on_event=self.events.record,
             options=kubelet_options or KubeletOptions(),
         )
-        self.ports = PortAllocator(journal)
+        self.ports = PortAllocator(self.journal)
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
         self._queue: asyncio.Queue[ObjectKey] = asyncio.Queue()
         self._queued: set[ObjectKey] = set()
@@ -130,6 +133,7 @@ class LocalRuntime:
             )
         for obj in self.store.list():
             self.enqueue(ObjectKey.of(obj))
+        self.journal.start()
         self._worker = asyncio.create_task(self._work(), name="local-runtime-worker")
 
     async def stop(self) -> None:
@@ -145,7 +149,16 @@ class LocalRuntime:
             task.cancel()
         await self.kubelet.shutdown()
         await self.services.stop_all()
-        await self.journal.flush()
+        await self.journal.stop()
+
+    async def persist_now(self) -> None:
+        """Write every change recorded so far to the journal's store before returning.
+
+        Call it between deciding something that must survive kill -9 (an abort, a promotion,
+        a traffic weight) and acting on it; it raises when the state cannot be written, and
+        then the decision must not be acted on.
+        """
+        await self.journal.barrier()
 
     async def settle(self) -> None:
         """Wait until the work queue is empty (for tests and benchmarks; bound it with

@@ -6,17 +6,23 @@ import asyncio
 import builtins
 import copy
 from collections.abc import AsyncIterator
+from typing import Any
 
+from conveyor.clock import rfc3339
 from conveyor.errors import NotFoundError
 from conveyor.model import merge
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
+from conveyor.targets import patching
 from conveyor.targets.local.objects import labels_match
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.validation import admit
 from conveyor.targets.protocol import (
+    FIELD_MANAGER,
+    STATUS_SUBRESOURCE,
     ApplyOptions,
     Event,
     LogOptions,
+    PatchType,
     Selector,
     TargetCondition,
     WatchEvent,
@@ -25,6 +31,9 @@ from conveyor.targets.protocol import (
 
 NO_LOCAL_BEHAVIOUR = "conveyor.dev/local-runtime"
 """Annotation on objects of kinds the local runtime stores but does not act on."""
+
+RUNTIME_STATE_NOT_PERSISTED = "RuntimeStateNotPersisted"
+"""Condition type while the runtime's journal cannot be written."""
 
 KINDS_WITH_BEHAVIOUR = frozenset(
     {"Namespace", "ConfigMap", "Secret", "Deployment", "ReplicaSet", "Pod", "Service", "Job"}
@@ -65,6 +74,26 @@ class LocalTarget:
         if options.dry_run:
             return merge.three_way_apply(copy.deepcopy(live) if live else None, desired)
         return copy.deepcopy(self.runtime.store.apply(desired))
+
+    async def patch(
+        self,
+        key: ObjectKey,
+        patch: Any,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        subresource: str | None = None,
+        field_manager: str = FIELD_MANAGER,
+    ) -> Object:
+        patching.check_subresource(subresource, key)
+        live = self.runtime.store.get(key)
+        if live is None:
+            raise NotFoundError(f'{key.kind} "{key.name}" not found', obj=str(key))
+        patched = patching.apply_patch(live, patch, PatchType(patch_type))
+        written = patching.split_status(live, patched, subresource)
+        if subresource == STATUS_SUBRESOURCE:
+            self.runtime.store.update_status(key, written)
+            return copy.deepcopy(self.runtime.store.get(key) or live)
+        return await self.apply(written, ApplyOptions(field_manager=field_manager))
 
     async def delete(self, key: ObjectKey, *, grace_period_seconds: float | None = None) -> bool:
         return self.runtime.delete(key, grace_period_seconds)
@@ -116,4 +145,14 @@ class LocalTarget:
         return self.runtime.events.list(key)
 
     def conditions(self) -> builtins.list[TargetCondition]:
-        return []
+        failure = self.runtime.journal.failure
+        if failure is None:
+            return []
+        return [
+            TargetCondition(
+                RUNTIME_STATE_NOT_PERSISTED,
+                f"the local runtime cannot write its state to the store since "
+                f"{rfc3339(failure.since)} ({failure.error}); what it runs now would not "
+                "survive a restart. Check the database; writing is retried.",
+            )
+        ]
