@@ -20,9 +20,10 @@ from pydantic import model_validator
 
 from conveyor.errors import ConveyorError, PermanentError
 from conveyor.model.application import DEFAULT_PROJECT, Application
-from conveyor.model.globs import glob_match, normalize_git_url
+from conveyor.model.globs import glob_match
 from conveyor.model.manifest import API_VERSION, ArgoModel, Manifest
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
+from conveyor.model.repourls import normalize_git_url
 
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
