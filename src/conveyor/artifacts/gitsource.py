@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.gitsafety import git_argv, git_env
+from conveyor.model.revisions import is_commit_sha, revision_problem
 
 URL_SCHEMES = frozenset({"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"})
 """Schemes git may fetch from; anything else is refused before git sees it."""
@@ -29,8 +30,6 @@ SKIPPED_NAMES = frozenset({".git", ".venv", "__pycache__"})
 
 _TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_MAX_REVISION = 256
 
 
 def validate_source(source: str) -> None:
@@ -60,18 +59,16 @@ def validate_source(source: str) -> None:
 
 
 def validate_revision(revision: str) -> None:
-    """Refuse revisions that git would read as an option, or that cannot name a commit."""
+    """Refuse revisions that git would read as an option, or that cannot name a commit.
+
+    The grammar is ``targetRevision``'s (``conveyor.model.revisions``) plus git's ancestry
+    suffixes (``HEAD~1``, ``v1^``), which ``rev-parse`` resolves in the clone.
+    """
     if not revision:
         raise ValidationError("revision is empty: pass a branch, a tag or a commit SHA")
-    if revision.startswith("-"):
-        raise ValidationError(
-            f"revision {revision!r} starts with '-', which git would read as an option; "
-            "pass a branch, a tag or a commit SHA"
-        )
-    if _CONTROL.search(revision) or " " in revision:
-        raise ValidationError(f"revision {revision!r} contains spaces or control characters")
-    if len(revision) > _MAX_REVISION:
-        raise ValidationError(f"revision is longer than {_MAX_REVISION} characters")
+    problem = revision_problem(revision, ancestry=True)
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 def is_remote(source: str) -> bool:
@@ -126,7 +123,7 @@ class GitRepo:
             "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
         )
         sha = result.stdout.strip()
-        if result.returncode != 0 or not _SHA.match(sha):
+        if result.returncode != 0 or not is_commit_sha(sha):
             raise NotFoundError(
                 f"revision {revision!r} does not name a commit in {redact(self.source)}; "
                 "check the branch, tag or SHA (for a URL, it must be fetchable from the remote)"
@@ -135,7 +132,7 @@ class GitRepo:
 
     async def export(self, sha: str, tar_path: Path, dest: Path) -> None:
         """Write the tree of commit ``sha`` into ``dest`` (``git archive`` via ``tar_path``)."""
-        if not _SHA.match(sha):
+        if not is_commit_sha(sha):
             raise ValidationError(f"{sha!r} is not a full commit SHA")
         archive = ["-C", str(self.path), "archive", "--format=tar", "--end-of-options", sha]
         with tar_path.open("wb") as out:
@@ -183,7 +180,7 @@ async def fetch_revision(repo: GitRepo, revision: str) -> str | None:
         return None
     check = await repo.run("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
     sha = check.stdout.strip()
-    return sha if check.returncode == 0 and _SHA.match(sha) else None
+    return sha if check.returncode == 0 and is_commit_sha(sha) else None
 
 
 async def run_git(*args: str, source: str, env: dict[str, str] | None = None) -> GitResult:

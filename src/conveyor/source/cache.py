@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
+from conveyor.model.revisions import may_be_short_sha
 from conveyor.source.catfile import ObjectReader
 from conveyor.source.errors import GitError, InvalidSourceError, RevisionNotFoundError
 from conveyor.source.export import write_files
@@ -48,7 +48,6 @@ DEFAULT_MAX_PARALLEL_FETCHES = 4
 
 # A mirror holds branches and tags only: pull-request and other refs can be numerous.
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-_SHORT_SHA = re.compile(r"^[0-9a-f]{4,64}$")
 
 
 def revision_candidates(revision: str) -> list[tuple[str, str]]:
@@ -60,7 +59,7 @@ def revision_candidates(revision: str) -> list[tuple[str, str]]:
     if revision == "HEAD" or revision.startswith("refs/"):
         return [("ref", revision)]
     found = [("branch", f"refs/heads/{revision}"), ("tag", f"refs/tags/{revision}")]
-    if _SHORT_SHA.match(revision):
+    if may_be_short_sha(revision):
         found.append(("commit", revision))
     return found
 
