@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conveyor.clock import Clock, SystemClock
+from conveyor.gitrun import DEFAULT_LIMITS, NetworkLimits
 from conveyor.logging import get_logger
 from conveyor.model.revisions import may_be_short_sha
 from conveyor.source.catfile import ObjectReader
@@ -78,7 +79,8 @@ class RepoCache:
 
     ``env`` is added to every git process (an ssh command with a key, a proxy); ``on_request``
     observes each network call (see ``metrics``); ``clock`` times them; ``limits`` bound what
-    one ``read_tree`` may load.
+    one ``read_tree`` may load; ``network`` says how long a stalled transfer may hang before
+    git gives up (``conveyor.gitrun``), well within ``git_timeout``.
     """
 
     def __init__(
@@ -91,9 +93,11 @@ class RepoCache:
         on_request: GitRequestObserver | None = None,
         clock: Clock | None = None,
         limits: TreeLimits | None = None,
+        network: NetworkLimits | None = None,
     ) -> None:
         self.root = root
         self._git_timeout = git_timeout
+        self._network = network or DEFAULT_LIMITS
         self._fetch_slots = asyncio.Semaphore(max_parallel_fetches)
         self._env = dict(env or {})
         self._on_request = on_request
@@ -166,7 +170,12 @@ class RepoCache:
 
     async def _git_network(self, args: list[str], url: str, *, git_dir: Path | None = None) -> str:
         return await run_git(
-            args, git_dir=git_dir, env=self._env, timeout=self._git_timeout, url=url
+            args,
+            git_dir=git_dir,
+            env=self._env,
+            timeout=self._git_timeout,
+            url=url,
+            limits=self._network,
         )
 
     @contextlib.contextmanager
