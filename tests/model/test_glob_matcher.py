@@ -9,6 +9,7 @@ import pytest
 
 from conveyor.errors import ValidationError
 from conveyor.model.globs import MAX_PATTERN, compile_glob, glob_match, path_match
+from conveyor.model.loading import ManifestError, project_from_dict
 
 SEPARATED = [
     ("https://github.com/org/*", "https://github.com/org/repo", True),
@@ -70,3 +71,22 @@ def test_nested_alternatives_with_globs_inside() -> None:
     assert path_match("{config.json,env-{usw2,use1}/*}", "env-use1/a/b.yaml")
     assert not path_match("{config.json,env-{usw2,use1}/*}", "env-euw1/a.yaml")
     assert path_match("a\\*b", "a*b") and not path_match("a\\*b", "axb")
+
+
+def test_a_project_with_a_glob_that_does_not_parse_is_refused_naming_the_field() -> None:
+    project = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "p"},
+        "spec": {
+            "sourceRepos": ["https://github.com/org/*", "https://github.com/{org,other/*"],
+            "destinations": [{"server": "*", "namespace": "!team-[abc"}],
+            "clusterResourceWhitelist": [{"group": "*", "kind": "x" * (MAX_PATTERN + 1)}],
+        },
+    }
+    with pytest.raises(ManifestError) as caught:
+        project_from_dict(project)
+    message = str(caught.value)
+    assert "sourceRepos[1]: '{' is never closed" in message
+    assert "destinations[0].namespace: '[' is never closed" in message
+    assert "clusterResourceWhitelist[0].kind: the glob" in message
