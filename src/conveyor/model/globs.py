@@ -15,6 +15,7 @@ whatever the pattern. Patterns are bounded to ``MAX_PATTERN`` characters.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -150,6 +151,7 @@ class Glob:
         self._ids: dict[frozenset[int], int] = {}
         self._sets: list[frozenset[int]] = []
         self._moves: dict[tuple[int, str], int] = {}
+        self._lock = threading.Lock()
         self._start = self._intern(self._closure((start,)))
 
     def _state(self, test: _Test | None, outs: tuple[int, ...]) -> int:
@@ -214,9 +216,10 @@ class Glob:
         for char in value:
             following = moves.get((current, char))
             if following is None:
-                if len(moves) >= _MAX_MOVES:
-                    moves.clear()
-                following = moves[(current, char)] = self._step(current, char)
+                with self._lock:  # renders may match from worker threads
+                    if len(moves) >= _MAX_MOVES:
+                        moves.clear()
+                    following = moves[(current, char)] = self._step(current, char)
             current = following
             if not self._sets[current]:
                 return False
