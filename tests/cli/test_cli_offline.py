@@ -136,3 +136,21 @@ def test_app_list_rows() -> None:
         "PATH": "app",
         "TARGET": "main",
     }
+
+
+def test_apply_refuses_an_alias_bomb_with_its_document_before_any_request(
+    tmp_path: Path,
+) -> None:
+    lines = ['a0: &a0 ["lol"]'] + [
+        f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]" for n in range(1, 8)
+    ]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: p}\nspec:\n"
+        + "".join(f"  {line}\n" for line in lines)
+    )
+    port = free_port()  # nothing listens: the refusal must come before any request
+    result = conveyor(tmp_path, "apply", "-f", str(bomb), "--server", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"error: {bomb}: document 1 (line 1): a document expands to more than" in (result.stderr)
+    assert "no Conveyor server" not in result.stderr

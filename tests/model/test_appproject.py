@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from conveyor.model.appproject import AppProject, ProjectDenied, default_project
-from conveyor.model.globs import glob_match, normalize_git_url
+from conveyor.model.globs import glob_match
 from conveyor.model.loading import application_from_dict, project_from_dict
+from conveyor.model.repourls import normalize_git_url
 
 TESTDATA = Path(__file__).parent / "testdata"
 

@@ -109,7 +109,7 @@ async def build_artifact(
     try:
         if gitsource.is_remote(source):
             log(f"fetching {recorded}")
-            repo = await gitsource.clone_bare(source, work / "clone.git")
+            repo = await gitsource.clone_bare(source, work / "clone.git", limits=store.git_limits)
             sha = await _resolve(repo, revision, log, remote=True)
         tag = tag or sha
         if tag is None:  # unreachable: a plain directory without --tag was refused above

@@ -4,8 +4,9 @@ An artifact is "this source at this commit", so the build needs three things fro
 source a repository, which full commit SHA does the revision name, and what files are in the
 tree at that commit (never the working tree, which may hold uncommitted edits). Sources and
 revisions come from outside, so every argument is validated before git sees it and git runs
-without a shell, with conveyor.gitsafety's flags and environment (no prompts, no hooks, no
-command transports), and with ``--end-of-options`` between options and anything a user typed.
+through ``conveyor.gitrun``: without a shell, with conveyor.gitsafety's flags and environment
+(no prompts, no hooks, no command transports), with time and stall limits, and with
+``--end-of-options`` between options and anything a user typed.
 """
 
 from __future__ import annotations
@@ -18,19 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
+from conveyor import gitrun
 from conveyor.errors import NotFoundError, ValidationError
-from conveyor.gitsafety import git_argv, git_env
+from conveyor.model.revisions import is_commit_sha, revision_problem
 
 URL_SCHEMES = frozenset({"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"})
 """Schemes git may fetch from; anything else is refused before git sees it."""
+
+GIT_TIMEOUT = 600.0
+"""Seconds one git command of a build may take (a clone of a large repository); a stalled
+transfer ends much sooner, through ``conveyor.gitrun``'s network limits."""
 
 SKIPPED_NAMES = frozenset({".git", ".venv", "__pycache__"})
 """Left out when a plain directory is copied: VCS data, a local venv, bytecode caches."""
 
 _TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_MAX_REVISION = 256
 
 
 def validate_source(source: str) -> None:
@@ -60,18 +64,16 @@ def validate_source(source: str) -> None:
 
 
 def validate_revision(revision: str) -> None:
-    """Refuse revisions that git would read as an option, or that cannot name a commit."""
+    """Refuse revisions that git would read as an option, or that cannot name a commit.
+
+    The grammar is ``targetRevision``'s (``conveyor.model.revisions``) plus git's ancestry
+    suffixes (``HEAD~1``, ``v1^``), which ``rev-parse`` resolves in the clone.
+    """
     if not revision:
         raise ValidationError("revision is empty: pass a branch, a tag or a commit SHA")
-    if revision.startswith("-"):
-        raise ValidationError(
-            f"revision {revision!r} starts with '-', which git would read as an option; "
-            "pass a branch, a tag or a commit SHA"
-        )
-    if _CONTROL.search(revision) or " " in revision:
-        raise ValidationError(f"revision {revision!r} contains spaces or control characters")
-    if len(revision) > _MAX_REVISION:
-        raise ValidationError(f"revision is longer than {_MAX_REVISION} characters")
+    problem = revision_problem(revision, ancestry=True)
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 def is_remote(source: str) -> bool:
@@ -110,14 +112,23 @@ class GitResult:
 class GitRepo:
     """A local repository (work tree or bare) that git commands run in."""
 
-    def __init__(self, path: Path, *, source: str) -> None:
+    def __init__(
+        self, path: Path, *, source: str, limits: gitrun.NetworkLimits = gitrun.DEFAULT_LIMITS
+    ) -> None:
         self.path = path
         self.source = source
         """How the user named it; credentials are stripped before it appears in a message."""
+        self.limits = limits
+        """How long a fetch from the source may stall before git gives up."""
 
-    async def run(self, *args: str, env: dict[str, str] | None = None) -> GitResult:
-        """Run ``git -C <repo> <args>`` without a shell; stdin closed, output captured."""
-        return await run_git("-C", str(self.path), *args, source=self.source, env=env)
+    async def run(self, *args: str, ceiling: Path | None = None) -> GitResult:
+        """Run ``git -C <repo> <args>`` without a shell; stdin closed, output captured.
+
+        With ``ceiling``, git does not look for the repository above that directory.
+        """
+        return await run_git(
+            "-C", str(self.path), *args, source=self.source, ceiling=ceiling, limits=self.limits
+        )
 
     async def resolve(self, revision: str) -> str:
         """The full SHA of the commit ``revision`` names; NotFoundError naming it if none."""
@@ -126,7 +137,7 @@ class GitRepo:
             "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"
         )
         sha = result.stdout.strip()
-        if result.returncode != 0 or not _SHA.match(sha):
+        if result.returncode != 0 or not is_commit_sha(sha):
             raise NotFoundError(
                 f"revision {revision!r} does not name a commit in {redact(self.source)}; "
                 "check the branch, tag or SHA (for a URL, it must be fetchable from the remote)"
@@ -135,20 +146,13 @@ class GitRepo:
 
     async def export(self, sha: str, tar_path: Path, dest: Path) -> None:
         """Write the tree of commit ``sha`` into ``dest`` (``git archive`` via ``tar_path``)."""
-        if not _SHA.match(sha):
+        if not is_commit_sha(sha):
             raise ValidationError(f"{sha!r} is not a full commit SHA")
         archive = ["-C", str(self.path), "archive", "--format=tar", "--end-of-options", sha]
         with tar_path.open("wb") as out:
-            proc = await asyncio.create_subprocess_exec(
-                *git_argv(archive),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=asyncio.subprocess.PIPE,
-                env=git_env(),
-            )
-            _, err = await _communicate(proc)
-        if proc.returncode != 0:
-            message = _clean(err.decode(errors="replace"), self.source)
+            result = await gitrun.run_git(archive, timeout=GIT_TIMEOUT, stdout=out)
+        if result.returncode != 0:
+            message = _clean(result.stderr.decode(errors="replace"), self.source)
             raise ValidationError(f"git archive of {sha} failed: {message}")
         await asyncio.to_thread(extract_tar, tar_path, dest)
 
@@ -159,20 +163,22 @@ async def open_local(path: Path, *, source: str) -> GitRepo | None:
     A directory somewhere inside a repository is not the repository: git is stopped from
     looking upwards, so an untracked folder in someone's home repo stays a plain directory.
     """
-    env = git_env()
-    env["GIT_CEILING_DIRECTORIES"] = str(path.parent)
     repo = GitRepo(path, source=source)
-    result = await repo.run("rev-parse", "--is-bare-repository", env=env)
+    result = await repo.run("rev-parse", "--is-bare-repository", ceiling=path.parent)
     return repo if result.returncode == 0 else None
 
 
-async def clone_bare(url: str, dest: Path) -> GitRepo:
+async def clone_bare(
+    url: str, dest: Path, *, limits: gitrun.NetworkLimits = gitrun.DEFAULT_LIMITS
+) -> GitRepo:
     """A bare clone of ``url`` (all branches and tags) at ``dest``; ValidationError on failure."""
     validate_source(url)
-    result = await run_git("clone", "--bare", "--quiet", "--", url, str(dest), source=url)
+    result = await run_git(
+        "clone", "--bare", "--quiet", "--", url, str(dest), source=url, limits=limits
+    )
     if result.returncode != 0:
         raise ValidationError(f"cannot fetch {redact(url)}: {result.stderr or 'git clone failed'}")
-    return GitRepo(dest, source=url)
+    return GitRepo(dest, source=url, limits=limits)
 
 
 async def fetch_revision(repo: GitRepo, revision: str) -> str | None:
@@ -183,36 +189,25 @@ async def fetch_revision(repo: GitRepo, revision: str) -> str | None:
         return None
     check = await repo.run("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}")
     sha = check.stdout.strip()
-    return sha if check.returncode == 0 and _SHA.match(sha) else None
+    return sha if check.returncode == 0 and is_commit_sha(sha) else None
 
 
-async def run_git(*args: str, source: str, env: dict[str, str] | None = None) -> GitResult:
-    """Run git with the safe options and environment; never raises for a non-zero exit."""
-    proc = await asyncio.create_subprocess_exec(
-        *git_argv(args),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env if env is not None else git_env(),
-    )
-    out, err = await _communicate(proc)
+async def run_git(
+    *args: str,
+    source: str,
+    ceiling: Path | None = None,
+    limits: gitrun.NetworkLimits = gitrun.DEFAULT_LIMITS,
+) -> GitResult:
+    """Run git through ``conveyor.gitrun`` (safe flags, time and stall limits).
+
+    A non-zero exit is returned, not raised; a timeout raises GitRunError (temporary).
+    """
+    result = await gitrun.run_git(args, timeout=GIT_TIMEOUT, ceiling=ceiling, limits=limits)
     return GitResult(
-        returncode=proc.returncode if proc.returncode is not None else -1,
-        stdout=out.decode(errors="replace"),
-        stderr=_clean(err.decode(errors="replace"), source),
+        returncode=result.returncode,
+        stdout=result.stdout.decode(errors="replace"),
+        stderr=_clean(result.stderr.decode(errors="replace"), source),
     )
-
-
-async def _communicate(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
-    """``proc.communicate()``, killing the process if the build is cancelled."""
-    try:
-        out, err = await proc.communicate()
-    except asyncio.CancelledError:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        raise
-    return out or b"", err or b""
 
 
 def _clean(text: str, source: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.errors import ValidationError
+from conveyor.gitrun import DEFAULT_LIMITS, NetworkLimits
 
 METADATA_FILE = "artifact.json"
 SOURCE_DIR = "src"
@@ -176,9 +177,17 @@ def load(path: Path) -> Artifact | None:
 class ArtifactStore:
     """The artifacts under one root directory (``Settings.artifacts_dir``)."""
 
-    def __init__(self, root: Path, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        clock: Clock | None = None,
+        git_limits: NetworkLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.root = root
         self.clock: Clock = clock or SystemClock()
+        self.git_limits = git_limits
+        """How long a clone or fetch of a build's source may stall (``conveyor.gitrun``)."""
 
     def name_dir(self, name: str) -> Path:
         """The directory holding every tag of ``name`` (``/`` in a name becomes ``+``)."""

@@ -3,7 +3,9 @@
 Multi-document files and ``-`` (stdin) are read as ``kubectl apply -f`` reads them: every
 document is sent on its own (projects first, so that apps naming them are admitted), one line
 per document says what happened, and a bad document is reported with its file, position and
-the server's reasons while the others still apply; any failure makes the exit status 1.
+the server's reasons while the others still apply; any failure makes the exit status 1. The
+YAML goes through the shared loader (``conveyor.model.yamldocs``), so an alias bomb is refused
+with its document instead of being expanded into the request.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import typer
 from conveyor.cli import output
 from conveyor.cli.client import Client, CliError
 from conveyor.cli.output import handle_errors
-from conveyor.model.yamldocs import RawDocument, split_documents
+from conveyor.model.yamldocs import RawDocument, YamlError, split_documents
 
 ROUTES = {"AppProject": "/api/v1/projects", "Application": "/api/v1/applications"}
 RESOURCE = {"AppProject": "appproject.argoproj.io", "Application": "application.argoproj.io"}
@@ -47,7 +49,10 @@ def apply(
     documents: list[tuple[str, RawDocument]] = []
     for name in files:
         source = "<stdin>" if name == "-" else name
-        documents.extend((source, doc) for doc in split_documents(_read(name)))
+        try:
+            documents.extend((source, doc) for doc in split_documents(_read(name)))
+        except YamlError as err:
+            raise CliError(f"{source}: {err.message}") from err
     if not documents:
         raise CliError("no manifests found in " + ", ".join(files))
     documents.sort(key=lambda item: _kind(item[1]) != "AppProject")  # stable: projects first

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.backoff import exponential_delay
 from conveyor.model.application import parse_duration
 
 DEFAULT_PROJECT = "default"
@@ -40,7 +41,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1-based)."""
-        return float(min(self.duration * self.factor ** max(attempt - 1, 0), self.max_duration))
+        return exponential_delay(attempt - 1, self.duration, self.max_duration, self.factor)
 
 
 @dataclass(frozen=True)

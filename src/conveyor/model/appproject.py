@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from pydantic import model_validator
 
-from conveyor.errors import ConveyorError, PermanentError
+from conveyor.errors import ConveyorError, PermanentError, ValidationError
 from conveyor.model.application import DEFAULT_PROJECT, Application
-from conveyor.model.globs import glob_match, normalize_git_url
+from conveyor.model.globs import compile_glob, glob_match
 from conveyor.model.manifest import API_VERSION, ArgoModel, Manifest
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
+from conveyor.model.repourls import normalize_git_url
 
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
@@ -96,6 +97,41 @@ class AppProjectSpec(ArgoModel):
             if key in seen:
                 problems.append(f"destinations lists {_describe(*key)} twice: remove one")
             seen.add(key)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _globs_parse(self) -> AppProjectSpec:
+        """A glob that does not parse would deny (or, negated, allow) everything silently."""
+        found: list[tuple[str, str, str | None]] = [
+            (f"sourceRepos[{i}]", normalize_git_url(p.removeprefix("!")), "/")
+            for i, p in enumerate(self.source_repos)
+        ]
+        for i, dest in enumerate(self.destinations):
+            for field, value in (
+                ("server", dest.server),
+                ("name", dest.name),
+                ("namespace", dest.namespace),
+            ):
+                if value:
+                    found.append((f"destinations[{i}].{field}", value.removeprefix("!"), None))
+        lists = {
+            "clusterResourceWhitelist": self.cluster_resource_whitelist,
+            "clusterResourceBlacklist": self.cluster_resource_blacklist,
+            "namespaceResourceWhitelist": self.namespace_resource_whitelist,
+            "namespaceResourceBlacklist": self.namespace_resource_blacklist,
+        }
+        for name, entries in lists.items():
+            for i, entry in enumerate(entries or ()):
+                found += [(f"{name}[{i}].group", entry.group, None)]
+                found += [(f"{name}[{i}].kind", entry.kind, None)]
+        problems = []
+        for where, pattern, separator in found:
+            try:
+                compile_glob(pattern, separator)
+            except ValidationError as err:
+                problems.append(f"{where}: {err.message}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

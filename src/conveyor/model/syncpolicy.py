@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator
 
+from conveyor.backoff import exponential_delay
 from conveyor.model.durations import Duration, parse_duration
 from conveyor.model.manifest import ArgoModel
 
@@ -69,8 +70,8 @@ class Backoff(ArgoModel):
             self.max_duration if self.max_duration is not None else DEFAULT_BACKOFF_MAX_DURATION
         )
         factor = self.factor if self.factor is not None else DEFAULT_BACKOFF_FACTOR
-        seconds = base.total_seconds() * float(factor) ** min(max(retry, 0), 64)
-        return min(timedelta(seconds=min(seconds, 1e9)), cap)
+        seconds = exponential_delay(retry, base.total_seconds(), cap.total_seconds(), factor)
+        return timedelta(seconds=min(seconds, 1e9))
 
 
 class Retry(ArgoModel):

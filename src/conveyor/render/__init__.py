@@ -13,10 +13,10 @@ references that lead outside it are refused.
 
 from __future__ import annotations
 
+from conveyor.model.globs import path_match as glob_match
 from conveyor.render.cache import CacheEntry, CacheKey, RenderCache
 from conveyor.render.directory import render_directory
 from conveyor.render.errors import RenderError
-from conveyor.render.globs import glob_match
 from conveyor.render.helm import render_helm
 from conveyor.render.kustomize import render_kustomize
 from conveyor.render.renderer import Renderer, RenderObserver, RenderResult, RenderStats

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from conveyor.errors import ValidationError
 from conveyor.logging import get_logger
+from conveyor.model.globs import compile_glob
 from conveyor.model.objects import Object
 from conveyor.render import documents
 from conveyor.render.errors import RenderError
-from conveyor.render.globs import compile_glob
 from conveyor.render.paths import display, is_inside, resolve_app_dir
 from conveyor.render.request import DirectoryOptions, RenderRequest
 
@@ -74,9 +74,9 @@ def manifest_files(
         real = _real_file(entry, root, relative)
         if real is None:
             continue
-        if exclude is not None and exclude.fullmatch(relative):
+        if exclude is not None and exclude.match(relative):
             continue
-        if include is not None and not include.fullmatch(relative):
+        if include is not None and not include.match(relative):
             continue
         yield real, relative
 

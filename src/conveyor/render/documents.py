@@ -1,15 +1,9 @@
 """Turn YAML and JSON text into Kubernetes objects, the way Kubernetes itself reads them.
 
-Kubernetes converts YAML to JSON before it reads an object, so the loader yields JSON types
-only: timestamps stay strings (``2024-01-01`` in a ConfigMap is text, not a date), ``!!binary``
-stays its base64 text (as Secret ``data`` expects), ``!!set`` becomes a mapping to nulls, and
-mapping keys that YAML reads as numbers or booleans become strings. Anchors and aliases are
-expanded into independent copies, so that changing one object never changes another, with a
-budget that stops an alias bomb ("billion laughs") before it eats the memory.
-
-The loader is PyYAML's safe loader (the C parser when libyaml is present): no tag can build a
-Python object. Errors name the file and the 1-based line and never quote the offending text,
-which could be part of a Secret.
+YAML is read by the one loader for text from outside (``conveyor.model.yamldocs``): JSON types
+only, aliases expanded into independent copies within a budget, a safe loader. This module adds
+Argo CD's rules on top: which files are manifests, ``List`` kinds, and errors that name the
+file and the 1-based line and never quote the offending text, which could be part of a Secret.
 """
 
 from __future__ import annotations
@@ -20,51 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from conveyor.model import yamldocs
 from conveyor.model.objects import Object
 from conveyor.render.errors import RenderError
-
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-MAX_NODES_PER_DOCUMENT = 1_000_000
-"""Values one document may expand to through aliases; far above any real manifest."""
-
-
-class _KubeLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """Safe loader that builds JSON types only (see the module docstring)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        if all(type(key) is str for key in mapping):
-            return mapping
-        return {_json_key(key): value for key, value in mapping.items()}
-
-    def construct_yaml_binary_text(self, node: yaml.ScalarNode) -> str:
-        return "".join(str(self.construct_scalar(node)).split())
-
-    def construct_yaml_set_as_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
-        data: dict[Any, Any] = {}
-        yield data
-        data.update(self.construct_mapping(node))
-
-
-# Kubernetes reads timestamps as strings, and '=' alone would resolve to the "value" tag, which
-# no safe constructor builds.
-_DROPPED_RESOLVERS = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
-_KubeLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_RESOLVERS]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
-_KubeLoader.add_constructor("tag:yaml.org,2002:timestamp", _KubeLoader.construct_yaml_str)
-_KubeLoader.add_constructor("tag:yaml.org,2002:binary", _KubeLoader.construct_yaml_binary_text)
-_KubeLoader.add_constructor("tag:yaml.org,2002:set", _KubeLoader.construct_yaml_set_as_map)
-
-
-def _json_key(key: Any) -> str:
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    return "null" if key is None else str(key)
 
 
 @dataclass(frozen=True)
@@ -88,42 +40,10 @@ def looks_like_manifest(text: str, *, json_keys: bool = False) -> bool:
 
 def load_yaml_documents(text: str, source: str) -> Iterator[Any]:
     """Each document of ``text``; RenderError with the line for a syntax error."""
-    has_aliases = "&" in text and "*" in text
     try:
-        for document in yaml.load_all(text, Loader=_KubeLoader):  # a safe loader (see above)
-            yield _expand_aliases(document, source) if has_aliases else document
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        problem = err.problem or err.context or "is not valid YAML"
-        context = f" ({err.context})" if err.context and err.problem else ""
-        raise RenderError(
-            f"YAML syntax error: {problem}{context}",
-            file=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from err
-    except yaml.YAMLError as err:
-        raise RenderError(f"YAML error: {err}", file=source) from err
-
-
-def _expand_aliases(document: Any, source: str) -> Any:
-    """A copy in which no value is shared, refusing documents that expand too far."""
-    budget = [MAX_NODES_PER_DOCUMENT]
-
-    def copy(value: Any) -> Any:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise RenderError(
-                f"a document expands to more than {MAX_NODES_PER_DOCUMENT:,} values through "
-                "YAML aliases: remove the alias chain",
-                file=source,
-            )
-        if type(value) is dict:
-            return {key: copy(item) for key, item in value.items()}
-        if type(value) is list:
-            return [copy(item) for item in value]
-        return value
-
-    return copy(document)
+        yield from yamldocs.load_stream(text)
+    except yamldocs.YamlError as err:
+        raise RenderError(err.message, file=source, line=err.line) from err
 
 
 def parse_yaml(text: str, source: str) -> Parsed:

@@ -17,7 +17,7 @@ from conveyor.source.errors import (
 )
 from conveyor.source.metrics import GitRequest, GitRequestLog, GitRequestObserver, RequestKind
 from conveyor.source.tree import SourceFile, TreeLimits
-from conveyor.source.urls import mask_credentials, repo_key, strip_credentials
+from conveyor.source.urls import mask_credentials, repo_identity, repo_key, strip_credentials
 from conveyor.source.validate import (
     is_full_sha,
     validate_path,
@@ -43,6 +43,7 @@ __all__ = [
     "UnsafeTreeError",
     "is_full_sha",
     "mask_credentials",
+    "repo_identity",
     "repo_key",
     "revision_candidates",
     "strip_credentials",

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -24,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conveyor.clock import Clock, SystemClock
+from conveyor.gitrun import DEFAULT_LIMITS, NetworkLimits
 from conveyor.logging import get_logger
+from conveyor.model.revisions import may_be_short_sha
 from conveyor.source.catfile import ObjectReader
 from conveyor.source.errors import GitError, InvalidSourceError, RevisionNotFoundError
 from conveyor.source.export import write_files
@@ -48,7 +49,6 @@ DEFAULT_MAX_PARALLEL_FETCHES = 4
 
 # A mirror holds branches and tags only: pull-request and other refs can be numerous.
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-_SHORT_SHA = re.compile(r"^[0-9a-f]{4,64}$")
 
 
 def revision_candidates(revision: str) -> list[tuple[str, str]]:
@@ -60,7 +60,7 @@ def revision_candidates(revision: str) -> list[tuple[str, str]]:
     if revision == "HEAD" or revision.startswith("refs/"):
         return [("ref", revision)]
     found = [("branch", f"refs/heads/{revision}"), ("tag", f"refs/tags/{revision}")]
-    if _SHORT_SHA.match(revision):
+    if may_be_short_sha(revision):
         found.append(("commit", revision))
     return found
 
@@ -79,7 +79,8 @@ class RepoCache:
 
     ``env`` is added to every git process (an ssh command with a key, a proxy); ``on_request``
     observes each network call (see ``metrics``); ``clock`` times them; ``limits`` bound what
-    one ``read_tree`` may load.
+    one ``read_tree`` may load; ``network`` says how long a stalled transfer may hang before
+    git gives up (``conveyor.gitrun``), well within ``git_timeout``.
     """
 
     def __init__(
@@ -92,9 +93,11 @@ class RepoCache:
         on_request: GitRequestObserver | None = None,
         clock: Clock | None = None,
         limits: TreeLimits | None = None,
+        network: NetworkLimits | None = None,
     ) -> None:
         self.root = root
         self._git_timeout = git_timeout
+        self._network = network or DEFAULT_LIMITS
         self._fetch_slots = asyncio.Semaphore(max_parallel_fetches)
         self._env = dict(env or {})
         self._on_request = on_request
@@ -167,7 +170,12 @@ class RepoCache:
 
     async def _git_network(self, args: list[str], url: str, *, git_dir: Path | None = None) -> str:
         return await run_git(
-            args, git_dir=git_dir, env=self._env, timeout=self._git_timeout, url=url
+            args,
+            git_dir=git_dir,
+            env=self._env,
+            timeout=self._git_timeout,
+            url=url,
+            limits=self._network,
         )
 
     @contextlib.contextmanager

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from conveyor.gitrun import kill
 from conveyor.gitsafety import git_argv, git_env
 from conveyor.source.errors import GitError, TreeTooLargeError
-from conveyor.source.git import DEFAULT_TIMEOUT, kill
+from conveyor.source.git import DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)

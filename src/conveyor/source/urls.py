@@ -14,13 +14,22 @@ import re
 from urllib.parse import unquote
 
 from conveyor.logging import MASK
+from conveyor.model.repourls import is_local_path, parse_repo_url, repo_identity
 
 _SCHEME_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.DOTALL)
-# ``user@host:path``: git's scp-like ssh syntax has a ':' before any '/'.
-_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]*)@)?(?P<host>[^/:]+):(?P<path>.*)$")
 # The userinfo of a URL inside free text; a password may itself hold an unencoded '@'.
 _USERINFO_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<userinfo>[^/\s]+)@")
 _SLUG_CHARS = re.compile(r"[^a-z0-9._-]+")
+
+__all__ = [
+    "git_url",
+    "is_local_path",
+    "mask_credentials",
+    "mirror_name",
+    "repo_identity",
+    "repo_key",
+    "strip_credentials",
+]
 
 
 def _is_http(scheme: str) -> bool:
@@ -82,22 +91,9 @@ def strip_credentials(url: str) -> str:
     return f"{match.group('scheme')}://{prefix}{host}{slash}{path}"
 
 
-def is_local_path(url: str) -> bool:
-    """True when git reads ``url`` as a path on this machine (no scheme, not ``host:path``)."""
-    if _SCHEME_URL.match(url):
-        return False
-    head = url.split(":", 1)[0]
-    return ":" not in url or "/" in head
-
-
 def git_url(url: str) -> str:
     """The URL handed to git: local paths made absolute, so the cwd never changes the repo."""
     return os.path.abspath(url) if is_local_path(url) else url
-
-
-def _trim(path: str) -> str:
-    path = path.rstrip("/")
-    return path.removesuffix(".git").rstrip("/") if path.endswith(".git") else path
 
 
 def repo_key(url: str) -> str:
@@ -106,22 +102,14 @@ def repo_key(url: str) -> str:
     Scheme and host are lowercased, credentials and user names dropped, a trailing ``/`` or
     ``.git`` removed; scp-like ``user@host:path`` is the same as ``ssh://host/path``; local paths
     and ``file://`` URLs become one absolute ``file://`` form. The path keeps its case: servers
-    and file systems may tell ``Repo`` from ``repo``.
+    and file systems may tell ``Repo`` from ``repo``. (Webhooks compare the looser
+    ``repo_identity``, which ignores the scheme.)
     """
-    if match := _SCHEME_URL.match(url):
-        scheme = match.group("scheme").lower()
-        authority, _, path = match.group("rest").partition("/")
-        if scheme == "file":
-            return "file://" + _trim(os.path.abspath("/" + path))
-        if scheme in ("git+ssh", "ssh+git"):
-            scheme = "ssh"
-        host = authority.rpartition("@")[2].lower()
-        if scheme == "ssh" and host.endswith(":22"):
-            host = host.removesuffix(":22")
-        return f"{scheme}://{host}/{_trim(path.lstrip('/'))}"
-    if not is_local_path(url) and (scp := _SCP_LIKE.match(url)):
-        return f"ssh://{scp.group('host').lower()}/{_trim(scp.group('path').lstrip('/'))}"
-    return "file://" + _trim(os.path.abspath(url))
+    parts = parse_repo_url(url)
+    if parts.scheme == "file":
+        return "file://" + os.path.abspath(parts.path)
+    host = f"{parts.host}:{parts.port}" if parts.port else parts.host
+    return f"{parts.scheme}://{host}/{parts.path}"
 
 
 def mirror_name(url: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from conveyor.model.revisions import is_commit_sha, revision_problem
 from conveyor.source.errors import InvalidSourceError
 
 _MAX_URL = 2048
-_MAX_REVISION = 255
 _MAX_PATH = 4096
 
 # git's ``<transport>::<address>`` syntax runs a remote helper (``ext::`` runs a shell command).
@@ -26,9 +26,6 @@ _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]*)@)?(?P<host>[^/:]+):(?P<path>.*)$"
 ALLOWED_SCHEMES = frozenset({"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"})
 """URL schemes git may be asked to fetch from; any other scheme would run a remote helper."""
 
-_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-# Characters git refuses in ref names, or that rev-parse reads as operators (``a..b``, ``x^``).
-_REVISION_FORBIDDEN = ("..", "@{", "~", "^", ":", "?", "*", "[", "\\", "//")
 
 URL_FIELD = "repoURL"
 REVISION_FIELD = "targetRevision"
@@ -114,58 +111,29 @@ def validate_revision(revision: str) -> str:
     """Return the revision to resolve (``''`` becomes ``'HEAD'``); raise if it is unsafe.
 
     A revision is a branch, a tag, a full or abbreviated commit SHA, ``HEAD`` or a full ref name
-    (``refs/heads/main``). Range and navigation syntax (``a..b``, ``main~1``, ``HEAD^``,
-    ``@{upstream}``, ``rev:path``) is refused: pin a branch, a tag or a SHA instead.
+    (``refs/heads/main``), as Argo CD resolves ``targetRevision`` (``conveyor.model.revisions``).
+    Range and navigation syntax (``a..b``, ``main~1``, ``HEAD^``, ``@{upstream}``,
+    ``rev:path``) is refused: pin a branch, a tag or a SHA instead.
     """
     if revision == "":
         return "HEAD"
-    if len(revision) > _MAX_REVISION:
-        raise InvalidSourceError(
-            f"the revision is longer than {_MAX_REVISION} characters", obj=REVISION_FIELD
-        )
-    if revision.startswith("-"):
-        raise InvalidSourceError(
-            f"the revision {revision!r} starts with '-', which git would read as an option: "
-            "use a branch, a tag or a commit SHA",
-            obj=REVISION_FIELD,
-        )
-    if bad := _control_chars(revision):
-        raise InvalidSourceError(
-            f"the revision contains control characters ({', '.join(bad)}): remove them",
-            obj=REVISION_FIELD,
-        )
-    if any(ch.isspace() for ch in revision):
-        raise InvalidSourceError(
-            f"the revision {revision!r} contains whitespace, which git ref names cannot",
-            obj=REVISION_FIELD,
-        )
-    for token in _REVISION_FORBIDDEN:
-        if token in revision:
-            raise InvalidSourceError(
-                f"the revision {revision!r} contains {token!r}: revision expressions are not "
-                "supported; use a branch, a tag or a commit SHA",
-                obj=REVISION_FIELD,
-            )
-    if revision.startswith("/") or revision.endswith(("/", ".", ".lock")):
-        raise InvalidSourceError(
-            f"the revision {revision!r} is not a valid git ref name: it may not start with '/' "
-            "nor end with '/', '.' or '.lock'",
-            obj=REVISION_FIELD,
-        )
+    problem = revision_problem(revision)
+    if problem is not None:
+        raise InvalidSourceError(problem, obj=REVISION_FIELD)
     return revision
 
 
 def is_full_sha(value: str) -> bool:
     """True for a full lowercase commit SHA (40 hex, or 64 in SHA-256 repositories)."""
-    return _SHA.match(value) is not None
+    return is_commit_sha(value)
 
 
 def validate_sha(sha: str) -> str:
     """Return ``sha`` if it is a full commit SHA, the form ``resolve`` returns."""
     if not is_full_sha(sha):
         raise InvalidSourceError(
-            f"{sha!r} is not a full commit SHA (40 lowercase hex digits): resolve the revision "
-            "first",
+            f"{sha!r} is not a full commit SHA (40 or 64 lowercase hex digits): resolve the "
+            "revision first",
             obj="revision",
         )
     return sha

@@ -10,7 +10,6 @@ before it is sent SIGTERM, so that no request is routed to a process that is sto
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from conveyor.targets.local.persistence import WriteBehind
 from conveyor.targets.local.ports import PortAllocator
 from conveyor.targets.local.services import ServiceManager
 from conveyor.targets.protocol import WatchEvent
+from conveyor.workqueue import WorkQueue
 
 log = get_logger(component="local-runtime")
 
@@ -111,12 +111,9 @@ class LocalRuntime:
         )
         self.ports = PortAllocator(self.journal)
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
-        self._queue: asyncio.Queue[ObjectKey] = asyncio.Queue()
-        self._queued: set[ObjectKey] = set()
+        # One worker: the controllers' plans assume objects are reconciled one at a time.
+        self._queue: WorkQueue[ObjectKey] = WorkQueue(self._handle, workers=1)
         self._terminating: dict[ObjectKey, asyncio.Task[None]] = {}
-        self._timers: dict[ObjectKey, asyncio.TimerHandle] = {}
-        self._worker: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -134,17 +131,11 @@ class LocalRuntime:
         for obj in self.store.list():
             self.enqueue(ObjectKey.of(obj))
         self.journal.start()
-        self._worker = asyncio.create_task(self._work(), name="local-runtime-worker")
+        self._queue.start()
 
     async def stop(self) -> None:
         """Stop the loop, the processes and the listeners; flush the journal."""
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
-        for timer in self._timers.values():
-            timer.cancel()
+        await self._queue.stop()
         for task in self._terminating.values():
             task.cancel()
         await self.kubelet.shutdown()
@@ -163,33 +154,17 @@ class LocalRuntime:
     async def settle(self) -> None:
         """Wait until the work queue is empty (for tests and benchmarks; bound it with
         ``asyncio.timeout``)."""
-        while self._queued or not self._idle.is_set():
-            self._idle.clear()
-            await self._idle.wait()
+        await self._queue.drain()
 
     # -- queueing --------------------------------------------------------------------------
 
     def enqueue(self, key: ObjectKey) -> None:
         """Ask for ``key`` to be reconciled (once, however often it is asked)."""
-        if key not in self._queued:
-            self._queued.add(key)
-            self._idle.clear()
-            self._queue.put_nowait(key)
+        self._queue.add(key)
 
     def enqueue_after(self, key: ObjectKey, delay: float) -> None:
         """Reconcile ``key`` again after ``delay`` seconds (the earliest request wins)."""
-        loop = asyncio.get_running_loop()
-        existing = self._timers.get(key)
-        when = loop.time() + delay
-        if existing is not None and existing.when() <= when:
-            return
-        if existing is not None:
-            existing.cancel()
-        self._timers[key] = loop.call_at(when, self._fire_timer, key)
-
-    def _fire_timer(self, key: ObjectKey) -> None:
-        self._timers.pop(key, None)
-        self.enqueue(key)
+        self._queue.add_after(key, delay)
 
     def _on_change(self, event: WatchEvent) -> None:
         obj = event.object
@@ -210,18 +185,13 @@ class LocalRuntime:
     def _on_pod_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
         self.store.update_status(key, status)
 
-    async def _work(self) -> None:
-        while True:
-            if self._queue.empty():
-                self._idle.set()
-            key = await self._queue.get()
-            self._queued.discard(key)
-            try:
-                await self._reconcile(key)
-            except Exception as err:  # one object's failure never stops the loop
-                log.exception("reconcile failed", object=str(key), error=str(err))
-                self.events.record(key, "ReconcileError", str(err), "Warning")
-                self.enqueue_after(key, 5.0)
+    async def _handle(self, key: ObjectKey) -> None:
+        try:
+            await self._reconcile(key)
+        except Exception as err:  # one object's failure never stops the loop
+            log.exception("reconcile failed", object=str(key), error=str(err))
+            self.events.record(key, "ReconcileError", str(err), "Warning")
+            self.enqueue_after(key, 5.0)
 
     # -- deletion --------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from conveyor.backoff import exponential_delay
 from conveyor.clock import rfc3339
 from conveyor.model.objects import Object
 from conveyor.targets.local.controllers import common as c
@@ -253,9 +254,7 @@ class _Planner:
                 failures, last_failure = failures + 1, _finished_at(pod)
         if failures == 0 or last_failure is None:
             return 0.0
-        delay: float = min(
-            POD_FAILURE_BACKOFF * 2.0 ** min(failures - 1, 16), MAX_POD_FAILURE_BACKOFF
-        )
+        delay = exponential_delay(failures - 1, POD_FAILURE_BACKOFF, MAX_POD_FAILURE_BACKOFF)
         return max(delay - (self.now - last_failure).total_seconds(), 0.0)
 
     # -- time ---------------------------------------------------------------------------------

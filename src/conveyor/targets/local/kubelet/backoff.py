@@ -1,51 +1,15 @@
-"""Restart and retry delays, as the kubelet computes them (pure, no clock of its own).
+"""Restart and retry delays as the kubelet shows them (``back-off 20s restarting ...``).
 
-A crashing container restarts at once the first time, then after ``base``, ``2*base``, ...
-up to ``cap`` (the kubelet's 10 s, 20 s, ... 5 min). An instance that ran for
-``reset_after`` seconds before exiting was healthy: its next restart is immediate again.
-Image pulls use the same doubling without the immediate first retry.
+The delays themselves come from the shared ``conveyor.backoff.Backoff`` (immediate first
+restart, then 10 s, 20 s, ... 5 min; image pulls without the immediate first retry), re-exported
+here for the kubelet's modules; this module formats them as Go prints durations.
 """
 
 from __future__ import annotations
 
-import math
+from conveyor.backoff import Backoff
 
-
-class Backoff:
-    """Exponential delays with an optional immediate first step and a reset after good runs."""
-
-    def __init__(
-        self,
-        base: float,
-        cap: float,
-        *,
-        reset_after: float = math.inf,
-        immediate_first: bool = True,
-    ) -> None:
-        self._base = base
-        self._cap = cap
-        self._reset_after = reset_after
-        self._immediate_first = immediate_first
-        self._failures = 0
-
-    @property
-    def failures(self) -> int:
-        """How many delays were handed out since the last reset."""
-        return self._failures
-
-    def next_delay(self, ran_for: float | None = None) -> float:
-        """The delay before the next attempt; ``ran_for`` is how long the last attempt lasted."""
-        if ran_for is not None and ran_for >= self._reset_after:
-            self._failures = 0
-        step = self._failures - 1 if self._immediate_first else self._failures
-        self._failures += 1
-        if step < 0:
-            return 0.0
-        return float(min(self._cap, self._base * (2.0 ** min(step, 64))))
-
-    def reset(self) -> None:
-        """Start again from the first step."""
-        self._failures = 0
+__all__ = ["Backoff", "format_duration"]
 
 
 def format_duration(seconds: float) -> str:

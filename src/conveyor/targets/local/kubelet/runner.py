@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from conveyor.backoff import Backoff
 from conveyor.errors import ValidationError
 from conveyor.targets.local.kubelet.api import ResolvedImage
-from conveyor.targets.local.kubelet.backoff import Backoff, format_duration
+from conveyor.targets.local.kubelet.backoff import format_duration
 from conveyor.targets.local.kubelet.container import ContainerProcess, Launch, SpawnError
 from conveyor.targets.local.kubelet.context import NORMAL, WARNING, PodContext
 from conveyor.targets.local.kubelet.env import EnvConfigError, expand, resolve_env

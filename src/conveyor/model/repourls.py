@@ -1,0 +1,98 @@
+"""Repository URLs read one way: which repository does a URL name, in each sense Argo CD uses.
+
+Apps, projects, webhooks and mirrors spell one repository many ways (``https://Host/org/repo``,
+``https://host/org/repo.git/``, ``ssh://git@host/org/repo``, ``git@host:org/repo``). This module
+parses them once (``parse_repo_url``) and derives the three keys Conveyor compares:
+
+- ``repo_identity``: is a push to this URL a push to that app's repository? Scheme, user and
+  port do not matter, nor ``.git``, a trailing ``/`` or case, as in Argo CD's webhook handler
+  (``https://github.com/o/r`` and ``git@github.com:o/r.git`` are one repository).
+- ``normalize_git_url``: Argo CD's ``NormalizeGitURL``, the form AppProject ``sourceRepos``
+  patterns are matched against (lower case, no ``.git``, ssh written ``git@host/org/repo``).
+- ``conveyor.source.urls.repo_key``: the mirror's key, built on ``parse_repo_url``; it keeps the
+  scheme and the path's case, since a mirror is fetched over one transport.
+
+Local paths and ``file://`` URLs keep their case: file systems tell ``Repo`` from ``repo``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+_SCHEME_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)$", re.DOTALL)
+# ``user@host:path``: git's scp-like ssh syntax has a ':' before any '/'.
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]*)@)?(?P<host>[^/:]+):(?P<path>.*)$")
+_ARGO_SCP = re.compile(r"^[\w.-]+@[\w.-]+:")
+_SSH_SCHEMES = {"git+ssh": "ssh", "ssh+git": "ssh"}
+
+
+@dataclass(frozen=True)
+class RepoURL:
+    """A repository URL in parts; ``scheme`` is ``ssh`` for scp-like, ``file`` for paths."""
+
+    scheme: str  # lower case
+    user: str  # user name only (a password or token is never kept)
+    host: str  # lower case, without the port
+    port: str
+    path: str  # without the leading '/', a trailing '/' or '.git'; absolute for file
+
+
+def is_local_path(url: str) -> bool:
+    """True when git reads ``url`` as a path on this machine (no scheme, not ``host:path``)."""
+    if _SCHEME_URL.match(url):
+        return False
+    head = url.split(":", 1)[0]
+    return ":" not in url or "/" in head
+
+
+def _trim(path: str) -> str:
+    path = path.rstrip("/")
+    return path.removesuffix(".git").rstrip("/") if path.endswith(".git") else path
+
+
+def parse_repo_url(url: str) -> RepoURL:
+    """The parts of ``url``; relative local paths are normalized but stay relative."""
+    url = url.strip()
+    if match := _SCHEME_URL.match(url):
+        scheme = match.group("scheme").lower()
+        scheme = _SSH_SCHEMES.get(scheme, scheme)
+        authority, _, path = match.group("rest").partition("/")
+        if scheme == "file":
+            return RepoURL("file", "", "", "", _trim(posixpath.normpath("/" + path)))
+        userinfo, _, hostport = authority.rpartition("@")
+        host, _, port = hostport.lower().partition(":")
+        if scheme == "ssh" and port == "22":
+            port = ""
+        return RepoURL(scheme, userinfo.partition(":")[0], host, port, _trim(path.lstrip("/")))
+    if not is_local_path(url) and (scp := _SCP_LIKE.match(url)):
+        path = _trim(scp.group("path").lstrip("/"))
+        return RepoURL("ssh", scp.group("user") or "", scp.group("host").lower(), "", path)
+    return RepoURL("file", "", "", "", _trim(posixpath.normpath(url)))
+
+
+def repo_identity(url: str) -> str:
+    """Which repository ``url`` names, for "is this push about that app?".
+
+    ``host/path`` in lower case for network URLs, whatever the scheme (https, http, ssh,
+    scp-like, git), user, port, ``.git`` or trailing ``/``; ``file://`` + the path for local
+    repositories.
+    """
+    parts = parse_repo_url(url)
+    if parts.scheme == "file":
+        return "file://" + parts.path
+    return f"{parts.host}/{parts.path}".lower()
+
+
+def normalize_git_url(url: str) -> str:
+    """Argo CD's ``NormalizeGitURL``: the form sourceRepos patterns are matched against.
+
+    Lower case, no ``.git``; scp-style ssh (``git@host:org/repo``) and ``ssh://`` URLs are both
+    written ``git@host/org/repo``; other schemes are kept (``https://host/org/repo``).
+    """
+    value = url.strip().lower()
+    if "://" not in value and _ARGO_SCP.match(value):
+        value = value.replace(":", "/", 1)
+    value = value.removeprefix("ssh://")
+    return value.removesuffix(".git")
