@@ -196,8 +196,12 @@ class SyncExecutor:
         for task in tasks:
             if task.action == "prune" or task.desired is None:
                 continue
+            if task.options.force and self.live.get(task.key) is not None:
+                continue  # re-created: the live object's immutable fields do not apply
             try:
-                await self.target.apply(self._manifest(task, request), _apply_options(task, True))
+                await self.target.apply(
+                    await self._manifest(task, request), _apply_options(task, True)
+                )
             except UnknownKindError as err:
                 if (task.key.group, task.key.kind) in defined:
                     continue  # its CRD comes in this sync: Argo CD skips the dry run
@@ -213,12 +217,15 @@ class SyncExecutor:
         if problems:
             raise SyncFailed("; ".join(problems))
 
-    def _manifest(self, task: SyncTask, request: SyncRequest) -> Object:
+    async def _manifest(self, task: SyncTask, request: SyncRequest) -> Object:
         """What to write for ``task``: its manifest, with ignored fields kept at their live
-        value under RespectIgnoreDifferences=true (only when the object exists)."""
+        value under RespectIgnoreDifferences=true (only when the object exists; read from the
+        target, since another manager may have just changed it)."""
         assert task.desired is not None
-        live = self.live.get(task.key) if task.action == "apply" else None
-        if live is None or not task.options.respect_ignore_differences:
+        if task.action != "apply" or not task.options.respect_ignore_differences:
+            return task.desired
+        live = await self.target.get(task.key)
+        if live is None:
             return task.desired
         return keep_ignored(task.key, task.desired, live, request.ignore_rules)
 
@@ -247,7 +254,7 @@ class SyncExecutor:
                 await self._delete_and_wait(task.key)
                 before = None
             applied = await self.target.apply(
-                self._manifest(task, request), _apply_options(task, False)
+                await self._manifest(task, request), _apply_options(task, False)
             )
         except ConveyorError as err:
             raise SyncFailed(f"{_describe(task.key)}: {err.args[0]}") from err
