@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conveyor.model.loading import application_from_dict
 from conveyor.model.syncoptions import PropagationPolicy, SyncOptions
 
 
@@ -39,3 +40,19 @@ def test_what_is_not_understood_is_listed_not_applied() -> None:
     assert "Replace=yes" in own.problems[0]
     assert "'Frobnicate' is not known" in own.problems[1]
     assert "CreateNamespace applies to a whole application" in own.problems[2]
+
+
+def test_the_typed_application_gives_its_parsed_options() -> None:
+    manifest = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "a"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://example.com/r.git", "path": "."},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "d"},
+            "syncPolicy": {"syncOptions": ["Replace=true", "Prune=confirm"]},
+        },
+    }
+    options = application_from_dict(manifest).value.sync_options
+    assert options.replace and options.prune == "confirm"

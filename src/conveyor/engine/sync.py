@@ -32,7 +32,7 @@ from conveyor.errors import ConveyorError, NotFoundError
 from conveyor.health import assess
 from conveyor.logging import get_logger
 from conveyor.model.health import HealthStatus
-from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.objects import Object, ObjectKey, crd_defines
 from conveyor.model.synccommon import HookDeletePolicy
 from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions, Target, UnknownKindError
 
@@ -95,12 +95,6 @@ def _apply_options(task: SyncTask, dry_run: bool) -> ApplyOptions:
     return ApplyOptions(
         dry_run=dry_run, replace=task.options.replace, validate=task.options.validate
     )
-
-
-def _crd_defines(crd: Object | None) -> tuple[str, str]:
-    spec = (crd or {}).get("spec") or {}
-    names = spec.get("names") or {} if isinstance(spec, dict) else {}
-    return str(spec.get("group", "")), str(names.get("kind", "") if isinstance(names, dict) else "")
 
 
 def _describe(key: ObjectKey) -> str:
@@ -190,7 +184,7 @@ class SyncExecutor:
         if request.options.sync.create_namespace:
             created.add(request.namespace)
         defined = {
-            _crd_defines(t.desired) for t in tasks if t.key.kind == "CustomResourceDefinition"
+            crd_defines(t.desired) for t in tasks if t.key.kind == "CustomResourceDefinition"
         }
         problems = []
         for task in tasks:

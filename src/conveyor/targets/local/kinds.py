@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.objects import Object, ObjectKey, crd_defines
 from conveyor.targets.protocol import UnknownKindError
 
 # The API groups a Kubernetes API server serves without any CRD.
@@ -28,18 +28,6 @@ BUILT_IN_GROUPS = frozenset(
 CONVEYOR_GROUP = "argoproj.io"
 
 CRD_KIND = "CustomResourceDefinition"
-
-
-def crd_defines(crd: Object) -> tuple[str, str] | None:
-    """The (group, kind) a CustomResourceDefinition defines, or None when malformed."""
-    spec = crd.get("spec")
-    if not isinstance(spec, dict):
-        return None
-    names = spec.get("names")
-    group, kind = spec.get("group"), names.get("kind") if isinstance(names, dict) else None
-    if isinstance(group, str) and isinstance(kind, str) and group and kind:
-        return group, kind
-    return None
 
 
 def check_kind(key: ObjectKey, crds: Iterable[Object]) -> None:
