@@ -102,6 +102,7 @@ async def engine(
     options = options or ControllerOptions()
     database = await open_database(settings)
     repos = RepoCache(settings.home / "repos", on_request=git_observer)
+    live = LiveState(target)
     comparer = Comparer(
         repos,
         # Room for every app's render: an LRU smaller than the app count would miss on
@@ -109,13 +110,14 @@ async def engine(
         Renderer(cache=RenderCache(max_entries=20_000), observer=render_observer),
         settings.home / "checkouts",
         max_fetch_age=options.poll_interval,
+        live_lookup=live.get,
     )
     store = EngineStore(database)
     controller = Controller(
         store,
         target,
         comparer,
-        LiveState(target),
+        live,
         options=options,
         observer=observer,
     )

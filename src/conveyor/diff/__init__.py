@@ -14,7 +14,7 @@ from conveyor.diff.annotations import (
     is_hook,
 )
 from conveyor.diff.app import AppDiff, diff_app
-from conveyor.diff.ignore import IgnoreRule, compile_ignore_rules
+from conveyor.diff.ignore import IgnoreRule, compile_ignore_rules, keep_ignored
 from conveyor.diff.normalize import Normalizer, normalize, strip_server_fields
 from conveyor.diff.report import Difference
 from conveyor.diff.resource import (
@@ -48,6 +48,7 @@ __all__ = [
     "fold_string_data",
     "has_compare_option",
     "is_hook",
+    "keep_ignored",
     "mask_secret",
     "mask_secrets",
     "normalize",

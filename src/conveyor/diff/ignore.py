@@ -14,6 +14,7 @@ as in Argo CD.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ class IgnoreRule:
     jq_path_expressions: tuple[str, ...] = ()
     _tokens: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
     _programs: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+    _path_programs: tuple[Any, ...] = field(init=False, repr=False, compare=False)
     _matched: dict[tuple[str, str], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -47,6 +49,11 @@ class IgnoreRule:
         object.__setattr__(self, "_tokens", tuple(_tokens(p) for p in self.json_pointers))
         object.__setattr__(
             self, "_programs", tuple(_compile_jq(e) for e in self.jq_path_expressions)
+        )
+        object.__setattr__(
+            self,
+            "_path_programs",
+            tuple(jq.compile(f"[path({e})]") for e in self.jq_path_expressions),
         )
 
     def matches(self, key: ObjectKey) -> bool:
@@ -75,6 +82,64 @@ class IgnoreRule:
             except (ValueError, TypeError, StopIteration):
                 continue  # the expression does not apply to this object
         return out if isinstance(out, dict) else obj
+
+    def paths(self, key: ObjectKey, obj: Object) -> list[tuple[str | int, ...]]:
+        """The paths in ``obj`` this rule ignores (none when it does not apply)."""
+        if not self.matches(key):
+            return []
+        found: list[tuple[str | int, ...]] = [
+            tuple(int(t) if t.isdigit() else t for t in tokens) for tokens in self._tokens
+        ]
+        for program in self._path_programs:
+            try:
+                found.extend(tuple(p) for p in program.input_value(obj).first())
+            except (ValueError, TypeError, StopIteration):
+                continue  # the expression does not apply to this object
+        return found
+
+
+def keep_ignored(
+    key: ObjectKey, desired: Object, live: Object, rules: Iterable[IgnoreRule]
+) -> Object:
+    """``desired`` with every ignored field set to its live value (removed when live has none):
+    what sync option RespectIgnoreDifferences applies. ``desired`` is not changed."""
+    out: Any = copy.deepcopy(desired)
+    for rule in rules:
+        for path in rule.paths(key, live) + rule.paths(key, desired):
+            found, value = _get(live, path)
+            out = _set(out, path, copy.deepcopy(value)) if found else _drop(out, path)
+    return out if isinstance(out, dict) else desired
+
+
+def _get(obj: Any, path: tuple[str | int, ...]) -> tuple[bool, Any]:
+    for step in path:
+        in_map = isinstance(obj, dict) and isinstance(step, str) and step in obj
+        in_list = isinstance(obj, list) and isinstance(step, int) and 0 <= step < len(obj)
+        if not (in_map or in_list):
+            return False, None
+        obj = obj[step]
+    return True, obj
+
+
+def _set(obj: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """``obj`` with ``value`` at ``path``, maps made on the way; unchanged when a list index
+    is out of range or a step does not fit."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(head, str) and (obj is None or isinstance(obj, dict)):
+        out = dict(obj or {})
+        out[head] = _set(out.get(head), rest, value)
+        return out
+    if isinstance(head, int) and isinstance(obj, list) and 0 <= head < len(obj):
+        items = list(obj)
+        items[head] = _set(items[head], rest, value)
+        return items
+    return obj
+
+
+def _drop(obj: Any, path: tuple[str | int, ...]) -> Any:
+    return remove_pointer(obj, tuple(str(p) for p in path))
 
 
 def compile_ignore_rules(

@@ -19,13 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.clock import Clock, SystemClock
-from conveyor.diff import CLUSTER_SCOPED_KINDS, AppDiff, compile_ignore_rules, diff_app
+from conveyor.diff import (
+    CLUSTER_SCOPED_KINDS,
+    AppDiff,
+    IgnoreRule,
+    compile_ignore_rules,
+    diff_app,
+)
 from conveyor.engine.appspec import AppSpec
+from conveyor.engine.syncoptions import Lookup, option_conditions, shared_resource_conditions
 from conveyor.errors import ValidationError
 from conveyor.health import aggregate, assess
 from conveyor.model.appproject import AppProject
 from conveyor.model.health import Health, HealthStatus
 from conveyor.model.objects import Object, ObjectKey, group_of
+from conveyor.model.syncoptions import SyncOptions
 from conveyor.render import CacheKey, Renderer, RenderRequest
 from conveyor.source import RepoCache, repo_key
 from conveyor.targets.protocol import TRACKING_LABEL
@@ -49,6 +57,8 @@ class Comparison:
     summary: dict[str, Any] = field(default_factory=dict)
     conditions: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    """The app's compiled ignoreDifferences (a sync with RespectIgnoreDifferences uses them)."""
 
     @property
     def sync_status(self) -> str:
@@ -117,8 +127,12 @@ class Comparer:
         *,
         max_fetch_age: float = 30.0,
         clock: Clock | None = None,
+        live_lookup: Lookup | None = None,
     ) -> None:
+        """``live_lookup`` finds a live object by key whichever app tracks it (the engine's
+        ``LiveState.get``), to report resources another app tracks too."""
         self.repos = repos
+        self.live_lookup = live_lookup
         self.renderer = renderer
         self.checkouts = checkouts
         self.max_fetch_age = max_fetch_age
@@ -224,9 +238,20 @@ class Comparer:
         rules = compile_ignore_rules(list(spec.ignore_differences))
         diff = diff_app(desired, live, namespace=spec.namespace, ignore_rules=rules)
         comparison = Comparison(
-            revision=sha, desired=desired, diff=diff, source_type=source_type, live=live
+            revision=sha,
+            desired=desired,
+            diff=diff,
+            source_type=source_type,
+            live=live,
+            ignore_rules=rules,
         )
         _fill_status(comparison)
+        options = SyncOptions.parse(f"{k}={v}" for k, v in spec.sync_options.items())
+        comparison.conditions.extend(option_conditions(options, desired))
+        if self.live_lookup is not None:
+            comparison.conditions.extend(
+                shared_resource_conditions(spec.name, desired, self.live_lookup)
+            )
         return comparison
 
 

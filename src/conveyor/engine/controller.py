@@ -28,7 +28,7 @@ from conveyor.engine.events import EngineListener
 from conveyor.engine.livestate import LiveState
 from conveyor.engine.repository import HistoryInput, OperationRecord, Repository
 from conveyor.engine.sync import SyncExecutor, SyncOutcome, SyncRequest
-from conveyor.engine.syncplan import PlanOptions
+from conveyor.engine.syncplan import PlanOptions, kept_on_app_delete
 from conveyor.engine.validation import (
     check_project,
     check_source,
@@ -41,6 +41,7 @@ from conveyor.errors import ConflictError, ConveyorError, NotFoundError, Validat
 from conveyor.logging import get_logger
 from conveyor.model.appproject import AppProject
 from conveyor.model.objects import ObjectKey
+from conveyor.model.syncoptions import SyncOptions
 from conveyor.targets.protocol import Target
 
 log = get_logger(component="controller")
@@ -253,7 +254,10 @@ class Controller:
         if state.operation is not None:
             state.operation.cancel()
         if cascade:
+            options = SyncOptions.parse(f"{k}={v}" for k, v in state.spec.sync_options.items())
             for obj in sorted(self.live.app_objects(name), key=lambda o: -_delete_rank(o)):
+                if kept_on_app_delete(obj, options):
+                    continue  # Delete=false (or confirm): the resource outlives its app
                 key = ObjectKey.of(obj)
                 await self.target.delete(key)
                 self.live.forget(key)
@@ -661,9 +665,8 @@ class Controller:
         )
         options = PlanOptions(
             prune=bool(sync.get("prune")),
-            prune_last=spec.option("PruneLast"),
-            apply_out_of_sync_only=spec.option("ApplyOutOfSyncOnly"),
             selected=keys or None,
+            sync=SyncOptions.parse(sync.get("syncOptions") or []),
         )
         request = SyncRequest(
             app=spec.name,
@@ -673,7 +676,7 @@ class Controller:
             out_of_sync=frozenset(comparison.out_of_sync),
             options=options,
             dry_run=bool(sync.get("dryRun")),
-            create_namespace=spec.option("CreateNamespace"),
+            ignore_rules=comparison.ignore_rules,
         )
         return revision, request
 

@@ -6,6 +6,13 @@ anything is applied every object is applied as a dry run, so that one invalid ob
 sync without leaving the others half done. A step waits until its objects are healthy (hooks:
 completed) before the next step starts; a hook that fails or an object that turns Degraded
 fails the sync, and then the SyncFail hooks run. Cancelling the task terminates the operation.
+
+Sync options change how each object is written: Replace=true replaces instead of merging,
+Force=true deletes and creates again, Validate=false skips the schema check,
+RespectIgnoreDifferences=true keeps the live value of ignored fields, PrunePropagationPolicy
+says what a pruned object's dependants do, SkipDryRunOnMissingResource skips the dry run of a
+kind the target does not know yet (a CRD in the same sync does that on its own), and
+FailOnSharedResource=true fails the sync before it starts when another app tracks a resource.
 """
 
 from __future__ import annotations
@@ -17,14 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.clock import Clock, SystemClock
+from conveyor.diff import IgnoreRule, keep_ignored
 from conveyor.engine.livestate import LiveState
+from conveyor.engine.syncoptions import shared_resource_failure
 from conveyor.engine.syncplan import PlanOptions, SyncTask, groups, plan_sync, sync_fail_hooks
 from conveyor.errors import ConveyorError, NotFoundError
 from conveyor.health import assess
 from conveyor.logging import get_logger
 from conveyor.model.health import HealthStatus
-from conveyor.model.objects import Object, ObjectKey
-from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions, Target
+from conveyor.model.objects import Object, ObjectKey, crd_defines
+from conveyor.model.synccommon import HookDeletePolicy
+from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions, Target, UnknownKindError
 
 log = get_logger(component="sync")
 
@@ -42,8 +52,10 @@ class SyncRequest:
     """Rendered objects, hooks included, tracking label set."""
     out_of_sync: frozenset[ObjectKey] = frozenset()
     options: PlanOptions = field(default_factory=PlanOptions)
+    """What to sync, with the operation's sync options (``options.sync``)."""
     dry_run: bool = False
-    create_namespace: bool = False
+    ignore_rules: tuple[IgnoreRule, ...] = ()
+    """The app's ignoreDifferences, for RespectIgnoreDifferences=true."""
 
 
 @dataclass
@@ -79,6 +91,12 @@ def _result(task: SyncTask, status: str, message: str, hook_phase: str = "") -> 
     return out
 
 
+def _apply_options(task: SyncTask, dry_run: bool) -> ApplyOptions:
+    return ApplyOptions(
+        dry_run=dry_run, replace=task.options.replace, validate=task.options.validate
+    )
+
+
 def _describe(key: ObjectKey) -> str:
     kind = f"{key.kind.lower()}.{key.group}" if key.group else key.kind.lower()
     return f"{kind}/{key.name}"
@@ -109,6 +127,10 @@ class SyncExecutor:
             if progress is not None:
                 await progress(list(results.values()))
 
+        if request.options.sync.fail_on_shared_resource:
+            shared = shared_resource_failure(request.app, request.desired, self.live.get)
+            if shared is not None:
+                return SyncOutcome("Failed", shared)
         try:
             live = {ObjectKey.of(o): o for o in self.live.app_objects(request.app)}
             tasks = plan_sync(
@@ -126,7 +148,7 @@ class SyncExecutor:
                 return SyncOutcome(
                     "Succeeded", "successfully synced (dry run)", list(results.values())
                 )
-            if request.create_namespace:
+            if request.options.sync.create_namespace:
                 await self._ensure_namespace(request.namespace)
             steps = groups(tasks)
             for n, step in enumerate(steps):
@@ -159,14 +181,27 @@ class SyncExecutor:
     async def _validate(self, request: SyncRequest, tasks: list[SyncTask]) -> None:
         """Dry-run every object before touching anything: all or nothing for bad input."""
         created = {t.key.name for t in tasks if t.key.kind == "Namespace"}
-        if request.create_namespace:
+        if request.options.sync.create_namespace:
             created.add(request.namespace)
+        defined = {
+            crd_defines(t.desired) for t in tasks if t.key.kind == "CustomResourceDefinition"
+        }
         problems = []
         for task in tasks:
             if task.action == "prune" or task.desired is None:
                 continue
+            if task.options.force and self.live.get(task.key) is not None:
+                continue  # re-created: the live object's immutable fields do not apply
             try:
-                await self.target.apply(task.desired, ApplyOptions(dry_run=True))
+                await self.target.apply(
+                    await self._manifest(task, request), _apply_options(task, True)
+                )
+            except UnknownKindError as err:
+                if (task.key.group, task.key.kind) in defined:
+                    continue  # its CRD comes in this sync: Argo CD skips the dry run
+                if task.options.skip_dry_run_on_missing_resource:
+                    continue
+                problems.append(f"{_describe(task.key)}: {err.args[0]}")
             except NotFoundError as err:
                 if task.key.namespace in created and "namespace" in str(err):
                     continue
@@ -175,6 +210,18 @@ class SyncExecutor:
                 problems.append(f"{_describe(task.key)}: {err.args[0]}")
         if problems:
             raise SyncFailed("; ".join(problems))
+
+    async def _manifest(self, task: SyncTask, request: SyncRequest) -> Object:
+        """What to write for ``task``: its manifest, with ignored fields kept at their live
+        value under RespectIgnoreDifferences=true (only when the object exists; read from the
+        target, since another manager may have just changed it)."""
+        assert task.desired is not None
+        if task.action != "apply" or not task.options.respect_ignore_differences:
+            return task.desired
+        live = await self.target.get(task.key)
+        if live is None:
+            return task.desired
+        return keep_ignored(task.key, task.desired, live, request.ignore_rules)
 
     async def _ensure_namespace(self, namespace: str) -> None:
         key = ObjectKey("", "Namespace", "", namespace)
@@ -188,7 +235,8 @@ class SyncExecutor:
         if task.skip_reason:
             return _result(task, "PruneSkipped", task.skip_reason)
         if task.action == "prune":
-            await self.target.delete(task.key)
+            policy = task.options.prune_propagation_policy
+            await self.target.delete(task.key, propagation_policy=policy)
             self.live.forget(task.key)
             return _result(task, "Pruned", "pruned")
         assert task.desired is not None
@@ -196,7 +244,12 @@ class SyncExecutor:
             return await self._start_hook(task, request)
         before = self.live.get(task.key)
         try:
-            applied = await self.target.apply(task.desired)
+            if task.options.force and before is not None:
+                await self._delete_and_wait(task.key)
+                before = None
+            applied = await self.target.apply(
+                await self._manifest(task, request), _apply_options(task, False)
+            )
         except ConveyorError as err:
             raise SyncFailed(f"{_describe(task.key)}: {err.args[0]}") from err
         self.live.observe(applied)
@@ -212,12 +265,12 @@ class SyncExecutor:
 
     async def _start_hook(self, task: SyncTask, request: SyncRequest) -> dict[str, Any]:
         assert task.desired is not None
-        if "BeforeHookCreation" in task.delete_policies:
+        if HookDeletePolicy.BEFORE_HOOK_CREATION in task.delete_policies:
             await self._delete_and_wait(task.key)
         hook = copy.deepcopy(task.desired)
         hook.setdefault("metadata", {}).setdefault("labels", {})[TRACKING_LABEL] = request.app
         try:
-            applied = await self.target.apply(hook)
+            applied = await self.target.apply(hook, _apply_options(task, False))
         except ConveyorError as err:
             raise SyncFailed(f"{_describe(task.key)}: {err.args[0]}") from err
         self.live.observe(applied)
@@ -282,14 +335,14 @@ class SyncExecutor:
             results[task.key] = _result(
                 task, "Synced", health.message or f"{_describe(task.key)} completed", "Succeeded"
             )
-            if "HookSucceeded" in task.delete_policies:
+            if HookDeletePolicy.HOOK_SUCCEEDED in task.delete_policies:
                 await self.target.delete(task.key)
                 self.live.forget(task.key)
             return True
         if health.status is HealthStatus.DEGRADED:
             message = health.message or "hook failed"
             results[task.key] = _result(task, "SyncFailed", message, "Failed")
-            if "HookFailed" in task.delete_policies:
+            if HookDeletePolicy.HOOK_FAILED in task.delete_policies:
                 await self.target.delete(task.key)
                 self.live.forget(task.key)
             raise SyncFailed(f"{task.hook_type} hook {_describe(task.key)} failed: {message}")
@@ -298,7 +351,7 @@ class SyncExecutor:
     async def _run_sync_fail_hooks(
         self, request: SyncRequest, results: dict[ObjectKey, dict[str, Any]]
     ) -> None:
-        hooks = sync_fail_hooks(request.desired, request.namespace)
+        hooks = sync_fail_hooks(request.desired, request.namespace, request.options.sync)
         if not hooks or request.dry_run:
             return
         try:

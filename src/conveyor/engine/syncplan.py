@@ -14,23 +14,43 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from conveyor.errors import ValidationError
+from conveyor.model import synccommon
 from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.synccommon import (
+    SYNC_PHASES,
+    HookDeletePolicy,
+    HookType,
+    delete_policies,
+    hook_types,
+    is_hook,
+    runs_in,
+)
+from conveyor.model.syncoptions import SyncOptions
 
-HOOK = "argocd.argoproj.io/hook"
-HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
-HELM_HOOK = "helm.sh/hook"
+# The vocabulary's names, kept here for existing callers.
+HOOK = synccommon.ANNOTATION_HOOK
+HOOK_DELETE_POLICY = synccommon.ANNOTATION_HOOK_DELETE_POLICY
+SYNC_WAVE = synccommon.ANNOTATION_SYNC_WAVE
+SYNC_OPTIONS = synccommon.ANNOTATION_SYNC_OPTIONS
+HELM_HOOK = synccommon.ANNOTATION_HELM_HOOK
+PHASES: tuple[str, ...] = tuple(p.value for p in SYNC_PHASES)
+annotations_of = synccommon.annotations_of
+wave_of = synccommon.wave
 
-PHASES = ("PreSync", "Sync", "PostSync")
-HOOK_TYPES = frozenset({"PreSync", "Sync", "PostSync", "SyncFail", "Skip"})
-_HELM_HOOKS = {
-    "pre-install": "PreSync",
-    "pre-upgrade": "PreSync",
-    "post-install": "PostSync",
-    "post-upgrade": "PostSync",
-}
+__all__ = [
+    "KIND_ORDER",
+    "PHASES",
+    "PlanOptions",
+    "SyncTask",
+    "delete_policies",
+    "groups",
+    "hook_types",
+    "is_hook",
+    "kept_on_app_delete",
+    "plan_sync",
+    "sync_fail_hooks",
+    "wave_of",
+]
 
 # gitops-engine's kindOrder: what must exist first (namespaces, then config, then what uses it).
 KIND_ORDER = (
@@ -75,70 +95,6 @@ _KIND_RANK = {kind: n for n, kind in enumerate(KIND_ORDER)}
 Action = Literal["apply", "prune", "hook"]
 
 
-def annotations_of(obj: Object | None) -> dict[str, str]:
-    """An object's annotations ({} when it has none)."""
-    if obj is None:
-        return {}
-    found = (obj.get("metadata") or {}).get("annotations") or {}
-    return found if isinstance(found, dict) else {}
-
-
-def resource_sync_options(obj: Object | None) -> dict[str, str]:
-    """``argocd.argoproj.io/sync-options: Prune=false,PruneLast=true`` as a dict."""
-    raw = annotations_of(obj).get(SYNC_OPTIONS, "")
-    out: dict[str, str] = {}
-    for item in raw.split(","):
-        key, sep, value = item.strip().partition("=")
-        if sep and key:
-            out[key.strip()] = value.strip()
-    return out
-
-
-def hook_types(obj: Object) -> frozenset[str]:
-    """The hook phases an object is for (empty for ordinary resources)."""
-    notes = annotations_of(obj)
-    raw = notes.get(HOOK)
-    if raw is not None and not isinstance(raw, str):
-        raise ValidationError(f"annotation {HOOK} must be a string, not {raw!r}")
-    if raw is not None:
-        return frozenset(p.strip() for p in raw.split(",") if p.strip())
-    helm = notes.get(HELM_HOOK)
-    if helm is not None:
-        return frozenset(
-            _HELM_HOOKS[p.strip()] for p in helm.split(",") if p.strip() in _HELM_HOOKS
-        )
-    return frozenset()
-
-
-def is_hook(obj: Object) -> bool:
-    """Hooks are run by a sync, not kept in sync (and Skip means: never applied)."""
-    return bool(hook_types(obj))
-
-
-def wave_of(obj: Object | None) -> int:
-    """The sync wave, 0 when unset; a malformed one is 0 as well (reported by validation)."""
-    raw = annotations_of(obj).get(SYNC_WAVE, "0")
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        return 0
-
-
-def delete_policies(obj: Object) -> frozenset[str]:
-    """A hook's delete policies; BeforeHookCreation when none is given, as Argo CD does."""
-    raw = annotations_of(obj).get(HOOK_DELETE_POLICY) or annotations_of(obj).get(
-        "helm.sh/hook-delete-policy"
-    )
-    if not raw:
-        return frozenset({"BeforeHookCreation"})
-    mapping = {
-        "hook-succeeded": "HookSucceeded",
-        "hook-failed": "HookFailed",
-        "before-hook-creation": "BeforeHookCreation",
-    }
-    return frozenset(mapping.get(p.strip(), p.strip()) for p in raw.split(",") if p.strip())
-
-
 @dataclass(frozen=True)
 class SyncTask:
     """One thing a sync does to one object."""
@@ -153,7 +109,9 @@ class SyncTask:
     """Set when the task is listed but not carried out (e.g. pruning disabled)."""
     prune_last: bool = False
     hook_type: str | None = None
-    delete_policies: frozenset[str] = field(default_factory=frozenset)
+    delete_policies: frozenset[HookDeletePolicy] = field(default_factory=frozenset)
+    options: SyncOptions = field(default_factory=SyncOptions, compare=False)
+    """The sync options for this object: the app's, overridden by its annotation."""
 
     @property
     def sort_key(self) -> tuple[int, int, int, int, int, str, str]:
@@ -176,10 +134,22 @@ class PlanOptions:
     """The sync's options that change which tasks there are."""
 
     prune: bool = False
-    prune_last: bool = False
-    apply_out_of_sync_only: bool = False
+    """Prune resources no longer in Git (``app sync --prune``, automated prune)."""
     selected: frozenset[ObjectKey] | None = None
     """Only these resources (``app sync --resource``); None for all."""
+    sync: SyncOptions = field(default_factory=SyncOptions)
+    """The operation's sync options (PruneLast, ApplyOutOfSyncOnly, Prune=false...)."""
+
+
+def _prune_skip(options: PlanOptions, opts: SyncOptions) -> str | None:
+    """Why a prune task is listed but not carried out, or None."""
+    if not options.prune:
+        return "ignored (requires pruning)"
+    if opts.prune == "false":
+        return "ignored (no prune: Prune=false)"
+    if opts.prune == "confirm":
+        return "ignored (Prune=confirm: confirming a prune is not supported; delete it by hand)"
+    return None
 
 
 def plan_sync(
@@ -193,67 +163,74 @@ def plan_sync(
     """Every task of a sync, sorted in the order they run (SyncFail hooks excluded).
 
     ``live`` holds the app's live objects by key; ``out_of_sync`` the keys the comparison found
-    different; ``namespace`` is the destination namespace for objects that name none.
+    different; ``namespace`` is the destination namespace for objects that name none. Hooks
+    run in the phases they name; Skip hooks and Helm hooks without a phase (``test``...) are
+    never applied.
     """
     tasks: list[SyncTask] = []
     desired_keys: set[ObjectKey] = set()
     for obj in desired:
         key = ObjectKey.of(obj, namespace)
-        hooks = hook_types(obj)
-        if hooks:
-            for hook in sorted(hooks & {"PreSync", "Sync", "PostSync"}):
+        opts = options.sync.for_resource(obj)
+        if is_hook(obj):
+            for hook in sorted(runs_in(obj) - {HookType.SYNC_FAIL}):
                 tasks.append(
                     SyncTask(
-                        phase=hook,
+                        phase=hook.value,
                         wave=wave_of(obj),
                         key=key,
                         action="hook",
                         desired=obj,
                         live=live.get(key),
-                        hook_type=hook,
+                        hook_type=hook.value,
                         delete_policies=delete_policies(obj),
+                        options=opts,
                     )
                 )
             continue
         desired_keys.add(key)
         if options.selected is not None and key not in options.selected:
             continue
-        if options.apply_out_of_sync_only and key not in out_of_sync and key in live:
+        if opts.apply_out_of_sync_only and key not in out_of_sync and key in live:
             continue
         tasks.append(
             SyncTask(phase="Sync", wave=wave_of(obj), key=key, action="apply", desired=obj,
-                     live=live.get(key))
+                     live=live.get(key), options=opts)
         )  # fmt: skip
     for key, obj in live.items():
         if key in desired_keys or is_hook(obj):
             continue
         if options.selected is not None and key not in options.selected:
             continue
-        opts = resource_sync_options(obj)
-        skip = None
-        if not options.prune:
-            skip = "ignored (requires pruning)"
-        elif opts.get("Prune", "").lower() == "false":
-            skip = "ignored (no prune: Prune=false)"
-        prune_last = options.prune_last or opts.get("PruneLast", "").lower() == "true"
+        opts = options.sync.for_resource(obj)
         tasks.append(
             SyncTask(phase="Sync", wave=wave_of(obj), key=key, action="prune", live=obj,
-                     skip_reason=skip, prune_last=prune_last)
+                     skip_reason=_prune_skip(options, opts), prune_last=opts.prune_last,
+                     options=opts)
         )  # fmt: skip
     return sorted(tasks, key=lambda t: t.sort_key)
 
 
-def sync_fail_hooks(desired: Iterable[Object], namespace: str) -> list[SyncTask]:
+def sync_fail_hooks(
+    desired: Iterable[Object], namespace: str, options: SyncOptions | None = None
+) -> list[SyncTask]:
     """The SyncFail hooks: run only when the sync fails."""
     out = []
     for obj in desired:
-        if "SyncFail" in hook_types(obj):
+        if is_hook(obj) and HookType.SYNC_FAIL in hook_types(obj):
             out.append(
                 SyncTask(phase="SyncFail", wave=wave_of(obj), key=ObjectKey.of(obj, namespace),
                          action="hook", desired=obj, hook_type="SyncFail",
-                         delete_policies=delete_policies(obj))
+                         delete_policies=delete_policies(obj),
+                         options=(options or SyncOptions()).for_resource(obj))
             )  # fmt: skip
     return sorted(out, key=lambda t: (t.wave, t.key.kind, t.key.name))
+
+
+def kept_on_app_delete(obj: Object, options: SyncOptions) -> bool:
+    """Whether deleting the app leaves ``obj`` in place (``Delete=false``; ``Delete=confirm``,
+    since confirming is not supported, also keeps it)."""
+    return options.for_resource(obj).delete != "true"
 
 
 def groups(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:

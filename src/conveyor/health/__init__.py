@@ -18,6 +18,7 @@ from typing import TypeVar
 from conveyor.health import daemonset, deployment, job, pod, pvc, replicaset, service, statefulset
 from conveyor.model.health import Health, HealthStatus, is_worse
 from conveyor.model.objects import Object, group_of
+from conveyor.model.synccommon import HOOK_FINALIZER
 
 __all__ = [
     "HOOK_FINALIZER",
@@ -34,9 +35,9 @@ HealthCheck = Callable[[Object], Health]
 
 _CheckT = TypeVar("_CheckT", bound=HealthCheck)
 
-# Argo CD's finalizer on hook objects: it holds a finished hook while the sync reads its
-# result, so such an object keeps its own health while it is being deleted.
-HOOK_FINALIZER = "argocd.argoproj.io/hook-finalizer"
+# HOOK_FINALIZER (from the sync vocabulary): Argo CD's finalizer on hook objects holds a
+# finished hook while the sync reads its result, so such an object keeps its own health
+# while it is being deleted.
 
 
 class Registry:

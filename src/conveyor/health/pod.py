@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from conveyor.model.health import Health, HealthStatus
 from conveyor.model.objects import Object
+from conveyor.model.synccommon import ANNOTATION_IGNORE_RESTART_POLICY, is_hook
 
 # Argo CD's annotation: judge a Running Pod by readiness whatever its restartPolicy (for Pods
-# that an operator runs with restartPolicy Never or OnFailure but that are not hooks).
-IGNORE_RESTART_POLICY = "argocd.argoproj.io/ignore-restart-policy"
+# that an operator runs with restartPolicy Never or OnFailure but that are not hooks: on a
+# hook Pod it is ignored, as in gitops-engine, since a hook is judged by how it ends).
+IGNORE_RESTART_POLICY = ANNOTATION_IGNORE_RESTART_POLICY
 
 # Waiting reasons that end with none of "Error"/"BackOff" and start with no "Err", yet fail.
 _STUCK_REASONS = frozenset({"InvalidImageName"})
@@ -26,7 +28,6 @@ _STUCK_REASONS = frozenset({"InvalidImageName"})
 
 def assess(obj: Object) -> Health:
     """The health of one Pod."""
-    meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     restart_policy = spec.get("restartPolicy", "Always")  # Kubernetes' default
@@ -45,8 +46,9 @@ def assess(obj: Object) -> Health:
     if phase == "Failed":
         return Health(HealthStatus.DEGRADED, message or _failure_message(status))
     if phase == "Running":
-        annotations = meta.get("annotations") or {}
-        if restart_policy == "Always" or IGNORE_RESTART_POLICY in annotations:
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        by_readiness = IGNORE_RESTART_POLICY in annotations and not is_hook(obj)
+        if restart_policy == "Always" or by_readiness:
             return _running_health(status, message)
         return Health(HealthStatus.PROGRESSING, message or "Pod is running to completion")
     return Health(HealthStatus.UNKNOWN, message or f"Pod reports an unknown phase: {phase!r}")

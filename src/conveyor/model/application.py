@@ -25,7 +25,7 @@ from conveyor.model.durations import parse_duration as parse_duration  # engine.
 from conveyor.model.manifest import ArgoModel, Manifest
 from conveyor.model.source import Source
 from conveyor.model.status import ApplicationStatus
-from conveyor.model.syncpolicy import BOOLEAN_DEFAULTS, Automated, SyncPolicy
+from conveyor.model.syncpolicy import BOOLEAN_DEFAULTS, Automated, SyncOptions, SyncPolicy
 
 DEFAULT_PROJECT = "default"
 DEFAULT_REVISION_HISTORY_LIMIT = 10
@@ -162,6 +162,11 @@ class Application(Manifest):
     def automated(self) -> Automated | None:
         """The automated sync policy, or None for manual sync."""
         return self.spec.sync_policy.automated if self.spec.sync_policy else None
+
+    @property
+    def sync_options(self) -> SyncOptions:
+        """``spec.syncPolicy.syncOptions``, parsed (Argo CD's defaults when none is given)."""
+        return self.spec.sync_policy.options() if self.spec.sync_policy else SyncOptions()
 
     def sync_option(self, key: str) -> bool:
         """Whether boolean sync option ``key`` is on, e.g. ``sync_option("CreateNamespace")``.

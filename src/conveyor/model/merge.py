@@ -79,6 +79,15 @@ def three_way_apply(live: Object | None, desired: Object) -> Object:
     return result
 
 
+def replaced(live: Object | None, desired: Object) -> Object:
+    """The object that results from replacing ``live`` by ``desired`` (``kubectl replace``):
+    exactly the manifest, no last-applied record, the live status kept."""
+    result = copy.deepcopy(applied_view(desired))
+    if live is not None and "status" in live:
+        result["status"] = copy.deepcopy(live["status"])
+    return result
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch: objects merge key by key, ``null`` removes, anything else
     replaces. ``target`` is not modified."""

@@ -96,3 +96,15 @@ class ObjectKey:
     def __str__(self) -> str:
         kind = f"{self.kind}.{self.group}" if self.group else self.kind
         return f"{kind}/{self.namespace}/{self.name}" if self.namespace else f"{kind}/{self.name}"
+
+
+def crd_defines(crd: Object | None) -> tuple[str, str] | None:
+    """The (group, kind) a CustomResourceDefinition defines, or None when malformed."""
+    spec = (crd or {}).get("spec")
+    if not isinstance(spec, dict):
+        return None
+    names = spec.get("names")
+    group, kind = spec.get("group"), names.get("kind") if isinstance(names, dict) else None
+    if isinstance(group, str) and isinstance(kind, str) and group and kind:
+        return group, kind
+    return None

@@ -18,6 +18,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from conveyor.model.health import Health, HealthStatus
+from conveyor.model.synccommon import HookType, ResultCode, SyncPhase
 
 __all__ = [
     "ApplicationStatus",
@@ -83,34 +84,6 @@ class OperationPhase(StrEnum):
         return self is OperationPhase.SUCCEEDED
 
 
-class ResultCode(StrEnum):
-    """What a sync did to one resource."""
-
-    SYNCED = "Synced"
-    SYNC_FAILED = "SyncFailed"
-    PRUNED = "Pruned"
-    PRUNE_SKIPPED = "PruneSkipped"  # would be pruned, but pruning is off or deferred
-
-
-class HookType(StrEnum):
-    """The ``argocd.argoproj.io/hook`` annotation values: when a hook resource runs."""
-
-    PRE_SYNC = "PreSync"
-    SYNC = "Sync"
-    POST_SYNC = "PostSync"
-    SYNC_FAIL = "SyncFail"
-    SKIP = "Skip"  # never applied
-
-
-class SyncPhase(StrEnum):
-    """The phases of a sync operation, in order (SyncFail only when a phase failed)."""
-
-    PRE_SYNC = "PreSync"
-    SYNC = "Sync"
-    POST_SYNC = "PostSync"
-    SYNC_FAIL = "SyncFail"
-
-
 class ConditionType(StrEnum):
     """Kinds of ``status.conditions`` entries; those ending in Error block syncing."""
 
@@ -123,6 +96,11 @@ class ConditionType(StrEnum):
     REPEATED_RESOURCE_WARNING = "RepeatedResourceWarning"  # the same resource twice in Git
     EXCLUDED_RESOURCE_WARNING = "ExcludedResourceWarning"
     ORPHANED_RESOURCE_WARNING = "OrphanedResourceWarning"
+    # Conveyor's: a sync option (or per-resource sync-options annotation) this target cannot
+    # honour, named with what happens instead.
+    SYNC_OPTION_WARNING = "SyncOptionWarning"
+    # Conveyor's: a hook annotation names a hook type or delete policy that does not exist.
+    HOOK_ANNOTATION_WARNING = "HookAnnotationWarning"
 
     @property
     def is_error(self) -> bool:

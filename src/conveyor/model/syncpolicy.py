@@ -1,49 +1,45 @@
 """``spec.syncPolicy``: when an Application syncs, with which options, and how it retries.
 
-Sync options are Argo CD's ``Key=value`` strings; each key Conveyor knows is one commented
-constant in ``SyncOption``. Unknown keys are kept and reported, never rejected, so that an
-Application using an option from a newer Argo CD still loads.
+Sync options are Argo CD's ``Key=value`` strings, parsed by ``conveyor.model.syncoptions``.
+Unknown keys are kept and reported, never rejected, so that an Application using an option
+from a newer Argo CD still loads.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from enum import StrEnum
 
 from pydantic import Field, field_validator
 
 from conveyor.backoff import exponential_delay
 from conveyor.model.durations import Duration, parse_duration
 from conveyor.model.manifest import ArgoModel
+from conveyor.model.syncoptions import (
+    BOOLEAN_DEFAULTS,
+    PROPAGATION_POLICIES,
+    PropagationPolicy,
+    SyncOption,
+    SyncOptions,
+    option_problem,
+)
+
+__all__ = [
+    "BOOLEAN_DEFAULTS",
+    "PROPAGATION_POLICIES",
+    "Automated",
+    "Backoff",
+    "PropagationPolicy",
+    "Retry",
+    "SyncOption",
+    "SyncOptions",
+    "SyncPolicy",
+    "option_problem",
+]
 
 # Argo CD's retry defaults (used when spec.syncPolicy.retry.backoff leaves a field out).
 DEFAULT_BACKOFF_DURATION = "5s"
 DEFAULT_BACKOFF_FACTOR = 2
 DEFAULT_BACKOFF_MAX_DURATION = "3m"
-
-
-class SyncOption(StrEnum):
-    """The ``spec.syncPolicy.syncOptions`` keys Conveyor understands (``Key=value`` strings)."""
-
-    CREATE_NAMESPACE = "CreateNamespace"  # create the destination namespace if missing
-    PRUNE_LAST = "PruneLast"  # prune after every other resource is synced and healthy
-    APPLY_OUT_OF_SYNC_ONLY = "ApplyOutOfSyncOnly"  # apply only resources that differ
-    VALIDATE = "Validate"  # validate manifests before applying (default true)
-    PRUNE_PROPAGATION_POLICY = "PrunePropagationPolicy"  # foreground | background | orphan
-    REPLACE = "Replace"  # replace instead of apply
-    SERVER_SIDE_APPLY = "ServerSideApply"  # server-side apply on Kubernetes targets
-    FAIL_ON_SHARED_RESOURCE = "FailOnSharedResource"  # fail if another app owns a resource
-    RESPECT_IGNORE_DIFFERENCES = "RespectIgnoreDifferences"  # keep ignored fields on sync
-    SKIP_DRY_RUN_ON_MISSING_RESOURCE = "SkipDryRunOnMissingResource"  # CRDs created in sync
-
-
-# Options whose value is a boolean, and their value when the option is not given.
-BOOLEAN_DEFAULTS: dict[str, bool] = {
-    option.value: option is SyncOption.VALIDATE
-    for option in SyncOption
-    if option is not SyncOption.PRUNE_PROPAGATION_POLICY
-}
-PROPAGATION_POLICIES = ("foreground", "background", "orphan")
 
 
 class Automated(ArgoModel):
@@ -104,10 +100,8 @@ class SyncPolicy(ArgoModel):
                 problems.append(
                     f"[{i}] '{option}' is not Key=value: write e.g. {key or 'Key'}=true"
                 )
-            elif key in BOOLEAN_DEFAULTS and val not in ("true", "false"):
-                problems.append(f"[{i}] '{option}': {key} takes true or false")
-            elif key == SyncOption.PRUNE_PROPAGATION_POLICY and val not in PROPAGATION_POLICIES:
-                problems.append(f"[{i}] '{option}': use one of {', '.join(PROPAGATION_POLICIES)}")
+            elif (problem := option_problem(key, val)) is not None:
+                problems.append(f"[{i}] '{option}': {problem}")
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -122,6 +116,10 @@ class SyncPolicy(ArgoModel):
             for i, option in enumerate(self.sync_options or [])
             if option.partition("=")[0] not in known
         ]
+
+    def options(self) -> SyncOptions:
+        """The sync options, parsed."""
+        return SyncOptions.parse(self.sync_options or [])
 
     def option_value(self, key: str) -> str | None:
         """The value of ``key`` in syncOptions (the last one wins), or None."""

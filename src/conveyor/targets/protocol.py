@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from conveyor.errors import NotFoundError
 from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.syncoptions import PropagationPolicy
 
 TRACKING_LABEL = "app.kubernetes.io/instance"
 """Label naming the application an object belongs to (Argo CD's default tracking method)."""
@@ -34,6 +36,14 @@ class PatchType(StrEnum):
     """RFC 7386 JSON merge patch: objects merge key by key, null removes."""
     JSON = "application/json-patch+json"
     """RFC 6902 JSON patch: a list of operations."""
+
+
+class UnknownKindError(NotFoundError):
+    """The target serves no such resource type (a custom resource whose CRD is not there).
+
+    A sync dry run that meets it is skipped when the CRD comes in the same sync, or with
+    sync option SkipDryRunOnMissingResource=true, as Argo CD does.
+    """
 
 
 class WatchEventType(StrEnum):
@@ -89,6 +99,12 @@ class ApplyOptions:
     """Who owns the fields being set; fields set by other managers are kept."""
     dry_run: bool = False
     """Validate and compute the result without storing it."""
+    replace: bool = False
+    """Replace the live object by ``obj`` (``kubectl replace``/``create``) instead of a
+    three-way merge: fields other managers set are dropped (sync option Replace=true)."""
+    validate: bool = True
+    """Refuse fields the kind does not have, as ``kubectl apply --validate`` does; False skips
+    that schema check but not the server's own rules (sync option Validate=false)."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +170,16 @@ class Target(Protocol):
         """
         ...
 
-    async def delete(self, key: ObjectKey, *, grace_period_seconds: float | None = None) -> bool:
-        """Delete an object (and, as Kubernetes does, its owned children). False if absent."""
+    async def delete(
+        self,
+        key: ObjectKey,
+        *,
+        grace_period_seconds: float | None = None,
+        propagation_policy: PropagationPolicy = PropagationPolicy.BACKGROUND,
+    ) -> bool:
+        """Delete an object; its owned children go as ``propagation_policy`` says (Kubernetes'
+        garbage collection: ``orphan`` leaves them, without the owner reference). False if
+        absent."""
         ...
 
     async def get(self, key: ObjectKey) -> Object | None:

@@ -126,6 +126,31 @@ class ObjectStore:
             merged["metadata"]["namespace"] = key.namespace
         return self._write(key, live, merged)
 
+    def replace(self, desired: Object) -> Object:
+        """Replace (or create) with ``kubectl replace`` semantics: the stored object becomes
+        ``desired``; only server metadata and status are kept from the live one."""
+        key = ObjectKey.of(desired)
+        live = self._objects.get(key)
+        replaced = merge.replaced(live, desired)
+        if key.namespace:
+            replaced["metadata"]["namespace"] = key.namespace
+        return self._write(key, live, replaced)
+
+    def orphan(self, owner_uid: str) -> None:
+        """Take the owner reference to ``owner_uid`` off every child (orphan deletion)."""
+
+        def drop(obj: Object) -> None:
+            refs = [r for r in obj["metadata"].get("ownerReferences") or []
+                    if r.get("uid") != owner_uid]  # fmt: skip
+            if refs:
+                obj["metadata"]["ownerReferences"] = refs
+            else:
+                obj["metadata"].pop("ownerReferences", None)
+
+        for child in self.children(owner_uid):
+            self.update(ObjectKey.of(child), drop)
+        self._children.pop(owner_uid, None)
+
     def create(self, obj: Object) -> Object:
         """Store an object a controller made (a ReplicaSet, a Pod); replaces any existing one."""
         key = ObjectKey.of(obj)

@@ -18,6 +18,7 @@ from typing import Any
 from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.targets.local import controllers
 from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import StateJournal
@@ -195,8 +196,19 @@ class LocalRuntime:
 
     # -- deletion --------------------------------------------------------------------------
 
-    def delete(self, key: ObjectKey, grace_period: float | None = None) -> bool:
-        """Delete an object and, in the background, everything it owns; False when absent."""
+    def delete(
+        self,
+        key: ObjectKey,
+        grace_period: float | None = None,
+        propagation: PropagationPolicy = PropagationPolicy.BACKGROUND,
+    ) -> bool:
+        """Delete an object; False when absent.
+
+        Its dependants go as Kubernetes' garbage collector would: ``background`` removes the
+        object, then its children; ``foreground`` its children first; ``orphan`` leaves them,
+        their owner reference to it removed. A Pod is deleted gracefully (its process gets
+        SIGTERM and ``grace_period`` seconds); a Namespace takes everything in it along.
+        """
         obj = self.store.get(key)
         if obj is None:
             return False
@@ -212,9 +224,16 @@ class LocalRuntime:
             for child in self.store.list(namespace=key.name):
                 self.delete(ObjectKey.of(child))
         uid = obj["metadata"]["uid"]
-        self.store.remove(key)
-        for child in self.store.children(uid):
+        if propagation is PropagationPolicy.ORPHAN:
+            self.store.orphan(uid)
+            self.store.remove(key)
+            return True
+        children = self.store.children(uid)
+        if propagation is PropagationPolicy.BACKGROUND:
+            self.store.remove(key)
+        for child in children:
             self.delete(ObjectKey.of(child))
+        self.store.remove(key)
         return True
 
     # -- reconcile steps -------------------------------------------------------------------

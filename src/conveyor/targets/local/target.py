@@ -12,7 +12,9 @@ from conveyor.clock import rfc3339
 from conveyor.errors import NotFoundError
 from conveyor.model import merge
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
+from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.targets import patching
+from conveyor.targets.local.kinds import BUILT_IN_GROUPS, CRD_KIND, check_kind
 from conveyor.targets.local.objects import labels_match
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.validation import admit
@@ -56,8 +58,10 @@ class LocalTarget:
 
     async def apply(self, obj: Object, options: ApplyOptions = ApplyOptions()) -> Object:
         key = ObjectKey.of(obj)
+        if key.group not in BUILT_IN_GROUPS:
+            check_kind(key, self.runtime.store.list(kind=CRD_KIND))
         live = self.runtime.store.get(key)
-        desired = admit(copy.deepcopy(obj), live)
+        desired = admit(copy.deepcopy(obj), live, strict=options.validate)
         if key.namespace:
             desired.setdefault("metadata", {})["namespace"] = key.namespace
             if self.runtime.store.get(ObjectKey("", "Namespace", "", key.namespace)) is None:
@@ -72,7 +76,11 @@ class LocalTarget:
                 NO_LOCAL_BEHAVIOUR, "stored only: this kind has no behaviour on the local target"
             )
         if options.dry_run:
+            if options.replace:
+                return merge.replaced(live, desired)
             return merge.three_way_apply(copy.deepcopy(live) if live else None, desired)
+        if options.replace:
+            return copy.deepcopy(self.runtime.store.replace(desired))
         return copy.deepcopy(self.runtime.store.apply(desired))
 
     async def patch(
@@ -95,8 +103,14 @@ class LocalTarget:
             return copy.deepcopy(self.runtime.store.get(key) or live)
         return await self.apply(written, ApplyOptions(field_manager=field_manager))
 
-    async def delete(self, key: ObjectKey, *, grace_period_seconds: float | None = None) -> bool:
-        return self.runtime.delete(key, grace_period_seconds)
+    async def delete(
+        self,
+        key: ObjectKey,
+        *,
+        grace_period_seconds: float | None = None,
+        propagation_policy: PropagationPolicy = PropagationPolicy.BACKGROUND,
+    ) -> bool:
+        return self.runtime.delete(key, grace_period_seconds, propagation_policy)
 
     async def get(self, key: ObjectKey) -> Object | None:
         obj = self.runtime.store.get(key)

@@ -14,6 +14,7 @@ from typing import Any
 
 from conveyor.errors import ValidationError
 from conveyor.model.objects import Object, ObjectKey
+from conveyor.targets.local.schema import check_fields
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -89,12 +90,18 @@ def _normalize_secret(obj: Object, key: ObjectKey) -> Object:
     return out
 
 
-def admit(obj: Object, previous: Object | None = None) -> Object:
-    """Validate ``obj`` for storing; return it normalized (or raise ValidationError)."""
+def admit(obj: Object, previous: Object | None = None, *, strict: bool = True) -> Object:
+    """Validate ``obj`` for storing; return it normalized (or raise ValidationError).
+
+    ``strict`` also refuses fields the kind does not have (``kubectl --validate``); the
+    server's own rules (names, required fields, immutable selectors) always apply.
+    """
     if not isinstance(obj, dict):
         raise ValidationError("a manifest must be a mapping with apiVersion, kind and metadata")
     key = ObjectKey.of(obj)
     _check_name(key)
+    if strict:
+        check_fields(obj, key)
     if key.kind in {"Deployment", "ReplicaSet", "Job", "StatefulSet", "DaemonSet"}:
         _check_workload(obj, key)
     elif key.kind == "Pod":
