@@ -23,16 +23,21 @@ from pathlib import Path
 import httpx
 
 SERIES = """\
+# TYPE http_requests_total counter
+http_requests_total{{service="api",status="200"}} {ok}
+http_requests_total{{service="api",status="500"}} {bad}
 # TYPE demo_requests_total counter
-demo_requests_total{service="api",status="200"} 950
-demo_requests_total{service="api",status="500"} 50
-demo_requests_total{service="web",status="200"} 10
+demo_requests_total{{service="api",status="200"}} 950
+demo_requests_total{{service="api",status="500"}} 50
+demo_requests_total{{service="web",status="200"}} 10
 # TYPE demo_ratio gauge
-demo_ratio{service="api"} 0.97
-demo_ratio{service="web"} 0.42
+demo_ratio{{service="api"}} 0.97
+demo_ratio{{service="web"}} 0.42
 # TYPE demo_nan gauge
-demo_nan{service="api"} NaN
+demo_nan{{service="api"}} NaN
 """
+"""Fixed gauges, and the seeds' http_requests_total growing by 950 ok and 50 errors per
+scrape, so that the seeds' rate() query gives a success rate of 0.95."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +56,11 @@ def free_port() -> int:
 
 
 class _Target(BaseHTTPRequestHandler):
+    scrapes = 0
+
     def do_GET(self) -> None:
-        body = SERIES.encode()
+        _Target.scrapes += 1
+        body = SERIES.format(ok=950 * _Target.scrapes, bad=50 * _Target.scrapes).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
@@ -112,7 +120,8 @@ def _wait_for_data(url: str, process: subprocess.Popen[bytes], timeout: float) -
             err = process.stderr.read().decode() if process.stderr else ""
             raise AssertionError(f"prometheus exited with {process.returncode}: {err[-2000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            answer = httpx.get(f"{url}/api/v1/query", params={"query": "demo_ratio"}, timeout=5)
+            query = "demo_ratio and on() rate(http_requests_total[2m])"  # two scrapes at least
+            answer = httpx.get(f"{url}/api/v1/query", params={"query": query}, timeout=5)
             if answer.status_code == 200 and answer.json()["data"]["result"]:
                 return
         time.sleep(0.2)

@@ -72,6 +72,8 @@ def resolve_args(
     for arg in declared or []:
         if arg.name in given:
             values[arg.name] = given.pop(arg.name)
+            if arg.is_secret:  # a value given for a Secret-backed argument stays secret
+                secret_values.add(values[arg.name])
             continue
         value = _from_source(arg, secrets, fields, pod_template_hashes)
         if value is None:
