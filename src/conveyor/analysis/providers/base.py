@@ -1,10 +1,12 @@
 """What every metric provider shares: the Protocol, and turning a value into a Measurement.
 
 A provider takes one measurement of one metric (its placeholders already resolved) and
-returns it finished: Successful, Failed or Inconclusive by the metric's conditions, or Error
-with a message (an unreachable server, a bad answer, a condition that cannot be evaluated).
-It never raises for those: an Error measurement is how Argo records them, and the planner
-retries it after 10 s.
+returns it: finished as Successful, Failed or Inconclusive by the metric's conditions, or as
+Error with a message (an unreachable server, a bad answer, a condition that cannot be
+evaluated), or still Running with ``resumeAt`` when the work takes a while (a Job); the
+planner then hands it back through ``resume`` (or ``terminate`` when the run is stopping).
+A provider never raises for those: an Error measurement is how Argo records them, and the
+planner retries it after 10 s.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -24,18 +27,57 @@ URLResolver = Callable[[str], str]
 """Maps an address as written (``http://prometheus:9090``) to one this machine can reach."""
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """The run a measurement belongs to (providers that create objects name them by it)."""
+
+    namespace: str = "default"
+    run_name: str = ""
+    run_uid: str = ""
+    attempt: int = 1  # 1-based number of this measurement of the metric
+
+
 class Provider(Protocol):
     """Takes measurements for the metrics of one provider kind (``prometheus``, ``web``)."""
 
     kind: str
 
-    async def measure(self, metric: Metric, clock: Clock) -> Measurement:
-        """One finished measurement of ``metric``; errors are Error measurements."""
+    async def measure(self, metric: Metric, clock: Clock, context: RunContext) -> Measurement:
+        """One measurement of ``metric``; errors are Error measurements."""
+        ...
+
+    async def resume(
+        self, metric: Metric, measurement: Measurement, clock: Clock, context: RunContext
+    ) -> Measurement:
+        """The in-flight ``measurement`` checked again (finished, or still Running)."""
+        ...
+
+    async def terminate(
+        self, metric: Metric, measurement: Measurement, clock: Clock, context: RunContext
+    ) -> Measurement:
+        """The in-flight ``measurement`` stopped because the run is ending."""
         ...
 
     def metadata(self, metric: Metric) -> dict[str, str]:
         """What to show beside the metric's result (e.g. the resolved query)."""
         ...
+
+
+class Immediate:
+    """Base of providers whose ``measure`` always finishes (no in-flight measurements)."""
+
+    async def resume(
+        self, metric: Metric, measurement: Measurement, clock: Clock, context: RunContext
+    ) -> Measurement:
+        return measurement
+
+    async def terminate(
+        self, metric: Metric, measurement: Measurement, clock: Clock, context: RunContext
+    ) -> Measurement:
+        return measurement
+
+    def metadata(self, metric: Metric) -> dict[str, str]:
+        return {}
 
 
 def evaluated(

@@ -17,7 +17,15 @@ from typing import Any
 
 import httpx
 
-from conveyor.analysis.providers.base import URLResolver, begin, errored, evaluated, go_float
+from conveyor.analysis.providers.base import (
+    Immediate,
+    RunContext,
+    URLResolver,
+    begin,
+    errored,
+    evaluated,
+    go_float,
+)
 from conveyor.clock import Clock
 from conveyor.model.analysis.kinds import Metric, PrometheusMetric
 from conveyor.model.analysis.status import Measurement
@@ -26,7 +34,7 @@ DEFAULT_TIMEOUT_SECONDS = 30
 RESOLVED_QUERY = "ResolvedPrometheusQuery"  # Argo's metadata key
 
 
-class PrometheusProvider:
+class PrometheusProvider(Immediate):
     """Measures ``provider.prometheus`` metrics."""
 
     kind = "prometheus"
@@ -38,7 +46,9 @@ class PrometheusProvider:
         spec = metric.provider.prometheus
         return {RESOLVED_QUERY: spec.query} if spec and spec.query else {}
 
-    async def measure(self, metric: Metric, clock: Clock) -> Measurement:
+    async def measure(
+        self, metric: Metric, clock: Clock, context: RunContext | None = None
+    ) -> Measurement:
         started = begin(clock)
         spec = metric.provider.prometheus
         if spec is None:

@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 
 from conveyor.analysis.providers.base import (
+    Immediate,
+    RunContext,
     URLResolver,
     begin,
     errored,
@@ -37,7 +39,7 @@ DEFAULT_TIMEOUT_SECONDS = 10
 MAX_BODY = 10 * 1024 * 1024  # bytes read from an answer
 
 
-class WebProvider:
+class WebProvider(Immediate):
     """Measures ``provider.web`` metrics."""
 
     kind = "web"
@@ -45,10 +47,9 @@ class WebProvider:
     def __init__(self, resolve_url: URLResolver | None = None) -> None:
         self._resolve = resolve_url or (lambda url: url)
 
-    def metadata(self, metric: Metric) -> dict[str, str]:
-        return {}
-
-    async def measure(self, metric: Metric, clock: Clock) -> Measurement:
+    async def measure(
+        self, metric: Metric, clock: Clock, context: RunContext | None = None
+    ) -> Measurement:
         started = begin(clock)
         spec = metric.provider.web
         if spec is None:
