@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor.analysis.planner import Plan, plan, record
+from conveyor.model.analysis.args import ResolvedArgs
 from conveyor.model.analysis.kinds import AnalysisRunSpec
 from conveyor.model.analysis.status import AnalysisPhase, AnalysisRunStatus, Measurement
 
@@ -251,3 +252,16 @@ def test_status_round_trips_in_argos_shape() -> None:
 def test_completed_run_plans_nothing(completed: AnalysisPhase) -> None:
     status = AnalysisRunStatus(phase=completed)
     assert plan(spec({"name": "m"}), status, T0) == Plan((), status, None)
+
+
+def test_recorded_measurements_mask_secret_arguments() -> None:
+    args = ResolvedArgs({"token": "hunter2"}, frozenset({"hunter2"}))
+    s = spec({"name": "m"})
+    leaked = Measurement(E, T0, T0, message="GET http://h/?token=hunter2 failed")
+    status = record(
+        s, AnalysisRunStatus(), "m", leaked, args=args, metadata={"q": "x{t='hunter2'}"}
+    )
+    assert "hunter2" not in str(status.to_dict())
+    result = status.result("m")
+    assert result is not None and result.metadata == {"q": "x{t='*****'}"}
+    assert result.measurements[0].message == "GET http://h/?token=***** failed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from conveyor.analysis.planner import dry_run_metrics
 from conveyor.analysis.providers import Provider, measure
@@ -40,19 +40,10 @@ async def evaluate_once(
     metrics = [render_metric(m, args) for m in spec.metrics]
     measurements = await asyncio.gather(*(_one(m, providers, clock) for m in metrics))
     return [
-        MetricVerdict(m.name, m.provider.kind, _masked(result, args), m.name in dry)
+        MetricVerdict(m.name, m.provider.kind, args.mask_measurement(result), m.name in dry)
         for m, result in zip(metrics, measurements, strict=True)
     ]
 
 
 async def _one(metric: Metric, providers: Mapping[str, Provider], clock: Clock) -> Measurement:
     return await measure(metric, providers, clock)
-
-
-def _masked(measurement: Measurement, args: ResolvedArgs) -> Measurement:
-    return replace(
-        measurement,
-        value=args.mask(measurement.value) if measurement.value is not None else None,
-        message=args.mask(measurement.message),
-        metadata=args.mask_data(measurement.metadata),
-    )

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from conveyor.model.analysis.args import ResolvedArgs
 from conveyor.model.analysis.kinds import (
     DEFAULT_CONSECUTIVE_ERROR_LIMIT,
     DEFAULT_CONSECUTIVE_SUCCESS_LIMIT,
@@ -106,11 +107,20 @@ def record(
     measurement: Measurement,
     *,
     resumed: bool = False,
+    args: ResolvedArgs | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> AnalysisRunStatus:
     """``status`` with ``measurement`` of ``metric_name`` recorded, counted and trimmed to
-    the metric's retention (``measurementRetention``, else the latest 10)."""
+    the metric's retention (``measurementRetention``, else the latest 10).
+
+    With ``args``, secret argument values are masked in what is recorded; ``metadata`` (the
+    provider's, e.g. the resolved query) is set on the metric's result when it is created.
+    """
+    if args is not None:
+        measurement = args.mask_measurement(measurement)
+        metadata = args.mask_data(metadata)
     previous = status.result(metric_name) or MetricResult(
-        name=metric_name, dry_run=metric_name in dry_run_metrics(spec)
+        name=metric_name, dry_run=metric_name in dry_run_metrics(spec), metadata=metadata or None
     )
     result = previous.with_measurement(measurement, replace_last=resumed)
     limit = retention_limit(spec, metric_name)

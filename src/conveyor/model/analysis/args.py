@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conveyor.model.analysis.kinds import Argument, Metric
+from conveyor.model.analysis.status import Measurement
 
 MASK = "*****"
 _ARG = re.compile(r"\{\{\s*args\.([^{}\s]+)\s*\}\}")
@@ -44,6 +45,17 @@ class ResolvedArgs:
             if secret:
                 text = text.replace(secret, MASK)
         return text
+
+    def mask_measurement(self, measurement: Measurement) -> Measurement:
+        """``measurement`` with secret values masked in its value, message and metadata."""
+        if not self.secrets:
+            return measurement
+        return replace(
+            measurement,
+            value=self.mask(measurement.value) if measurement.value is not None else None,
+            message=self.mask(measurement.message),
+            metadata=self.mask_data(measurement.metadata),
+        )
 
     def mask_data(self, value: Any) -> Any:
         """A copy of ``value`` (dicts, lists, strings) with secret values masked."""
