@@ -152,6 +152,10 @@ def test_cluster_template_and_run() -> None:
             {"provider": {"web": {"url": "http://x", "body": "{}"}}},
             "body and jsonBody need method POST or PUT",
         ),
+        (
+            {"provider": {"web": {"url": "http://x", "jsonPath": "{$..ok}"}}},
+            "jsonPath: '{$..ok}': '..ok' is not supported by Conveyor",
+        ),
     ],
 )
 def test_refused_at_apply_time(change: dict[str, Any], message: str) -> None:

@@ -30,8 +30,8 @@ from conveyor.analysis.providers.base import (
     evaluated,
     json_text,
 )
-from conveyor.analysis.providers.jsonpath import JSONPathError, find_first
 from conveyor.clock import Clock
+from conveyor.model.analysis.jsonpath import JSONPathError, find_first
 from conveyor.model.analysis.kinds import Metric
 from conveyor.model.analysis.status import Measurement
 

@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from conveyor.model.analysis.expr import PLACEHOLDER, check_condition
+from conveyor.model.analysis.jsonpath import JSONPathError
+from conveyor.model.analysis.jsonpath import parse as parse_json_path
 from conveyor.model.durations import parse_duration
 from conveyor.model.manifest import ArgoModel, Manifest, ObjectMeta
 
@@ -163,6 +165,16 @@ class WebMetric(ArgoModel):
     json_path: str | None = None
     timeout_seconds: int | None = Field(default=None, ge=0)
     insecure: bool | None = None
+
+    @field_validator("json_path")
+    @classmethod
+    def _check_json_path(cls, value: str | None) -> str | None:
+        if value is not None and not _has_placeholder(value):
+            try:
+                parse_json_path(value)
+            except JSONPathError as err:
+                raise ValueError(str(err)) from None
+        return value
 
     @model_validator(mode="after")
     def _body_rules(self) -> WebMetric:

@@ -23,20 +23,28 @@ class JSONPathError(ValueError):
     """A path that cannot be read or finds nothing."""
 
 
-def find_first(path: str, data: Any) -> Any:
-    """The first value ``path`` selects in ``data``; raises JSONPathError when none."""
+def parse(path: str) -> list[re.Match[str]]:
+    """The steps of ``path``; raises JSONPathError naming what is not supported."""
     text = path.strip() or "{$}"
     if not (text.startswith("{") and text.endswith("}")):
         raise JSONPathError(f"'{path}' is not a JSONPath template: write it as {{$.field}}")
     expr = text[1:-1].strip()
     expr = expr[1:] if expr.startswith("$") else expr
-    values = [data]
+    steps = []
     pos = 0
     while pos < len(expr):
         step = _STEP.match(expr, pos)
         if step is None or expr.startswith("..", pos):
             raise JSONPathError(f"'{path}': '{expr[pos:]}' is not supported by Conveyor")
         pos = step.end()
+        steps.append(step)
+    return steps
+
+
+def find_first(path: str, data: Any) -> Any:
+    """The first value ``path`` selects in ``data``; raises JSONPathError when none."""
+    values = [data]
+    for step in parse(path):
         values = [v for value in values for v in _apply(step, value)]
     if not values:
         raise JSONPathError(f"'{path}' finds no value in the response")
