@@ -26,7 +26,9 @@ S, F, INC, E = (
 )
 
 # (successCondition, failureCondition, result, phase): Argo's docs (features/analysis.md,
-# analysis/*.md) and the seeds; the phases are the ones those pages show.
+# analysis/*.md: prometheus, web, datadog, newrelic, cloudwatch, influxdb, wavefront,
+# skywalking) and the seeds; the phases are the ones those pages show. graphite.md's
+# ``results[0]`` names no variable Argo defines and is refused below.
 DOC_CASES = [
     ("result[0] >= 0.95", None, [0.97], S),
     ("result[0] >= 0.95", None, [0.90], F),
@@ -70,6 +72,18 @@ DOC_CASES = [
     ("all(result[0].Values, {# <= 0.01})", None, [{"Values": [0.001, 0.01]}], S),
     ("all(result, {# > 0.9})", None, [0.95, 0.5], F),
     ("result.successRate >= 0.95", None, {"successRate": 0.99}, S),
+    (
+        "all(result.service_apdex.values.values, {asFloat(.value) >= 9900})",
+        None,
+        {"service_apdex": {"values": {"values": [{"value": "9950"}, {"value": "9999"}]}}},
+        S,
+    ),
+    (
+        "all(result.service_apdex.values.values, {asFloat(.value) >= 9900})",
+        None,
+        {"service_apdex": {"values": {"values": [{"value": "9950"}, {"value": "9000"}]}}},
+        F,
+    ),
     ("result['average.duration'] < 200", None, {"average.duration": 150}, S),
     ("result[0] <= 0.01", None, [0.0], S),
     ("asFloat(result) >= 0.9", None, "0.95", S),

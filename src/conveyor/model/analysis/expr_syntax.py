@@ -326,6 +326,10 @@ class _Parser:
             if self.peek.kind == "ident" and self.peek.pos == token.pos + 1:
                 raise ExpressionError(f"'#{self.peek.text}' is not supported{_at(token.pos)}")
             return self.node("pointer")
+        if token.text == "." and self.closures > 0 and self.peek.kind == "ident":
+            # ``.value`` inside a predicate is expr-lang's short form of ``#.value``
+            field = self.next()
+            return self.node("member", False, self.node("pointer"), self.node("lit", field.text))
         if token.text == "{":
             raise ExpressionError(f"map literals are not supported{_at(token.pos)}")
         self.i -= 1
