@@ -89,6 +89,13 @@ CASES = [
     # DaemonSet
     ("daemonset-healthy.yaml", H, ""),
     ("daemonset-rolling.yaml", P, "1 out of 3 new pods have been updated"),
+    # Argo Rollouts' AnalysisRun: its phase decides
+    ("analysisrun-running.yaml", P, "Analysis run is running"),
+    ("analysisrun-successful.yaml", H, "Analysis run completed successfully"),
+    ("analysisrun-failed.yaml", D, "failed (4) > failureLimit (3)"),
+    ("analysisrun-error.yaml", D, "Analysis run had an error"),
+    ("analysisrun-inconclusive.yaml", U, "inconclusive (1) > inconclusiveLimit (0)"),
+    ("analysisrun-not-reconciled.yaml", P, "status has not been reconciled"),
     # Kinds without a check: existing is enough
     ("configmap.yaml", H, ""),
     ("custom-resource.yaml", H, ""),
@@ -198,6 +205,7 @@ def test_built_in_kinds_are_registered() -> None:
         ("apps", "Deployment"),
         ("apps", "ReplicaSet"),
         ("apps", "StatefulSet"),
+        ("argoproj.io", "AnalysisRun"),
         ("batch", "Job"),
     ]
 

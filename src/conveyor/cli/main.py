@@ -16,6 +16,7 @@ import typer
 from conveyor import __version__
 from conveyor.cli import (
     account,
+    analysis_cmd,
     app_cmd,
     app_inspect,
     app_ops,
@@ -42,6 +43,7 @@ app.add_typer(apps, name="app")
 app.add_typer(proj_cmd.app, name="proj")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
+app.add_typer(analysis_cmd.app, name="analysis")
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 

@@ -55,6 +55,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
         "VolumeAttachment",
+        "ClusterAnalysisTemplate",
     }
 )
 """The one list every layer uses (keys, project rules, the local target). Custom kinds are

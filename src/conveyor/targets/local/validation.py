@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from conveyor.errors import ValidationError
+from conveyor.model.analysis.loading import analysis_problem, is_analysis_kind
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.local.schema import check_fields
 
@@ -108,6 +109,11 @@ def admit(obj: Object, previous: Object | None = None, *, strict: bool = True) -
         _check_pod_spec(obj.get("spec"), "spec", key)
     elif key.kind == "Secret":
         obj = _normalize_secret(obj, key)
+    elif is_analysis_kind(obj):
+        # Argo's controller would fail the run on these; refuse them before a release does
+        problem = analysis_problem(obj)
+        if problem:
+            raise ValidationError(problem, obj=str(key))
     if previous is not None and key.kind == "Deployment":
         old = (previous.get("spec") or {}).get("selector")
         new = (obj.get("spec") or {}).get("selector")
