@@ -21,7 +21,7 @@ from support import prometheus
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(prometheus.binary() is None, reason="prometheus is not installed"),
+    pytest.mark.skipif(prometheus.missing(), reason="prometheus is not installed"),
 ]
 
 S, F, E = AnalysisPhase.SUCCESSFUL, AnalysisPhase.FAILED, AnalysisPhase.ERROR

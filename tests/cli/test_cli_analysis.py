@@ -40,7 +40,7 @@ spec:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[prometheus.PrometheusServer]:
-    if prometheus.binary() is None:
+    if prometheus.missing():
         pytest.skip("prometheus is not installed")
     with prometheus.started() as running:
         yield running

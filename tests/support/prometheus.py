@@ -9,6 +9,7 @@ returns the target's data, and stops both on exit. Tests skip when the binary is
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -47,6 +48,11 @@ class PrometheusServer:
 
 def binary() -> str | None:
     return shutil.which("prometheus")
+
+
+def missing() -> bool:
+    """Skip without prometheus, except in CI, where a missing binary must fail, not hide tests."""
+    return binary() is None and not os.environ.get("CI")
 
 
 def free_port() -> int:
