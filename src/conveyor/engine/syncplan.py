@@ -200,6 +200,8 @@ def plan_sync(
     for obj in desired:
         key = ObjectKey.of(obj, namespace)
         hooks = hook_types(obj)
+        if hooks and options.selected is not None:
+            continue  # a selective sync runs no hooks (Argo CD: "Hooks are not run")
         if hooks:
             for hook in sorted(hooks & {"PreSync", "Sync", "PostSync"}):
                 tasks.append(
