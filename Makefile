@@ -18,10 +18,19 @@ $(STAMP): pyproject.toml
 $(BIN)/helm: tools/install_helm.py | $(STAMP)
 	$(BIN)/python tools/install_helm.py $@
 
+# The demo app's pinned wheels: the tests that build it as an artifact install from here,
+# offline (tests/conftest.py sets PIP_NO_INDEX), so that no test reaches a package index.
+WHEELHOUSE := $(VENV)/wheelhouse
+DEMO_REQUIREMENTS := src/conveyor/cli/demo_sources/demo-app/requirements.txt
+$(WHEELHOUSE)/.complete: $(DEMO_REQUIREMENTS) | $(STAMP)
+	$(BIN)/python -m pip download --quiet --only-binary=:all: --dest $(WHEELHOUSE) \
+		-r $(DEMO_REQUIREMENTS)
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/conveyor demo
 
-test: $(STAMP) $(BIN)/helm
+test: $(STAMP) $(BIN)/helm $(WHEELHOUSE)/.complete
 	$(BIN)/python -m pytest -q
 
 # Quick feedback while working: the lint steps, then every test that starts no process and

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated CONVEYOR_HOME per test, and git identity for test repos."""
+"""Shared test setup: an isolated CONVEYOR_HOME per test, git identity for test repos, pip
+without a package index, and the `processes` mark that `make check` leaves out."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ from pathlib import Path
 import pytest
 
 from conveyor.logging import configure
+from support.wheelhouse import OFFLINE_PIP
 
 # The venv's bin first on PATH, as in an activated venv: `make test` puts the real helm there.
 _VENV_BIN = str(Path(sys.executable).parent)
 if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = os.pathsep.join([_VENV_BIN, os.environ.get("PATH", "")])
+
+# No test reaches a package index: pip (in artifact builds, in `conveyor demo`) installs only
+# from the wheels `make test` downloaded. Set for the whole session, module fixtures included.
+os.environ.update(OFFLINE_PIP)
 
 
 @pytest.fixture(autouse=True, scope="session")
