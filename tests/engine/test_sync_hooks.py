@@ -132,6 +132,27 @@ async def test_a_hook_that_is_not_a_job_or_pod_is_done_once_created() -> None:
     assert by_name(outcome.resources)["ConfigMap/marker"]["hookPhase"] == "Succeeded"
 
 
+async def test_a_pod_hook_passes_when_its_pod_succeeds() -> None:
+    pod: Object = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "notify",
+            "namespace": "shop",
+            "annotations": {"argocd.argoproj.io/hook": "PostSync"},
+        },
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "shop:1"}]},
+    }
+    notify = key("Pod", "notify")
+    async with running_cluster(settle=False) as cluster:
+        running = cluster.start([configmap("config"), pod])
+        await applied(cluster, notify)
+        cluster.target.make_healthy(notify)
+        outcome = await running
+    assert outcome.phase == "Succeeded"
+    assert by_name(outcome.resources)["Pod/notify"]["hookPhase"] == "Succeeded"
+
+
 # -- SyncFail ---------------------------------------------------------------------------------
 
 

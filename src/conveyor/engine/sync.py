@@ -6,6 +6,7 @@ anything is applied every object is applied as a dry run, so that one invalid ob
 sync without leaving the others half done. A step waits until its objects are healthy (hooks:
 completed) before the next step starts; a hook that fails or an object that turns Degraded
 fails the sync, and then the SyncFail hooks run. Cancelling the task terminates the operation.
+A step's time limit is measured on the injected clock, so tests move time instead of waiting.
 """
 
 from __future__ import annotations
