@@ -1,57 +1,63 @@
-"""An in-memory Target for the engine's unit tests: the local runtime's store, no processes.
+"""An in-memory Target for the engine's unit tests: the local runtime, never started.
 
-Objects are admitted, merged, stored and watched by the local runtime's own code
-(``ObjectStore``, ``apply_to_store``, ``watch_store``), so the engine sees what it would see on
-the local target. What the runtime's controllers and kubelet would report is decided by the test
-instead: a Deployment becomes available, a Job completes or fails, an object turns Degraded when
-the test says so. By default workloads settle as soon as they are applied, as on a fast healthy
-cluster; ``hold(key)`` leaves one object for the test to move.
+It is the ``LocalTarget`` over a ``LocalRuntime`` whose controllers and kubelet never run: the
+same object store, admission, apply, patch and watch code as the local target, and no process,
+no port, no timer. What the runtime's controllers and kubelet would report (a Deployment
+available, a Job complete or failed, an object Degraded) is decided by the test instead. By
+default workloads settle as soon as they are applied, as on a fast healthy cluster;
+``hold(key)`` leaves one object for the test to move.
 
-Every apply, delete and health change the test or the engine makes is appended to ``history``,
-so a test can assert the order in which things happened, and ``until`` waits for the moment
-something has happened (never for a fixed time).
+Every apply, delete and health change is appended to ``history``, so a test can assert the
+order in which things happened, and ``until`` waits for the moment something has happened
+(never for a fixed time).
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from conveyor.clock import Clock
-from conveyor.errors import NotFoundError
 from conveyor.model.objects import Object, ObjectKey
-from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import MemoryJournal
 from conveyor.targets.local.objects import ObjectStore
-from conveyor.targets.local.target import apply_to_store, watch_store
-from conveyor.targets.protocol import (
-    ApplyOptions,
-    Event,
-    LogOptions,
-    Selector,
-    TargetCondition,
-    WatchEvent,
-)
+from conveyor.targets.local.runtime import LocalRuntime
+from conveyor.targets.local.target import LocalTarget
+from conveyor.targets.protocol import ApplyOptions, TargetCondition
 from support.clock import ManualClock
 
 History = list[tuple[str, ObjectKey]]
 """(what, key) in the order it happened: apply, delete, healthy, failed, degraded, progressing."""
+
+NEVER_STARTED = Path("/nonexistent/conveyor-fake-target")
+"""The runtime's directory: never created, since the runtime is never started."""
+
+
+class _NoImages:
+    def resolve(self, image: str) -> None:
+        return None
 
 
 def _condition(type_: str, status: str, reason: str = "", message: str = "") -> dict[str, str]:
     return {"type": type_, "status": status, "reason": reason, "message": message}
 
 
-class FakeTarget:
-    """The Target protocol over an ObjectStore, with health in the test's hands."""
+class FakeTarget(LocalTarget):
+    """The local target with its runtime never started, and health in the test's hands."""
 
     def __init__(self, clock: Clock | None = None, *, settle: bool = True) -> None:
         self.clock = clock or ManualClock()
-        self.store = ObjectStore(self.clock, MemoryJournal())
-        self.recorder = EventRecorder(self.clock)
+        super().__init__(
+            LocalRuntime(
+                runtime_dir=NEVER_STARTED,
+                journal=MemoryJournal(),
+                images=_NoImages(),
+                clock=self.clock,
+            )
+        )
         self.settle = settle
         """Workloads report success as soon as they are applied (unless held)."""
         self.history: History = []
@@ -63,13 +69,17 @@ class FakeTarget:
         self._waiters: builtins.list[asyncio.Future[None]] = []
         self.store.add_listener(lambda _event: self.poke())
 
-    # -- the Target protocol ----------------------------------------------------------------
+    @property
+    def store(self) -> ObjectStore:
+        return self.runtime.store
+
+    # -- the Target protocol, where the fake differs ----------------------------------------
 
     async def apply(self, obj: Object, options: ApplyOptions = ApplyOptions()) -> Object:
         key = ObjectKey.of(obj)
         if options.dry_run:
             self.dry_runs.append(key)
-        applied = apply_to_store(self.store, obj, options)
+        applied = await super().apply(obj, options)
         if options.dry_run:
             return applied
         self._record("apply", key)
@@ -77,39 +87,19 @@ class FakeTarget:
             self._settle(key)
         return applied
 
-    async def delete(self, key: ObjectKey, *, grace_period_seconds: float | None = None) -> bool:
+    async def delete(self, key: ObjectKey, **options: Any) -> bool:
+        """Delete as the runtime does, but a Pod goes at once (no kubelet stops it), and an
+        object ``finalize``d stays, being deleted, until ``finish_deletion``."""
         if self.store.get(key) is None:
             return False
         self._record("delete", key)
         if key in self._finalized:
-            self.store.mark_deleting(key)  # gone once the test calls finish_deletion
+            self.store.mark_deleting(key)
             return True
-        self._remove(key)
-        return True
-
-    async def get(self, key: ObjectKey) -> Object | None:
-        obj = self.store.get(key)
-        return copy.deepcopy(obj) if obj is not None else None
-
-    async def list(self, selector: Selector = Selector()) -> builtins.list[Object]:
-        found = self.store.list(
-            kind=selector.kind, namespace=selector.namespace, labels=selector.labels
-        )
-        return [copy.deepcopy(o) for o in found]
-
-    def watch(self, selector: Selector = Selector()) -> AsyncIterator[WatchEvent]:
-        return watch_store(self.store, selector)
-
-    async def logs(
-        self, namespace: str, pod: str, options: LogOptions = LogOptions()
-    ) -> AsyncIterator[str]:
-        if self.store.get(ObjectKey("", "Pod", namespace, pod)) is None:
-            raise NotFoundError(f'pods "{pod}" not found', obj=f"Pod/{namespace}/{pod}")
-        for line in ():  # no processes, so no output
-            yield line
-
-    async def events(self, key: ObjectKey | None = None) -> builtins.list[Event]:
-        return self.recorder.list(key)
+        if key.kind == "Pod":
+            self.store.remove(key)
+            return True
+        return await super().delete(key, **options)
 
     def conditions(self) -> builtins.list[TargetCondition]:
         return list(self.problems)
@@ -125,8 +115,10 @@ class FakeTarget:
         self._finalized.update(keys)
 
     def finish_deletion(self, key: ObjectKey) -> None:
+        """The finalizer is done: the object goes."""
         self._finalized.discard(key)
-        self._remove(key)
+        self.store.remove(key)
+        self._record("gone", key)
 
     def make_healthy(self, key: ObjectKey) -> None:
         """A Deployment available at its generation, a Job complete, a Pod succeeded."""
@@ -232,19 +224,6 @@ class FakeTarget:
     def _settle(self, key: ObjectKey) -> None:
         if key.kind in ("Deployment", "Job", "Pod"):
             self.make_healthy(key)
-
-    def _remove(self, key: ObjectKey) -> None:
-        """Delete with Kubernetes' cascade: a Namespace's objects, an owner's children."""
-        obj = self.store.get(key)
-        if obj is None:
-            return
-        if key.kind == "Namespace":
-            for child in self.store.list(namespace=key.name):
-                self._remove(ObjectKey.of(child))
-        uid = obj["metadata"]["uid"]
-        self.store.remove(key)
-        for child in self.store.children(uid):
-            self._remove(ObjectKey.of(child))
 
 
 def _deployment_status(obj: Object, ready: int) -> dict[str, Any]:

@@ -1,8 +1,4 @@
-"""LocalTarget: the Target protocol over the local runtime.
-
-How an apply is admitted and stored, and how a watch reads the store, are module functions so
-that the engine's tests can put the same store behind an in-memory target without processes.
-"""
+"""LocalTarget: the Target protocol over the local runtime."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ from collections.abc import AsyncIterator
 from conveyor.errors import NotFoundError
 from conveyor.model import merge
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
-from conveyor.targets.local.objects import ObjectStore, labels_match
+from conveyor.targets.local.objects import labels_match
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.validation import admit
 from conveyor.targets.protocol import (
@@ -43,54 +39,6 @@ def _matches(obj: Object, selector: Selector) -> bool:
     return labels_match(obj["metadata"].get("labels") or {}, selector.labels)
 
 
-def apply_to_store(store: ObjectStore, obj: Object, options: ApplyOptions) -> Object:
-    """An apply as the API server does it: admission, the namespace must exist, then storage.
-
-    A dry run returns what would be stored without storing it. Shared by LocalTarget and the
-    tests' in-memory target, so that both refuse and merge exactly alike.
-    """
-    key = ObjectKey.of(obj)
-    live = store.get(key)
-    desired = admit(copy.deepcopy(obj), live)
-    if key.namespace:
-        desired.setdefault("metadata", {})["namespace"] = key.namespace
-        if store.get(ObjectKey("", "Namespace", "", key.namespace)) is None:
-            raise NotFoundError(
-                f'namespaces "{key.namespace}" not found; create it first '
-                "(or sync with CreateNamespace=true)",
-                obj=str(key),
-            )
-    if key.kind not in KINDS_WITH_BEHAVIOUR and key.kind not in CLUSTER_SCOPED_KINDS:
-        annotations = desired.setdefault("metadata", {}).setdefault("annotations", {})
-        annotations.setdefault(
-            NO_LOCAL_BEHAVIOUR, "stored only: this kind has no behaviour on the local target"
-        )
-    if options.dry_run:
-        return merge.three_way_apply(copy.deepcopy(live) if live else None, desired)
-    return copy.deepcopy(store.apply(desired))
-
-
-async def watch_store(store: ObjectStore, selector: Selector) -> AsyncIterator[WatchEvent]:
-    """A Kubernetes-style watch of ``store``: ADDED for what exists, then every change."""
-    queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
-
-    def listener(event: WatchEvent) -> None:
-        if _matches(event.object, selector):
-            queue.put_nowait(WatchEvent(event.type, copy.deepcopy(event.object)))
-
-    remove = store.add_listener(listener)
-    try:
-        existing = store.list(
-            kind=selector.kind, namespace=selector.namespace, labels=selector.labels
-        )
-        for obj in existing:
-            yield WatchEvent(WatchEventType.ADDED, copy.deepcopy(obj))
-        while True:
-            yield await queue.get()
-    finally:
-        remove()
-
-
 class LocalTarget:
     """The embedded default target: Kubernetes kinds with real behaviour on this machine."""
 
@@ -98,7 +46,25 @@ class LocalTarget:
         self.runtime = runtime
 
     async def apply(self, obj: Object, options: ApplyOptions = ApplyOptions()) -> Object:
-        return apply_to_store(self.runtime.store, obj, options)
+        key = ObjectKey.of(obj)
+        live = self.runtime.store.get(key)
+        desired = admit(copy.deepcopy(obj), live)
+        if key.namespace:
+            desired.setdefault("metadata", {})["namespace"] = key.namespace
+            if self.runtime.store.get(ObjectKey("", "Namespace", "", key.namespace)) is None:
+                raise NotFoundError(
+                    f'namespaces "{key.namespace}" not found; create it first '
+                    "(or sync with CreateNamespace=true)",
+                    obj=str(key),
+                )
+        if key.kind not in KINDS_WITH_BEHAVIOUR and key.kind not in CLUSTER_SCOPED_KINDS:
+            annotations = desired.setdefault("metadata", {}).setdefault("annotations", {})
+            annotations.setdefault(
+                NO_LOCAL_BEHAVIOUR, "stored only: this kind has no behaviour on the local target"
+            )
+        if options.dry_run:
+            return merge.three_way_apply(copy.deepcopy(live) if live else None, desired)
+        return copy.deepcopy(self.runtime.store.apply(desired))
 
     async def delete(self, key: ObjectKey, *, grace_period_seconds: float | None = None) -> bool:
         return self.runtime.delete(key, grace_period_seconds)
@@ -115,8 +81,21 @@ class LocalTarget:
             )
         ]
 
-    def watch(self, selector: Selector = Selector()) -> AsyncIterator[WatchEvent]:
-        return watch_store(self.runtime.store, selector)
+    async def watch(self, selector: Selector = Selector()) -> AsyncIterator[WatchEvent]:
+        queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+
+        def listener(event: WatchEvent) -> None:
+            if _matches(event.object, selector):
+                queue.put_nowait(WatchEvent(event.type, copy.deepcopy(event.object)))
+
+        remove = self.runtime.store.add_listener(listener)
+        try:
+            for obj in await self.list(selector):
+                yield WatchEvent(WatchEventType.ADDED, obj)
+            while True:
+                yield await queue.get()
+        finally:
+            remove()
 
     async def logs(
         self, namespace: str, pod: str, options: LogOptions = LogOptions()
