@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -115,6 +116,43 @@ def tracked(objects: Iterable[Object]) -> list[Object]:
     return out
 
 
+_PLAN_FIELDS = {f.name for f in dataclasses.fields(PlanOptions)}
+_REQUEST_HAS_CREATE_NAMESPACE = "create_namespace" in {
+    f.name for f in dataclasses.fields(SyncRequest)
+}
+
+
+def plan_options(
+    *,
+    prune: bool = False,
+    selected: frozenset[ObjectKey] | None = None,
+    prune_last: bool = False,
+    apply_out_of_sync_only: bool = False,
+    create_namespace: bool = False,
+) -> PlanOptions:
+    """The sync's options, in whichever shape PlanOptions has.
+
+    Sync options are moving into one parsed ``SyncOptions`` (``PlanOptions.sync``, issue 9);
+    tests name them as Argo CD does and build either shape, so they survive that change.
+    """
+    named = {
+        "PruneLast": prune_last,
+        "ApplyOutOfSyncOnly": apply_out_of_sync_only,
+        "CreateNamespace": create_namespace,
+    }
+    if "sync" in _PLAN_FIELDS:
+        from conveyor.model.syncoptions import SyncOptions
+
+        parsed = SyncOptions.parse([f"{name}=true" for name, on in named.items() if on])
+        return PlanOptions(prune=prune, selected=selected, sync=parsed)
+    return PlanOptions(
+        prune=prune,
+        selected=selected,
+        prune_last=prune_last,
+        apply_out_of_sync_only=apply_out_of_sync_only,
+    )
+
+
 @dataclass
 class Cluster:
     """A target, the engine's live cache of it, and an executor, all in memory."""
@@ -135,15 +173,17 @@ class Cluster:
         create_namespace: bool = False,
         **options: Any,
     ) -> SyncRequest:
+        plan = plan_options(create_namespace=create_namespace, **options)
+        extra = {"create_namespace": create_namespace} if _REQUEST_HAS_CREATE_NAMESPACE else {}
         return SyncRequest(
             app=APP,
             revision=revision,
             namespace=NAMESPACE,
             desired=tracked(desired),
             out_of_sync=frozenset(out_of_sync),
-            options=PlanOptions(**options),
+            options=plan,
             dry_run=dry_run,
-            create_namespace=create_namespace,
+            **extra,
         )
 
     async def sync(self, desired: Sequence[Object], **kwargs: Any) -> SyncOutcome:

@@ -61,4 +61,4 @@ async def test_the_watch_starts_with_what_exists_then_follows_changes() -> None:
     await target.delete(key("Namespace", NAMESPACE))  # cascades to what the namespace holds
     gone = await anext(events)
     assert (gone.type, gone.object["metadata"]["name"]) == (WatchEventType.DELETED, "a")
-    await events.aclose()  # type: ignore[attr-defined]
+    await events.aclose()

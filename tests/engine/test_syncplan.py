@@ -16,11 +16,12 @@ from sync_helpers import (
     job,
     key,
     namespace,
+    plan_options,
     service,
     tracked,
 )
 
-from conveyor.engine.syncplan import PlanOptions, SyncTask, groups, plan_sync, sync_fail_hooks
+from conveyor.engine.syncplan import SyncTask, groups, plan_sync, sync_fail_hooks
 from conveyor.model.objects import Object, ObjectKey
 
 HELM_HOOK = "helm.sh/hook"
@@ -37,7 +38,7 @@ def plan(
         tracked(desired),
         live_objects,
         out_of_sync or set(),
-        PlanOptions(**options),
+        plan_options(**options),
         namespace=NAMESPACE,
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 try:  # the queue is shared by the engine and the runtime once it moves out of the engine
-    from conveyor.workqueue import WorkQueue  # type: ignore[import-not-found, unused-ignore]
+    from conveyor.workqueue import WorkQueue
 except ImportError:
     from conveyor.engine.workqueue import WorkQueue
 
