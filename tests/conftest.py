@@ -49,9 +49,10 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 #
 # `make check` runs every test that starts no process and binds no port (`-m "not processes"`),
 # so that it stays fast; `make test` and CI run everything. A test is marked `processes` when
-# its module is listed below, or it uses a fixture that starts git, a server, PostgreSQL or the
-# runtime's kubelet. While `make check` runs, an audit hook fails any unmarked test that starts
-# a process or binds a socket anyway, so the marks cannot silently go stale.
+# its module is listed below (git, kustomize, helm, pip, servers, the runtime's kubelet), when
+# it runs on the PostgreSQL store backend, or by `@pytest.mark.processes` on the test itself in
+# a module that mixes both. While `make check` runs, an audit hook fails any unmarked test that
+# starts a process or binds a socket anyway, so the marks cannot silently go stale.
 
 PROCESS_EVENTS = frozenset(
     {"subprocess.Popen", "os.posix_spawn", "os.fork", "os.system", "socket.bind"}
@@ -67,7 +68,7 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
         _violations.setdefault(_current[-1], []).append(what[:200])
         raise RuntimeError(
             f"this test starts a process or binds a port ({what[:120]}) but is not marked "
-            "`processes`: list its module or fixture in tests/conftest.py"
+            "`processes`: add @pytest.mark.processes, or list its module in tests/conftest.py"
         )
 
 
@@ -128,7 +129,7 @@ _TESTS = Path(__file__).parent
 def _starts_processes(item: pytest.Item) -> bool:
     if item.get_closest_marker("slow") is not None:
         return True
-    where = Path(str(item.fspath)).relative_to(_TESTS).as_posix()
+    where = item.path.relative_to(_TESTS).as_posix()
     if where.startswith(PROCESS_MODULES):
         return True
     params = getattr(getattr(item, "callspec", None), "params", {})
