@@ -194,6 +194,20 @@ async def test_a_failing_syncfail_hook_leaves_the_sync_failed_for_its_first_reas
     assert by_name(outcome.resources)["Job/cleanup"]["hookPhase"] == "Failed"
 
 
+async def test_a_failed_selective_sync_runs_no_syncfail_hook() -> None:
+    async with running_cluster() as cluster:
+        cluster.target.hold(WEB)
+        running = cluster.start(
+            [deployment("web"), in_wave(configmap("z"), 1), job("cleanup", "SyncFail")],
+            selected=frozenset({WEB, key("ConfigMap", "z")}),
+        )
+        await applied(cluster, WEB)
+        cluster.target.degrade(WEB)
+        outcome = await running
+    assert outcome.phase == "Failed"
+    assert cluster.target.applied() == [WEB]  # Argo CD: a selective sync runs no hooks
+
+
 # -- delete policies --------------------------------------------------------------------------
 
 
