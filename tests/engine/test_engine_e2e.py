@@ -502,7 +502,11 @@ async def test_automated_sync_never_empties_an_app_unless_allow_empty(env: Env) 
         lambda a: a["status"]["sync"]["revision"] == emptied,
         what="the empty commit compared",
     )
-    await asyncio.sleep(1.5)  # a poll period: automated sync would have run by now
+    # The reconcile that compared the empty commit decided against an automated sync; the next
+    # one (a refresh: a git fetch and a compare) would have seen it launched, had it been.
+    env.controller.refresh("guarded")
+    await env.controller.settle()
+    assert not env.controller.operation_running("guarded")
     assert env.controller.application("guarded")["status"]["sync"]["status"] == "OutOfSync"
     assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "keep")) is not None
 
