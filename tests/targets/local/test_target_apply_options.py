@@ -67,12 +67,13 @@ async def test_a_kind_no_crd_defines_is_refused_until_its_crd_exists(target: Loc
     assert (await target.apply(widget))["metadata"]["uid"]
 
 
-@pytest.mark.processes
 async def test_built_in_and_argoproj_kinds_need_no_crd(target: LocalTarget) -> None:
     for obj in (
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p"}},
         {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
-         "metadata": {"name": "a"}},
+         "metadata": {"name": "a"},
+         "spec": {"metrics": [{"name": "up", "successCondition": "result == 1",
+                               "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]}},
     ):  # fmt: skip
         assert (await target.apply(obj))["metadata"]["uid"]
 
