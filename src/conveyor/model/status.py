@@ -4,8 +4,10 @@
 (``status.sync``, ``status.health``, ``status.history``, ``status.operationState``,
 ``status.conditions``, ``status.resources``, ``status.summary``), so ``conveyor app get -o
 json`` reads like ``argocd app get -o json`` and tools written for one work with the other.
-``from_dict`` reads it back (the store keeps it as JSON). Empty fields are left out, as Go's
-``omitempty`` does; times are RFC 3339 in UTC with whole seconds, as Kubernetes writes them.
+``from_dict`` reads it back (the store keeps it as JSON) and writes it back unchanged: a field
+is written when it was set (by the engine, or in the JSON read), and left out when it was not,
+as Go's ``omitempty`` leaves out what was never filled; times are RFC 3339 in UTC with whole
+seconds, as Kubernetes writes them.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ __all__ = [
     "ResourceResult",
     "ResourceStatus",
     "ResultCode",
+    "RetryLimit",
     "Summary",
     "SyncOperation",
+    "SyncOperationResource",
     "SyncPhase",
     "SyncResult",
     "SyncState",
@@ -53,6 +57,9 @@ def rfc3339(moment: datetime) -> str:
 
 Time = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 """A timestamp field, written the Kubernetes way."""
+
+HealthField = Annotated[Health, PlainSerializer(Health.to_dict, return_type=dict)]
+"""A health field, written as Argo CD writes it (no empty message)."""
 
 
 class SyncStatus(StrEnum):
@@ -123,6 +130,7 @@ class ConditionType(StrEnum):
     REPEATED_RESOURCE_WARNING = "RepeatedResourceWarning"  # the same resource twice in Git
     EXCLUDED_RESOURCE_WARNING = "ExcludedResourceWarning"
     ORPHANED_RESOURCE_WARNING = "OrphanedResourceWarning"
+    UNKNOWN_FIELD = "UnknownField"  # a manifest field Conveyor keeps but does not act on
 
     @property
     def is_error(self) -> bool:
@@ -143,8 +151,8 @@ class StatusModel(BaseModel):
     )
 
     def to_dict(self) -> dict[str, Any]:
-        """Argo CD's JSON shape, empty fields left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        """Argo CD's JSON shape: the fields that were set (unset ones left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -161,9 +169,13 @@ class SyncState(StatusModel):
 
 
 class Condition(StatusModel):
-    """One ``status.conditions`` entry: something a person should know or fix."""
+    """One ``status.conditions`` entry: something a person should know or fix.
 
-    type: ConditionType
+    ``type`` is one of ``ConditionType`` or, for what a target reports about itself
+    (``Target.conditions()``), the target's own type name.
+    """
+
+    type: ConditionType | str
     message: str
     last_transition_time: Time | None = None
 
@@ -177,7 +189,7 @@ class ResourceStatus(StatusModel):
     namespace: str = ""
     name: str
     status: SyncStatus
-    health: Health | None = None
+    health: HealthField | None = None
     hook: bool = False
     requires_pruning: bool = False
     sync_wave: int = 0
@@ -213,12 +225,31 @@ class InitiatedBy(StatusModel):
     automated: bool = False
 
 
+class SyncOperationResource(StatusModel):
+    """One ``operation.sync.resources`` entry: a resource the sync is limited to."""
+
+    group: str = ""
+    kind: str
+    namespace: str = ""
+    name: str
+
+
 class SyncOperation(StatusModel):
     """``operation.sync``: what a sync was asked to do."""
 
     revision: str = ""
     prune: bool = False
     dry_run: bool = False
+    sync_options: list[str] = []
+    resources: list[SyncOperationResource] = []
+    """Only these resources (``app sync --resource``); empty for all."""
+    source: dict[str, Any] | None = None  # spec.source to sync (a rollback's, or the app's)
+
+
+class RetryLimit(StatusModel):
+    """``operation.retry``: how many times a failed sync is tried again."""
+
+    limit: int = 0
 
 
 class Operation(StatusModel):
@@ -226,6 +257,7 @@ class Operation(StatusModel):
 
     sync: SyncOperation = SyncOperation()
     initiated_by: InitiatedBy = InitiatedBy()
+    retry: RetryLimit | None = None
 
 
 class OperationState(StatusModel):
@@ -266,7 +298,7 @@ class ApplicationStatus(StatusModel):
     """An Application's ``status``, as Argo CD writes it."""
 
     sync: SyncState = SyncState(status=SyncStatus.UNKNOWN)
-    health: Health = Health(HealthStatus.UNKNOWN)
+    health: HealthField = Health(HealthStatus.UNKNOWN)
     history: list[HistoryEntry] = []
     operation_state: OperationState | None = None
     conditions: list[Condition] = []
