@@ -360,8 +360,8 @@ def _helm_model(helm: Helm) -> HelmOptions:
     for index, parameter in enumerate(helm.parameters or []):
         if not parameter.name:
             raise ValidationError("needs a name", obj=f"{where}.parameters[{index}]")
-    for index, parameter in enumerate(helm.file_parameters or []):
-        if not parameter.name or not parameter.path:
+    for index, file_parameter in enumerate(helm.file_parameters or []):
+        if not file_parameter.name or not file_parameter.path:
             raise ValidationError("needs a name and a path", obj=f"{where}.fileParameters[{index}]")
     return HelmOptions(
         value_files=tuple(helm.value_files or ()),
