@@ -51,9 +51,9 @@ class Comparison:
     diff: AppDiff
     source_type: str
     live: list[Object] = field(default_factory=list)
-    health: Health = Health(HealthStatus.UNKNOWN)
+    health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
     resources: list[ResourceStatus] = field(default_factory=list)
-    summary: Summary = Summary()
+    summary: Summary = field(default_factory=Summary)
     conditions: list[Condition] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
