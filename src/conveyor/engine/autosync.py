@@ -123,9 +123,14 @@ def decide(
         return skip("Git holds no resources: syncing would delete them all (allowEmpty is off)")
     last = state.last_operation
     same_revision = last is not None and last_revision(last) == comparison.revision
-    if last is not None and same_revision and last.phase in (
-        OperationPhase.FAILED,
-        OperationPhase.ERROR,
+    if (
+        last is not None
+        and same_revision
+        and last.phase
+        in (
+            OperationPhase.FAILED,
+            OperationPhase.ERROR,
+        )
     ):
         return skip(f"the last sync of {comparison.revision} failed; it is not retried on its own")
     if last is not None and same_revision and last.phase is OperationPhase.SUCCEEDED:

@@ -203,8 +203,7 @@ class Controller:
         stored = app.to_manifest()
         if existing is not None and not upsert and existing.manifest.get("spec") != stored["spec"]:
             raise ConflictError(
-                f"application {app.name!r} exists with a different spec; "
-                "use --upsert to replace it"
+                f"application {app.name!r} exists with a different spec; use --upsert to replace it"
             )
         await self.repo.save_app(app.name, stored)
         if existing is None:

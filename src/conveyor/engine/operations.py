@@ -146,9 +146,7 @@ class OperationRunner:
             else InitiatedBy(username=ask.username),
             retry=RetryLimit(limit=retry_limit(app)),
         )
-        record = await self.repo.create_operation(
-            state.name, operation.to_dict(), self.clock.now()
-        )
+        record = await self.repo.create_operation(state.name, operation.to_dict(), self.clock.now())
         self.launch(state, record, ask.initiator, ask.username, comparison=comparison)
         return record
 
@@ -290,9 +288,7 @@ class OperationRunner:
                 resources=[ResourceResult.from_dict(r) for r in resources],
                 source=sync.source,
             )
-            self._update(
-                state, phase=OperationPhase.RUNNING, message="syncing", sync_result=result
-            )
+            self._update(state, phase=OperationPhase.RUNNING, message="syncing", sync_result=result)
             await self.repo.update_operation(
                 record.id, phase="Running", message="syncing",
                 state={"syncResult": result.to_dict(), "retryCount": attempt},
@@ -323,9 +319,7 @@ class OperationRunner:
             )  # fmt: skip
         if comparison.errors:
             raise ValidationError("; ".join(comparison.errors))
-        keys = frozenset(
-            ObjectKey(r.group, r.kind, r.namespace, r.name) for r in sync.resources
-        )
+        keys = frozenset(ObjectKey(r.group, r.kind, r.namespace, r.name) for r in sync.resources)
         options = PlanOptions(
             prune=sync.prune,
             prune_last=app.sync_option("PruneLast"),

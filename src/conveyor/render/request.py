@@ -310,7 +310,6 @@ def _helm(spec: Mapping[str, Any]) -> HelmOptions:
     )
 
 
-
 def _from_model(root: Path, source: Source, *, app_name: str, namespace: str) -> RenderRequest:
     """The request for a validated ``Source``: its typed fields, read as they are."""
     if source.chart:
