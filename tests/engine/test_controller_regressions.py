@@ -23,6 +23,7 @@ from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.engine.events import (
     AppCreated,
     AppDeleted,
+    AppUpdated,
     EngineEvent,
     HealthStatusChanged,
     Initiator,
@@ -278,7 +279,7 @@ async def test_the_engine_tells_its_listeners_what_happened(
     assert {"type": "JournalError", "message": "cannot write the journal"} in [
         {k: c[k] for k in ("type", "message")} for c in conditions(app)
     ]
-    kinds = [type(e) for e in events if not type(e).__name__ == "AppUpdated"]
+    kinds = [type(e) for e in events if not isinstance(e, AppUpdated)]
     assert kinds[0] is AppCreated and kinds[-1] is AppDeleted
     started = next(e for e in events if isinstance(e, OperationStarted))
     finished = next(e for e in events if isinstance(e, OperationFinished))
