@@ -36,11 +36,12 @@ from conveyor.engine.events import (
 )
 from conveyor.engine.livestate import LiveState
 from conveyor.engine.operations import OperationRunner, SyncAsk
+from conveyor.engine.pushes import repository_identity, revision_matches
 from conveyor.engine.repository import Repository
 from conveyor.engine.status import reconciled, same_but_time, status_events, with_condition
 from conveyor.engine.sync import SyncExecutor
-from conveyor.engine.syncplan import KIND_ORDER, wave_of
 from conveyor.engine.tasks import TaskOwner
+from conveyor.engine.teardown import delete_all
 from conveyor.engine.validation import (
     check_project,
     check_source,
@@ -58,9 +59,8 @@ from conveyor.errors import (
 )
 from conveyor.logging import get_logger
 from conveyor.model.appproject import AppProject
-from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.objects import ObjectKey
 from conveyor.model.status import ApplicationStatus, Condition, ConditionType
-from conveyor.source import is_full_sha, repo_key
 from conveyor.targets.protocol import Target
 
 log = get_logger(component="controller")
@@ -237,10 +237,7 @@ class Controller:
         if state.operation is not None:
             state.operation.task.cancel()
         if cascade:
-            for obj in delete_order(self.live.app_objects(name)):
-                key = ObjectKey.of(obj)
-                await self.target.delete(key)
-                self.live.forget(key)
+            await delete_all(self.target, self.live, self.live.app_objects(name))
         self._queue.forget(name)
         await self.repo.delete_app(name)
         self._emit(AppDeleted(name, state.project, self.clock.now()))
@@ -260,10 +257,10 @@ class Controller:
     def notify_push(self, repo_url: str, ref: str | None = None) -> list[str]:
         """A webhook says ``repo_url`` got a push (to ``ref``): refresh the apps it concerns."""
         touched = []
-        wanted = same_repository_key(repo_url)
+        wanted = repository_identity(repo_url)
         for name, state in self._apps.items():
             source = state.app.spec.source
-            if same_repository_key(source.repo_url) != wanted:
+            if repository_identity(source.repo_url) != wanted:
                 continue
             if ref is not None and not revision_matches(source.revision, ref):
                 continue
@@ -537,39 +534,6 @@ class Controller:
         self._publish(state)
         for event in status_events(state.name, old, status, self.clock.now()):
             self._emit(event)
-
-
-def delete_order(objects: list[Object]) -> list[Object]:
-    """``objects`` in the reverse of the order a sync applies them: later waves first, and
-    within a wave what uses other objects before what it uses (Namespaces last)."""
-    rank = {kind: n for n, kind in enumerate(KIND_ORDER)}
-
-    def applied(obj: Object) -> tuple[int, int, str, str]:
-        meta = obj.get("metadata") or {}
-        kind = str(obj.get("kind", ""))
-        return (
-            wave_of(obj),
-            rank.get(kind, len(KIND_ORDER)),
-            str(meta.get("namespace") or ""),
-            str(meta.get("name") or ""),
-        )
-
-    return sorted(objects, key=applied, reverse=True)
-
-
-def same_repository_key(url: str) -> str:
-    """One key per repository however it is spelled (https or ssh, ``git@host:path`` or
-    ``ssh://``, with or without ``.git``), compared without case as webhooks send it.
-
-    Minimal, inside the engine until ``conveyor.source.urls`` has the shared identity."""
-    return repo_key(url.strip()).lower()
-
-
-def revision_matches(target_revision: str, ref: str) -> bool:
-    """Does a push to ``ref`` (refs/heads/main, refs/tags/v1) concern ``target_revision``?
-    A pinned commit (40 or 64 hex digits) may be any branch's: it is always looked at."""
-    short = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
-    return target_revision in ("HEAD", "", short, ref) or is_full_sha(target_revision)
 
 
 def _message(app: str, err: Exception) -> str:
