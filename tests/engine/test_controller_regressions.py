@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import ConfigRepo, application, configmap
+from engine_helpers import ConfigRepo, application, configmap, hook_job
 
 from conveyor.bootstrap import local_target
 from conveyor.engine.compare import Comparer, Comparison
@@ -289,3 +289,25 @@ async def test_the_engine_tells_its_listeners_what_happened(
     syncs = [(e.old, e.new) for e in events if isinstance(e, SyncStatusChanged)]
     assert syncs[0] == ("Unknown", "OutOfSync") and syncs[-1][1] == "Synced"
     assert any(e.new == "Healthy" for e in events if isinstance(e, HealthStatusChanged))
+
+
+async def test_a_dry_run_lists_hooks_without_running_them(tmp_path: Path, repo: ConfigRepo) -> None:
+    hook = hook_job("migrate", "PreSync", "exit 0")
+    hook["spec"]["template"]["spec"]["containers"][0]["image"] = "migrate:v1"
+    repo.write("app/hook.yaml", hook)
+    repo.commit()
+    async with controller_on(tmp_path / "home") as (controller, target, _, _):
+        await controller.apply_application(application("dry", repo, "app", automated=False))
+        await until(controller, "dry", lambda a: bool(a["status"]), "a first status")
+        await controller.sync("dry", dry_run=True)
+        app = await until(
+            controller,
+            "dry",
+            lambda a: (a["status"].get("operationState") or {}).get("phase") == "Succeeded",
+            "the dry run to finish",
+        )
+        assert await target.get(ObjectKey("batch", "Job", "demo", "migrate")) is None
+    results = app["status"]["operationState"]["syncResult"]["resources"]
+    hook = next(r for r in results if r["kind"] == "Job")
+    assert (hook["hookType"], hook["hookPhase"]) == ("PreSync", "")
+    assert app["status"]["sync"]["status"] == "OutOfSync"

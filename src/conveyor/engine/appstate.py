@@ -52,6 +52,8 @@ class AppState:
     reconciles_started: int = 0
     waiters: list[tuple[int, asyncio.Future[bool]]] = field(default_factory=list)
     """(reconciles started when the wait began, future) of ``Controller.wait_reconciled``."""
+    change_waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    """Futures of ``Controller.wait_changed``: done at the next status change."""
     manifest: dict[str, Any] = field(init=False)
     """The manifest as given (unknown fields kept): what the API shows and the store keeps."""
     compared_to: dict[str, Any] = field(init=False)
@@ -93,6 +95,19 @@ class AppState:
     def set_status(self, status: ApplicationStatus) -> None:
         self.status = status
         self._json = None
+
+    def changed(self) -> None:
+        """Wake the waits for the next status change."""
+        for future in self.change_waiters:
+            if not future.done():
+                future.set_result(True)
+        self.change_waiters.clear()
+
+    def gone(self) -> None:
+        """The app was deleted: every wait ends, unsatisfied."""
+        for future in [f for _, f in self.waiters] + self.change_waiters:
+            if not future.done():
+                future.set_result(False)
 
     def to_dict(self) -> dict[str, Any]:
         """The Application in Argo CD's shape, status included (serialized once per status)."""

@@ -242,9 +242,7 @@ class Controller:
         await self.repo.delete_app(name)
         self._emit(AppDeleted(name, state.project, self.clock.now()))
         del self._apps[name]
-        for _, waiter in state.waiters:
-            if not waiter.done():
-                waiter.set_result(False)
+        state.gone()
 
     def refresh(self, name: str, *, hard: bool = False) -> None:
         """Look the revision up again (and with ``hard``, render again) at the next reconcile."""
@@ -280,14 +278,15 @@ class Controller:
         state = self._state(name)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         state.waiters.append((state.reconciles_started, future))
+        return _wait(future, timeout)
 
-        async def wait() -> bool:
-            try:
-                return await asyncio.wait_for(future, timeout)
-            except TimeoutError:
-                return False
-
-        return wait()
+    def wait_changed(self, name: str, timeout: float = 30.0) -> Coroutine[Any, Any, bool]:
+        """Wait for the next change of ``name``'s status after this call (a reconcile's
+        result, an operation's progress); True when it came, False after ``timeout``."""
+        state = self._state(name)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        state.change_waiters.append(future)
+        return _wait(future, timeout)
 
     async def history(self, name: str) -> list[dict[str, Any]]:
         self._state(name)
@@ -372,6 +371,9 @@ class Controller:
         number = state.reconcile_started()
         try:
             await self._reconcile_app(state)
+        except Exception:
+            self._schedule_poll(name)  # e.g. the store failed: look again, never give up
+            raise
         finally:
             state.reconcile_ended(number)
             if self.observer is not None and name in self._apps:
@@ -399,7 +401,7 @@ class Controller:
             state.comparison = None
             conditions.append(Condition(type=kind, message=_message(state.name, err)))
             await self._record(state, None, conditions)
-            delay = err.delay if isinstance(err, TemporaryError) else None
+            delay = max(err.delay, 0.1) if isinstance(err, TemporaryError) else None
             self._schedule_poll(state.name, delay)
             return
         state.refresh = state.hard_refresh = False
@@ -515,6 +517,7 @@ class Controller:
 
     def _publish(self, state: AppState) -> None:
         """Tell the listeners that ``state``'s status changed."""
+        state.changed()
         if self._event_listeners:
             self._emit(AppUpdated(state.name, self.clock.now()))
 
@@ -534,6 +537,13 @@ class Controller:
         self._publish(state)
         for event in status_events(state.name, old, status, self.clock.now()):
             self._emit(event)
+
+
+async def _wait(future: asyncio.Future[bool], timeout: float) -> bool:
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        return False
 
 
 def _message(app: str, err: Exception) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -206,7 +206,7 @@ class ResourceResult(StatusModel):
     status: ResultCode | None = None
     message: str = ""
     hook_type: HookType | None = None
-    hook_phase: OperationPhase | None = None
+    hook_phase: OperationPhase | Literal[""] | None = None  # "" for a hook a dry run lists
     sync_phase: SyncPhase | None = None
 
 
