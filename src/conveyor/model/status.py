@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 from conveyor.model.health import Health, HealthStatus
@@ -138,6 +138,9 @@ class ConditionType(StrEnum):
         return self.value.endswith("Error")
 
 
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
 class StatusModel(BaseModel):
     """Base of the status types: camelCase JSON, immutable, unknown fields kept on reading."""
 
@@ -149,6 +152,16 @@ class StatusModel(BaseModel):
         frozen=True,
         extra="allow",
     )
+
+    @model_validator(mode="after")
+    def _share_fields_set(self) -> Self:
+        """Models with the same fields set share one set object (never changed in place:
+        ``model_copy`` copies it first); the engine holds tens of these per app."""
+        shared = _FIELDS_SETS.setdefault(frozenset(self.__pydantic_fields_set__), set())
+        if not shared:
+            shared.update(self.__pydantic_fields_set__)
+        object.__setattr__(self, "__pydantic_fields_set__", shared)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Argo CD's JSON shape: the fields that were set (unset ones left out)."""
