@@ -275,6 +275,11 @@ async def test_the_engine_tells_its_listeners_what_happened(
         await until(controller, "told", lambda a: bool(a["status"]), "a first status")
         await controller.sync("told", initiated_by="alice")
         app = await until(controller, "told", succeeded, "a successful sync")
+        [entry] = await controller.history("told")
+        await controller.rollback("told", entry["id"], initiated_by="bob")
+        await until(
+            controller, "told", lambda a: len(a["status"].get("history", [])) == 2, "a rollback"
+        )
         await controller.delete_application("told")
     assert {"type": "JournalError", "message": "cannot write the journal"} in [
         {k: c[k] for k in ("type", "message")} for c in conditions(app)
@@ -285,6 +290,8 @@ async def test_the_engine_tells_its_listeners_what_happened(
     finished = next(e for e in events if isinstance(e, OperationFinished))
     assert (started.initiator, started.username) == (Initiator.USER, "alice")
     assert (finished.phase, finished.initiator) == ("Succeeded", Initiator.USER)
+    rolled_back = [e for e in events if isinstance(e, OperationFinished)][-1]
+    assert (rolled_back.initiator, rolled_back.username) == (Initiator.ROLLBACK, "bob")
     assert finished.revision == repo.git("rev-parse", "HEAD")
     syncs = [(e.old, e.new) for e in events if isinstance(e, SyncStatusChanged)]
     assert syncs[0] == ("Unknown", "OutOfSync") and syncs[-1][1] == "Synced"

@@ -77,7 +77,10 @@ async def get_application(
     name: AppName,
     refresh: Annotated[
         Refresh | None,
-        Query(description="Look the revision up again (normal) and render again (hard) first."),
+        Query(
+            description="Look the revision up again (normal) and render again (hard) first; "
+            "503 with Retry-After when that reconcile does not end within 60 s."
+        ),
     ] = None,
 ) -> dict[str, Any]:
     app = ctx.controller.application(name)

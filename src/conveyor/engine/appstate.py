@@ -9,6 +9,7 @@ whoever asked to hear about the next reconcile.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +97,18 @@ class AppState:
         self.status = status
         self._json = None
 
+    def wait_reconciled(self, timeout: float) -> Coroutine[Any, Any, bool]:
+        """Begin waiting now for a reconcile that starts after this call to end."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiters.append((self.reconciles_started, future))
+        return _wait(future, timeout)
+
+    def wait_changed(self, timeout: float) -> Coroutine[Any, Any, bool]:
+        """Begin waiting now for the next status change."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.change_waiters.append(future)
+        return _wait(future, timeout)
+
     def changed(self) -> None:
         """Wake the waits for the next status change."""
         for future in self.change_waiters:
@@ -133,3 +146,11 @@ class AppState:
             else:
                 keep.append((since, future))
         self.waiters = keep
+
+
+async def _wait(future: asyncio.Future[bool], timeout: float) -> bool:
+    """The future's answer, or False after ``timeout`` seconds."""
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        return False

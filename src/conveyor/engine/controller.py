@@ -14,7 +14,6 @@ engine events (``engine.events``).
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -122,7 +121,7 @@ class Controller:
         self._tasks = TaskOwner(self._task_failed)
         self.operations = OperationRunner(
             repository, comparer, self.executor, live, self.clock,
-            start_task=self._start_task, project=self._project, publish=self._publish,
+            tasks=self._tasks, project=self._project, publish=self._publish,
             emit=self._emit, requeue=self._queue.add,
         )  # fmt: skip
 
@@ -275,18 +274,12 @@ class Controller:
         await wait`` cannot miss the refresh's reconcile); True when it ended, False after
         ``timeout`` seconds or when the app was deleted meanwhile.
         """
-        state = self._state(name)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        state.waiters.append((state.reconciles_started, future))
-        return _wait(future, timeout)
+        return self._state(name).wait_reconciled(timeout)
 
     def wait_changed(self, name: str, timeout: float = 30.0) -> Coroutine[Any, Any, bool]:
         """Wait for the next change of ``name``'s status after this call (a reconcile's
         result, an operation's progress); True when it came, False after ``timeout``."""
-        state = self._state(name)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        state.change_waiters.append(future)
-        return _wait(future, timeout)
+        return self._state(name).wait_changed(timeout)
 
     async def history(self, name: str) -> list[dict[str, Any]]:
         self._state(name)
@@ -496,11 +489,6 @@ class Controller:
         if app in self._apps:
             self._queue.add(app)
 
-    def _start_task(
-        self, app: str, work: Coroutine[Any, Any, None], name: str
-    ) -> asyncio.Task[None]:
-        return self._tasks.start(app, work, name=name)
-
     def _task_failed(
         self, app: str, error: BaseException, *, what: str = "a background task failed"
     ) -> None:
@@ -537,13 +525,6 @@ class Controller:
         self._publish(state)
         for event in status_events(state.name, old, status, self.clock.now()):
             self._emit(event)
-
-
-async def _wait(future: asyncio.Future[bool], timeout: float) -> bool:
-    try:
-        return await asyncio.wait_for(future, timeout)
-    except TimeoutError:
-        return False
 
 
 def _message(app: str, err: Exception) -> str:

@@ -27,6 +27,7 @@ from conveyor.engine.repository import HistoryInput, OperationRecord, Repository
 from conveyor.engine.status import with_history, with_operation
 from conveyor.engine.sync import SyncExecutor, SyncOutcome, SyncRequest
 from conveyor.engine.syncplan import PlanOptions
+from conveyor.engine.tasks import TaskOwner
 from conveyor.engine.validation import check_project, check_source
 from conveyor.errors import ConveyorError, ValidationError
 from conveyor.logging import get_logger
@@ -100,7 +101,7 @@ class OperationRunner:
         live: LiveState,
         clock: Clock,
         *,
-        start_task: Callable[[str, Any, str], asyncio.Task[None]],
+        tasks: TaskOwner,
         project: Callable[[str], Awaitable[AppProject]],
         publish: Callable[[AppState], None],
         emit: Callable[[EngineEvent], None],
@@ -111,7 +112,7 @@ class OperationRunner:
         self.executor = executor
         self.live = live
         self.clock = clock
-        self._start_task = start_task
+        self._tasks = tasks
         self._project = project
         self._publish = publish
         self._emit = emit
@@ -170,8 +171,8 @@ class OperationRunner:
         )
         state.set_status(with_operation(state.status, running))
         self._publish(state)
-        task = self._start_task(
-            state.name, self._run(state, record, operation, comparison), f"sync-{state.name}"
+        task = self._tasks.start(
+            state.name, self._run(state, record, operation, comparison), name=f"sync-{state.name}"
         )
         state.operation = RunningOperation(task, record.id, initiator, username)
         self._emit(
