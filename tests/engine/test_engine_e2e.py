@@ -87,7 +87,7 @@ async def wait_app(
         app = controller.application(name)
         if check(app):
             return app
-        await controller.wait_reconciled(name, timeout=0.3)
+        await controller.wait_changed(name, timeout=0.3)
     raise AssertionError(f"timed out waiting for {what}; status: {app.get('status')}")
 
 
