@@ -128,6 +128,12 @@ def manifest_from_dict(obj: Mapping[str, Any]) -> Loaded[Application] | Loaded[A
     )
 
 
+def load_as(obj: Mapping[str, Any], model: type[M]) -> Loaded[M]:
+    """Validate ``obj`` as ``model`` (any Manifest kind, e.g. an AnalysisTemplate); raises
+    ManifestError naming every bad field."""
+    return _load(obj, model)
+
+
 def _load(obj: Mapping[str, Any], model: type[M]) -> Loaded[M]:
     kind = model.model_fields["kind"].default
     if not isinstance(obj, Mapping):
