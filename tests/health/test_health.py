@@ -89,6 +89,26 @@ CASES = [
     # DaemonSet
     ("daemonset-healthy.yaml", H, ""),
     ("daemonset-rolling.yaml", P, "1 out of 3 new pods have been updated"),
+    # Argo Rollouts' Rollout, as Argo CD's Rollout check reads it
+    ("rollout-new-without-status.yaml", P, "Waiting for rollout spec update to be observed"),
+    ("rollout-new-generation.yaml", P, "Waiting for rollout spec update to be observed"),
+    ("rollout-workload-generation-pending.yaml", P, "spec update to be observed"),
+    ("rollout-legacy-observed-generation-hash.yaml", H, ""),
+    ("rollout-invalid-spec.yaml", D, "Rollout has missing field '.spec.strategy.canary or"),
+    ("rollout-progress-deadline-exceeded.yaml", D, 'ReplicaSet "api-6b8cf6f7db" has timed out'),
+    ("rollout-aborted.yaml", D, "RolloutAborted: Rollout aborted update to revision 2: Metric"),
+    ("rollout-paused-phase.yaml", S, "CanaryPauseStep"),
+    ("rollout-controller-pause.yaml", S, "Rollout is paused"),
+    ("rollout-user-pause.yaml", S, "Rollout is paused"),
+    ("rollout-bluegreen-serving-active.yaml", H, ""),
+    ("rollout-bluegreen-adding-replicas.yaml", P, "More replicas need to be updated"),
+    ("rollout-bluegreen-waiting-until-available.yaml", P, "still becoming available"),
+    ("rollout-bluegreen-cutover-pending.yaml", P, "active service cutover pending"),
+    ("rollout-canary-set-weight-step.yaml", P, "More replicas need to be updated"),
+    ("rollout-canary-killing-old-replicas.yaml", P, "old replicas are pending termination"),
+    ("rollout-canary-waiting-for-steps.yaml", P, "Waiting for rollout to finish steps"),
+    ("rollout-canary-no-steps-progressing.yaml", P, "still becoming available"),
+    ("rollout-canary-executed-all-steps.yaml", H, ""),
     # Kinds without a check: existing is enough
     ("configmap.yaml", H, ""),
     ("custom-resource.yaml", H, ""),
@@ -198,6 +218,7 @@ def test_built_in_kinds_are_registered() -> None:
         ("apps", "Deployment"),
         ("apps", "ReplicaSet"),
         ("apps", "StatefulSet"),
+        ("argoproj.io", "Rollout"),
         ("batch", "Job"),
     ]
 

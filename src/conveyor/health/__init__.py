@@ -15,7 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from conveyor.health import daemonset, deployment, job, pod, pvc, replicaset, service, statefulset
+from conveyor.health import (
+    daemonset,
+    deployment,
+    job,
+    pod,
+    pvc,
+    replicaset,
+    rollout,
+    service,
+    statefulset,
+)
 from conveyor.model.health import Health, HealthStatus, is_worse
 from conveyor.model.objects import Object, group_of
 
@@ -85,6 +95,8 @@ _BUILT_IN: tuple[tuple[str, str, HealthCheck], ...] = (
     ("apps", "ReplicaSet", replicaset.assess),
     ("apps", "StatefulSet", statefulset.assess),
     ("batch", "Job", job.assess),
+    # Argo Rollouts' kinds that Argo CD judges with a built-in check
+    ("argoproj.io", "Rollout", rollout.assess),
 )
 for _group, _kind, _check in _BUILT_IN:
     register(_group, _kind)(_check)
