@@ -69,6 +69,7 @@ def _restart(ctx: Context) -> dict[str, Any]:
     status = st.base_status(ctx)
     st.reset(ctx, status)
     status["currentStepHash"] = step_hash(ctx)
+    status["canary"]["weights"] = (ctx.prev.get("canary") or {}).get("weights")
     if ctx.new is not None and steps and ctx.stable_hash == ctx.new.label(HASH_LABEL):
         ctx.event("SkipSteps", "Rollback to stable ReplicaSets")
         status["currentStepIndex"] = len(steps)

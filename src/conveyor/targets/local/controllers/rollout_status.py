@@ -202,13 +202,19 @@ def conditions(ctx: Context, status: dict[str, Any]) -> None:
                     ABORTED,
                     f"Rollout aborted update to revision {ctx.revision}: {message}",
                 )
-        elif not paused and not _indefinite_step(ctx):
-            progressing = ctx.condition("Progressing")
-            if progressing is not None and progressing.get("reason") not in (
+        progressing = ctx.condition("Progressing")
+        stuck_check = not paused and not _indefinite_step(ctx) and not ctx.is_aborted()
+        if (
+            stuck_check
+            and progressing is not None
+            and progressing.get("reason")
+            not in (
                 TIMED_OUT,
                 "NewReplicaSetAvailable",
-            ):
-                ctx.requeue(rsutil.seconds_until_deadline(progressing, deadline, ctx.now))
+            )
+        ):
+            # requeueStuckRollout: look again just after the deadline would pass
+            ctx.requeue(rsutil.seconds_until_deadline(progressing, deadline, ctx.now))
     _availability(ctx, status)
     completed = bool(status.get("stableRS")) and status.get("stableRS") == status["currentPodHash"]
     if not ctx.set_condition(
@@ -261,8 +267,13 @@ def finish(ctx: Context, status: dict[str, Any]) -> dict[str, Any]:
         elif not status.get("abort"):
             ctx.event("RolloutResumed", "Rollout is resumed")
     for key in ("canary", "blueGreen"):
-        status[key] = {k: v for k, v in (status.get(key) or {}).items() if v not in (None, False)}
-    return {k: v for k, v in status.items() if v not in (None, False, "") or k == "stableRS"}
+        status[key] = {k: v for k, v in (status.get(key) or {}).items() if not _empty(v)}
+    return {k: v for k, v in status.items() if not _empty(v)}
+
+
+def _empty(value: Any) -> bool:
+    """Left out of status, as Go's omitempty leaves it out (0 is kept: it is an index)."""
+    return value is None or value is False or value == "" or value == []
 
 
 def _generation(ctx: Context) -> int:
