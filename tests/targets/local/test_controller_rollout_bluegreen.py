@@ -160,6 +160,7 @@ def test_promote_full_skips_the_pause_and_analysis() -> None:
     obj = blue_green_rollout(autoPromotionEnabled=False, prePromotionAnalysis=SMOKE)
     cluster, v1, v2 = released(obj)
     pre = cluster.run_of("PrePromotion")
+    assert active(cluster) == v1
     cluster.patch_status("web", promoteFull=True)
     cluster.settle_rollout()
     assert active(cluster) == v2 and cluster.status()["stableRS"] == v2
