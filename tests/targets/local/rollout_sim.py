@@ -90,6 +90,8 @@ class RolloutCluster(Cluster):
                 self.get("ReplicaSet", rs_name)["metadata"]["annotations"].pop(key, None)
         for rs_name in plan.delete:
             self.delete("ReplicaSet", rs_name)
+        for pod_name in plan.delete_pods:
+            self.delete("Pod", pod_name)
         ro["metadata"].setdefault("annotations", {}).update(plan.rollout_annotations)
         ro["status"] = plan.status
         self.selectors.update(plan.service_selectors)
@@ -122,6 +124,14 @@ class RolloutCluster(Cluster):
         names = [r.name for r in self.requests.values() if r.run_type == run_type]
         assert names, f"no {run_type} AnalysisRun was requested"
         return names[-1]
+
+    def act(self, patch: Any, name: str = "web") -> None:
+        """Apply an action's merge patches (conveyor.model.rollout_actions) as the API would."""
+        ro = self.get("Rollout", name)
+        for key, value in (patch.spec.get("spec") or {}).items():
+            ro["spec"][key] = value
+            ro["metadata"]["generation"] += 1
+        self.patch_status(name, **(patch.status.get("status") or {}))
 
     def patch_status(self, name: str, **fields: Any) -> None:
         """What an action does: a merge patch of the Rollout's status."""

@@ -12,6 +12,7 @@ from controller_sim import condition
 from rollout_sim import HASH, RolloutCluster, canary_rollout
 
 from conveyor.health import assess
+from conveyor.model import rollout_actions as actions
 from conveyor.model.health import HealthStatus
 from conveyor.targets.local.controllers.rollout import plan_rollout
 
@@ -523,3 +524,50 @@ def test_the_seeds_canary_steps_as_written() -> None:
         cluster.advance(30)
     assert [w for _, w in seen] == [10, 25, 50, 75, 100]
     assert seen[-1] == (8, 100)
+
+
+# -- actions as patches, and restart ---------------------------------------------------------
+
+
+def test_actions_drive_the_planner() -> None:
+    steps = [{"setWeight": 25}, {"pause": {}}, {"setWeight": 75}, {"pause": {}}]
+    cluster, v1, v2 = released(canary_rollout(replicas=4, steps=steps))
+    cluster.settle_rollout()
+    ro = cluster.get("Rollout", "web")
+    cluster.act(actions.promote(ro))
+    cluster.settle_rollout()
+    assert cluster.status()["currentStepIndex"] == 3
+    cluster.act(actions.abort(ro))
+    cluster.settle_rollout()
+    assert cluster.status()["phase"] == "Degraded" and cluster.sizes()[v2] == 0
+    cluster.act(actions.retry(ro))
+    cluster.settle_rollout()
+    assert cluster.status()["currentStepIndex"] == 1 and cluster.running() == {v1: 3, v2: 1}
+    cluster.act(actions.promote_full(ro))
+    cluster.settle_rollout()
+    assert cluster.status()["stableRS"] == v2 and cluster.status()["phase"] == "Healthy"
+
+
+def test_restart_replaces_every_pod_a_few_at_a_time() -> None:
+    cluster = RolloutCluster()
+    cluster.add(canary_rollout(replicas=4))
+    cluster.settle_rollout()
+    before = {p["metadata"]["name"] for p in cluster.pods()}
+    cluster.advance(10)
+    cluster.act(actions.restart(cluster.get("Rollout", "web"), cluster.now))
+    assert cluster.sync_rollout().status["phase"] == "Progressing"
+    deleting: list[int] = []
+
+    def watch(c: Any) -> None:
+        deleting.append(sum(1 for p in c.pods() if p["metadata"].get("deletionTimestamp")))
+
+    cluster.observers.append(watch)
+    for _ in range(10):
+        cluster.settle_rollout()
+        if cluster.status().get("restartedAt"):
+            break
+        cluster.advance(1)
+    assert cluster.status()["restartedAt"] == cluster.get("Rollout", "web")["spec"]["restartAt"]
+    assert not before & {p["metadata"]["name"] for p in cluster.pods()}
+    assert max(deleting) == 1  # maxUnavailable 25% of 4
+    assert cluster.status()["phase"] == "Healthy"

@@ -24,7 +24,7 @@ from conveyor.model.messages import describe_errors
 from conveyor.model.objects import Object
 from conveyor.model.rollout import Rollout
 from conveyor.targets.local.controllers import common as c
-from conveyor.targets.local.controllers import rollout_bluegreen, rollout_canary
+from conveyor.targets.local.controllers import rollout_bluegreen, rollout_canary, rollout_restart
 from conveyor.targets.local.controllers.rollout_context import Context
 from conveyor.targets.local.controllers.rollout_types import AnalysisRunInfo, RolloutPlan
 
@@ -72,6 +72,7 @@ def plan_rollout(
         now,
     )
     ctx.conditions = c.remove_condition(ctx.conditions, "InvalidSpec")
+    rollout_restart.reconcile(ctx)
     status = rollout_canary.run(ctx) if model.canary is not None else rollout_bluegreen.run(ctx)
     return ctx.plan(status)
 

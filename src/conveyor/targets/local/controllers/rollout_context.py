@@ -76,6 +76,7 @@ class Context:
         )
         self.created: list[RSView] = []
         self.deleted: list[str] = []
+        self.delete_pods: list[str] = []
         self.events: list[RolloutEvent] = []
         self.requeues: list[float | None] = []
         self.rollout_annotations: dict[str, str] = {}
@@ -348,6 +349,7 @@ class Context:
             unannotate=done.unannotate,
             delete=tuple(self.deleted),
             status=status,
+            delete_pods=tuple(self.delete_pods),
             rollout_annotations=self.rollout_annotations,
             service_selectors=self.service_selectors,
             traffic=self.traffic,

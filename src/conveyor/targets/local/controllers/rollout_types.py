@@ -105,6 +105,8 @@ class RolloutPlan:
     """Service name -> value of the rollouts-pod-template-hash key to inject into its selector."""
     traffic: dict[str, dict[str, int]] = field(default_factory=dict)
     """Service name -> {pod template hash: weight in percent}: exact weights to serve."""
+    delete_pods: tuple[str, ...] = ()
+    """Pods to delete gracefully (spec.restartAt: replaced by their ReplicaSet)."""
     analysis_create: tuple[AnalysisRunRequest, ...] = ()
     analysis_terminate: tuple[str, ...] = ()
     """AnalysisRuns (by name, in the Rollout's namespace) to set spec.terminate: true on."""
@@ -121,6 +123,7 @@ class RolloutPlan:
             or self.annotate
             or self.unannotate
             or self.delete
+            or self.delete_pods
             or self.analysis_create
             or self.analysis_terminate
         )
