@@ -571,3 +571,28 @@ def test_restart_replaces_every_pod_a_few_at_a_time() -> None:
     assert not before & {p["metadata"]["name"] for p in cluster.pods()}
     assert max(deleting) == 1  # maxUnavailable 25% of 4
     assert cluster.status()["phase"] == "Healthy"
+
+
+def test_workload_ref_takes_the_template_from_the_deployment() -> None:
+    obj = canary_rollout(replicas=2)
+    template = obj["spec"].pop("template")
+    obj["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    cluster = RolloutCluster()
+    ro = cluster.add(obj)
+    missing = plan_rollout(ro, [], [], cluster.now)
+    assert missing.status["message"] == (
+        'InvalidSpec: The Rollout "web" is invalid: spec.workloadRef: Invalid value:'
+        " Deployment web not found"
+    )
+    plan = plan_rollout(ro, [], [], cluster.now, workload_template=template)
+    (rs,) = plan.create
+    assert rs["spec"]["template"]["spec"] == template["spec"]
+
+
+def test_traffic_routing_without_steps_moves_traffic_with_the_promotion() -> None:
+    cluster, v1, v2 = released(canary_rollout(replicas=2, **ROUTED))
+    cluster.sync_rollout()
+    assert cluster.traffic == {"web-stable": {v1: 100, v2: 0}}
+    cluster.settle_rollout()
+    assert cluster.status()["stableRS"] == v2
+    assert cluster.traffic == {"web-stable": {v2: 100}}

@@ -115,7 +115,7 @@ def _desired_weight(ctx: Context) -> int:
         return prev_canary
     index = counts.step_index(ctx)
     if index is None:
-        return 100
+        return 0  # no steps: the weight moves only with the promotion
     steps = canary.steps or []
     if not counts.at_desired(ctx, None):
         for step in reversed(steps[:index]):
