@@ -167,3 +167,21 @@ class RolloutCluster(Cluster):
             spec["template"]["spec"]["containers"][0]["image"] = f"{name}:{version}"
 
         self.edit("Rollout", name, mutate)
+
+
+def released_canary(obj: dict[str, Any]) -> tuple[RolloutCluster, str, str]:
+    """A cluster where ``obj`` runs v1 (stable), just updated to v2: (cluster, v1, v2)."""
+    cluster = RolloutCluster()
+    cluster.add(obj)
+    cluster.settle_rollout()
+    v1 = cluster.status()["stableRS"]
+    cluster.events.clear()
+    cluster.set_version("v2")
+    cluster.sync_rollout()  # the new template is noticed: the update starts from step 0
+    v2 = cluster.status()["currentPodHash"]
+    assert v1 != v2
+    return cluster, v1, v2
+
+
+def events_of(cluster: RolloutCluster, reason: str) -> list[str]:
+    return [message for r, message in cluster.events if r == reason]
