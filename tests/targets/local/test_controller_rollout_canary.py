@@ -13,7 +13,10 @@ from rollout_sim import HASH, RolloutCluster, canary_rollout, events_of, release
 
 from conveyor.health import assess
 from conveyor.model.health import HealthStatus
+from conveyor.model.rollout import Rollout
+from conveyor.targets.local.controllers import rollout_replicas as counts
 from conveyor.targets.local.controllers.rollout import plan_rollout
+from conveyor.targets.local.controllers.rollout_context import Context
 
 SEEDS = Path(__file__).parents[2] / "model" / "testdata" / "rollouts"
 ROUTED = {
@@ -326,3 +329,35 @@ def test_the_seeds_canary_steps_as_written() -> None:
         cluster.advance(30)
     assert [w for _, w in seen] == [10, 25, 50, 75, 100]
     assert seen[-1] == (8, 100)
+
+
+@pytest.mark.parametrize(
+    ("replicas", "weight", "surge", "unavailable", "expected"),
+    [
+        (10, 10, 1, 1, (1, 9)),
+        (10, 30, 3, 0, (3, 10)),
+        (10, 30, 0, 5, (0, 7)),
+        (10, 5, 1, 1, (1, 10)),  # 1 of 11 is closer to 5% than 1 of 10 (surge allows 11)
+        (1, 5, 1, 0, (1, 1)),
+        (1, 95, 1, 0, (1, 1)),
+    ],
+    ids=str,
+)
+def test_basic_canary_counts_follow_argos_rules(
+    replicas: int, weight: int, surge: int, unavailable: int, expected: tuple[int, int]
+) -> None:
+    obj = canary_rollout(
+        replicas=replicas,
+        steps=[{"setWeight": weight}],
+        maxSurge=surge,
+        maxUnavailable=unavailable,
+    )
+    cluster, _, _ = released_canary(obj)
+    ro = cluster.get("Rollout", "web")
+    rss = cluster.children(ro, "ReplicaSet")
+    pods = [p for rs in rss for p in cluster.children(rs, "Pod")]
+    ctx = Context(
+        ro, Rollout.model_validate(ro), ro["spec"]["template"], rss, pods, {}, cluster.now
+    )
+    ctx.ensure_new()  # at 0 replicas, as Argo's examples start
+    assert counts.basic_counts(ctx) == expected
