@@ -275,3 +275,16 @@ def test_traffic_routing_without_steps_moves_traffic_with_the_promotion() -> Non
     cluster.settle_rollout()
     assert cluster.status()["stableRS"] == v2
     assert cluster.traffic == {"web-stable": {v2: 100}}
+
+
+def test_a_newer_template_terminates_the_running_analysis() -> None:
+    steps = [{"setWeight": 20}, {"analysis": ANALYSIS}, {"setWeight": 60}]
+    cluster, v1, _ = released_canary(canary_rollout(replicas=5, steps=steps, **ROUTED))
+    cluster.settle_rollout()
+    first = cluster.run_of("Step")
+    cluster.set_version("v3")
+    cluster.settle_rollout()
+    v3 = cluster.status()["currentPodHash"]
+    assert first in cluster.terminated
+    assert cluster.run_of("Step") == f"web-{v3}-3-1"
+    assert cluster.traffic["web-stable"][v1] == 80

@@ -191,3 +191,31 @@ def test_the_seeds_blue_green_as_written() -> None:
     cluster.advance(31)
     cluster.settle_rollout("myapp-bluegreen")
     assert cluster.sizes("myapp-bluegreen") == {v1: 0, v2: 5}
+
+
+def test_a_newer_template_gets_its_own_pre_promotion_analysis() -> None:
+    obj = blue_green_rollout(autoPromotionEnabled=False, prePromotionAnalysis=SMOKE)
+    cluster, v1, v2 = released(obj)
+    first = cluster.run_of("PrePromotion")
+    cluster.set_version("v3")
+    cluster.settle_rollout()
+    v3 = cluster.status()["currentPodHash"]
+    assert first in cluster.terminated
+    second = cluster.run_of("PrePromotion")
+    assert second == f"web-{v3}-3-pre"
+    assert cluster.status()["blueGreen"]["prePromotionAnalysisRunStatus"]["name"] == second
+    assert active(cluster) == v1
+    assert v2 not in cluster.selectors.values()
+
+
+def test_inconclusive_pre_promotion_analysis_pauses_for_a_person() -> None:
+    obj = blue_green_rollout(prePromotionAnalysis=SMOKE)
+    cluster, v1, _ = released(obj)
+    first = cluster.run_of("PrePromotion")
+    cluster.set_run(first, "Inconclusive")
+    cluster.settle_rollout()
+    assert cluster.status()["message"] == "InconclusiveAnalysis"
+    assert active(cluster) == v1
+    cluster.patch_status("web", pauseConditions=None)
+    cluster.settle_rollout()
+    assert cluster.run_of("PrePromotion") == f"{first}.1"

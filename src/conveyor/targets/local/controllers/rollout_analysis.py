@@ -103,15 +103,6 @@ def reconcile(
                 )
 
 
-def stop_all(ctx: Context, status: dict[str, Any]) -> None:
-    """Terminate every run in flight and keep their records."""
-    for run_type in SLOTS:
-        run = current(ctx, run_type)
-        if run is not None:
-            record(status, run_type, run)
-            terminate(ctx, run)
-
-
 def needs_new(ctx: Context, run: AnalysisRunInfo | None) -> bool:
     """needsNewAnalysisRun: none yet, a person resumed an inconclusive one, or a retry."""
     if run is None:

@@ -56,10 +56,8 @@ def run(ctx: Context) -> dict[str, Any]:
     if prev_hash and prev_hash != new_hash:
         status = st.base_status(ctx)
         st.reset(ctx, status)
-        analysis.stop_all(ctx, status)
-        status["blueGreen"].update(
-            prePromotionAnalysisRunStatus=None, postPromotionAnalysisRunStatus=None
-        )
+        # the runs judged the previous template: stop them and forget them
+        ctx.analysis_wanted = {RUN_PRE_PROMOTION: None, RUN_POST_PROMOTION: None}
         return _status(ctx, status, _active(ctx))
     ctx.cleanup_history()
     _scale(ctx)

@@ -74,9 +74,8 @@ def _restart(ctx: Context) -> dict[str, Any]:
     if ctx.new is not None and steps and ctx.stable_hash == ctx.new.label(HASH_LABEL):
         ctx.event("SkipSteps", "Rollback to stable ReplicaSets")
         status["currentStepIndex"] = len(steps)
-    analysis.stop_all(ctx, status)
-    for key in ("currentStepAnalysisRunStatus", "currentBackgroundAnalysisRunStatus"):
-        status["canary"][key] = None
+    # the runs judged the previous template: stop them and forget them
+    analysis.reconcile(ctx, status, {RUN_STEP: None, RUN_BACKGROUND: None})
     st.conditions(ctx, status)
     ctx.requeue(0.0)
     return st.finish(ctx, status)
