@@ -409,13 +409,11 @@ class _Planner:
             self.set_condition(PROGRESSING, "Unknown", "DeploymentResumed", "Deployment is resumed")
 
     def calculate_status(self) -> dict[str, Any]:
-        available = sum(rs.available_pods for rs in self.all)
+        counts = rsutil.replica_counts(self.all, self.new)
+        available = counts["availableReplicas"]
         status: dict[str, Any] = {
             "observedGeneration": self._generation(),
-            "replicas": sum(len(rs.active) for rs in self.all),
-            "updatedReplicas": len(self.new.active) if self.new else 0,
-            "readyReplicas": sum(1 for rs in self.all for p in rs.active if c.is_pod_ready(p)),
-            "availableReplicas": available,
+            **counts,
             "unavailableReplicas": max(sum(rs.replicas for rs in self.all) - available, 0),
         }
         if self.collision_count is not None:

@@ -159,6 +159,18 @@ def views(
     return out
 
 
+def replica_counts(all_rs: Iterable[RSView], new: RSView | None) -> dict[str, int]:
+    """The owner's status counts, from the Pods: replicas (active), updatedReplicas (active
+    Pods of the new template), readyReplicas and availableReplicas."""
+    all_rs = list(all_rs)
+    return {
+        "replicas": sum(len(rs.active) for rs in all_rs),
+        "updatedReplicas": len(new.active) if new is not None else 0,
+        "readyReplicas": sum(rs.ready_pods for rs in all_rs),
+        "availableReplicas": sum(rs.available_pods for rs in all_rs),
+    }
+
+
 def find_new(all_rs: list[RSView], template: dict[str, Any], label: str) -> RSView | None:
     """FindNewReplicaSet: the oldest ReplicaSet whose template is ``template``."""
     wanted = without_hash(template, label)

@@ -24,10 +24,7 @@ def base_status(ctx: Context) -> dict[str, Any]:
     status = ctx.status
     new = ctx.new
     status["currentPodHash"] = ctx.current_hash
-    status["replicas"] = sum(len(rs.active) for rs in ctx.all)
-    status["updatedReplicas"] = len(new.active) if new is not None else 0
-    status["readyReplicas"] = sum(rs.ready_pods for rs in ctx.all)
-    status["availableReplicas"] = sum(rs.available_pods for rs in ctx.all)
+    status.update(rsutil.replica_counts(ctx.all, new))
     status["HPAReplicas"] = status["replicas"]
     selector = (ctx.spec.selector or {}).get("matchLabels") or {}
     status["selector"] = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
