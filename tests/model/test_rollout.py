@@ -139,8 +139,25 @@ def test_spec_problems_are_reported_when_the_rollout_runs() -> None:
     assert load(rollout({"canary": {}})).spec_problem() is None
     both = load(rollout({"canary": {}, "blueGreen": {"activeService": "a"}}))
     assert "'.spec.strategy.canary or .spec.strategy.blueGreen'" in (both.spec_problem() or "")
+    scale = load(rollout({"canary": {"steps": [{"setCanaryScale": {"replicas": 1}}]}}))
+    assert "SetCanaryScale requires TrafficRouting to be set" in (scale.spec_problem() or "")
+    no_strategy = rollout({})
+    del no_strategy["spec"]["strategy"]
+    assert "'.spec.strategy.canary or" in (load(no_strategy).spec_problem() or "")
     routed = load(rollout({"canary": {"trafficRouting": {"nginx": {}}}}))
-    assert "needs canaryService and stableService" in (routed.spec_problem() or "")
+    assert "Canary service and Stable service must to be set to use Traffic Routing" in (
+        routed.spec_problem() or ""
+    )
+    subsets = load(rollout({"canary": {"trafficRouting": {"istio": {"destinationRule": {}}}}}))
+    assert subsets.spec_problem() is None
     no_selector = rollout({"canary": {}})
     del no_selector["spec"]["selector"]
     assert "'.spec.selector'" in (load(no_selector).spec_problem() or "")
+
+
+def test_abort_delay_without_traffic_routing_is_warned() -> None:
+    loaded = rollout_from_dict(rollout({"canary": {"abortScaleDownDelaySeconds": 10}}))
+    assert loaded.warnings == (
+        "spec.strategy.canary.abortScaleDownDelaySeconds: applies with trafficRouting only: a"
+        " canary without it scales down at once on abort",
+    )

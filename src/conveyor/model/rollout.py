@@ -142,6 +142,17 @@ class CanaryStrategy(ArgoModel):
     scale_down_delay_revision_limit: int | None = Field(default=None, ge=0)
     min_pods_per_replica_set: int | None = Field(default=None, ge=1)
 
+    def semantic_warnings(self) -> list[tuple[str, str]]:
+        if self.abort_scale_down_delay_seconds is not None and self.traffic_routing is None:
+            return [
+                (
+                    "abortScaleDownDelaySeconds",
+                    "applies with trafficRouting only: a canary without it scales down at once"
+                    " on abort",
+                )
+            ]
+        return []
+
     def abort_scale_down_delay(self) -> int | None:
         """Seconds before an aborted canary scales down; None leaves it up (0 was given)."""
         value = self.abort_scale_down_delay_seconds
@@ -228,7 +239,8 @@ class RolloutSpec(ArgoModel):
     progress_deadline_seconds: int | None = Field(default=None, ge=1)
     progress_deadline_abort: bool = False
     restart_at: str | None = None
-    strategy: RolloutStrategy
+    # Argo's controller, not its schema, refuses a Rollout without a strategy (InvalidSpec)
+    strategy: RolloutStrategy = Field(default_factory=RolloutStrategy)
 
     @property
     def desired_replicas(self) -> int:
@@ -290,17 +302,49 @@ class Rollout(Manifest):
                 f'The Rollout "{self.name}" is invalid: spec.template: Required value: '
                 "Rollout has missing field '.spec.template'"
             )
-        if canary is not None and canary.traffic_routing is not None:
-            if not canary.canary_service or not canary.stable_service:
-                return (
-                    f'The Rollout "{self.name}" is invalid: spec.strategy.canary: Invalid value: '
-                    "trafficRouting needs canaryService and stableService"
-                )
-            if canary.canary_service == canary.stable_service:
-                return (
-                    f'The Rollout "{self.name}" is invalid: spec.strategy.canary: Invalid value: '
-                    "canaryService and stableService must be different"
-                )
+        invalid = f'The Rollout "{self.name}" is invalid: spec.strategy.'
+        if blue_green is not None and blue_green.active_service == blue_green.preview_service:
+            return (
+                f"{invalid}activeService: Invalid value: {blue_green.active_service!r}: This"
+                " rollout uses the same service for the active and preview services, but two"
+                " different services are required."
+            )
+        if canary is None:
+            return None
+        if canary.traffic_routing is None:
+            for field, used, message in (
+                (
+                    "steps",
+                    any(s.set_canary_scale for s in canary.steps or []),
+                    "SetCanaryScale requires TrafficRouting to be set",
+                ),
+                (
+                    "scaleDownDelaySeconds",
+                    canary.scale_down_delay_seconds is not None,
+                    "Canary scaleDownDelaySeconds can only be used with traffic routing",
+                ),
+                (
+                    "dynamicStableScale",
+                    canary.dynamic_stable_scale,
+                    "Canary dynamicStableScale can only be used with traffic routing",
+                ),
+            ):
+                if used:
+                    return f"{invalid}canary.{field}: Invalid value: {message}"
+            return None
+        istio = canary.traffic_routing.get("istio")
+        subsets = isinstance(istio, dict) and istio.get("destinationRule") is not None
+        if not subsets and (not canary.canary_service or not canary.stable_service):
+            return (
+                f"{invalid}canary.stableService: Invalid value: Canary service and Stable"
+                " service must to be set to use Traffic Routing"
+            )
+        if canary.canary_service and canary.canary_service == canary.stable_service:
+            return (
+                f"{invalid}canary.stableService: Invalid value: {canary.stable_service!r}: This"
+                " rollout uses the same service for the stable and canary services, but two"
+                " different services are required."
+            )
         return None
 
 
