@@ -288,3 +288,19 @@ def test_a_newer_template_terminates_the_running_analysis() -> None:
     assert first in cluster.terminated
     assert cluster.run_of("Step") == f"web-{v3}-3-1"
     assert cluster.traffic["web-stable"][v1] == 80
+
+
+def test_abort_with_dynamic_stable_scale_moves_traffic_back_as_the_stable_grows() -> None:
+    steps = [{"setWeight": 50}, {"pause": {}}]
+    obj = canary_rollout(replicas=4, steps=steps, dynamicStableScale=True, **ROUTED)
+    cluster, v1, v2 = released_canary(obj)
+    cluster.settle_rollout()
+    assert cluster.running() == {v1: 2, v2: 2}
+    cluster.patch_status("web", abort=True)
+    cluster.sync_rollout()
+    # the stable has 2 of 4 Pods: half the traffic stays on the canary for now
+    assert cluster.traffic == {"web-stable": {v1: 50, v2: 50}}
+    assert cluster.sizes() == {v1: 4, v2: 2}
+    cluster.settle_rollout()
+    assert cluster.traffic == {"web-stable": {v1: 100, v2: 0}}
+    assert cluster.sizes() == {v1: 4, v2: 0}  # no abort delay unless one is set
