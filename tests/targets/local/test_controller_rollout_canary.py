@@ -361,3 +361,19 @@ def test_basic_canary_counts_follow_argos_rules(
     )
     ctx.ensure_new()  # at 0 replicas, as Argo's examples start
     assert counts.basic_counts(ctx) == expected
+
+
+def test_traffic_weights_always_add_up_to_100() -> None:
+    steps = [{"setWeight": 30}, {"pause": {"duration": 10}}, {"setWeight": 70}]
+    cluster = RolloutCluster()
+    cluster.add(canary_rollout(replicas=3, steps=steps, **ROUTED))
+    cluster.settle_rollout()
+    cluster.set_version("v2")
+    for _ in range(10):
+        cluster.settle_rollout()
+        cluster.advance(5)
+    assert cluster.status()["phase"] == "Healthy"
+    splits = [p.traffic["web-stable"] for p in cluster.plans if p.traffic]
+    assert splits and all(sum(split.values()) == 100 for split in splits)
+    v2 = cluster.status()["stableRS"]
+    assert {split.get(v2, 0) for split in splits} == {0, 30, 70, 100}

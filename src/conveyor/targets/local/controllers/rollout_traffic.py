@@ -87,11 +87,10 @@ def reconcile(ctx: Context) -> dict[str, Any] | None:
             "weight": 100 - weight,
         },
     }
-    split: dict[str, int] = {}
-    for pod_hash, share in ((stable_hash, 100 - weight), (canary_hash, weight)):
-        if pod_hash:
-            split[pod_hash] = split.get(pod_hash, 0) + share
-    if split:
+    split: dict[str, int] = {stable_hash: 100 - weight} if stable_hash else {}
+    if stable_hash and canary_hash:
+        split[canary_hash] = split.get(canary_hash, 0) + weight
+    if split:  # no stable yet (the first deploy): the Service balances over what it selects
         ctx.traffic[canary.stable_service] = split
     prev = (ctx.prev.get("canary") or {}).get("weights")
     if prev != weights:
