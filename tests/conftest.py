@@ -110,6 +110,7 @@ PROCESS_MODULES = (
     "cli/test_cli_e2e.py",
     "cli/test_demo.py",
     "engine/test_admission.py",  # the local runtime with its kubelet
+    "engine/test_controller_regressions.py",  # git repos
     "engine/test_engine_e2e.py",
     "engine/test_hardening.py",  # git repos
     "engine/test_sync_options_app.py",  # git repos
