@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from conveyor.logging import configure  # noqa: E402
-from conveyor.targets.local.proxy import Endpoint, ServiceProxy  # noqa: E402
+from conveyor.targets.local.network.endpoints import Endpoint  # noqa: E402
+from conveyor.targets.local.network.proxy import ServiceProxy  # noqa: E402
 
 BODY = json.dumps({"version": "v1", "pod": "bench-0"}).encode()
 

@@ -13,7 +13,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from conveyor.targets.local.proxy import Endpoint
+from conveyor.targets.local.network.endpoints import Endpoint
 
 TIMEOUT = 5.0  # seconds any single read may take before the test fails instead of hanging
 BIG = bytes(range(256)) * 4096 * 32  # 32 MiB: more than every socket buffer on the way

@@ -25,7 +25,7 @@ from conveyor.model.health import HealthStatus
 from conveyor.model.objects import ObjectKey
 from conveyor.settings import Settings
 from conveyor.targets.local.kubelet import KubeletOptions
-from conveyor.targets.local.services import pod_is_ready
+from conveyor.targets.local.network.services import pod_is_ready
 from conveyor.targets.local.target import LocalTarget
 from conveyor.targets.protocol import Selector, WatchEvent
 from support.runtime_helpers import (

@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from conveyor.errors import ConflictError
-from conveyor.targets.local import proxy_http, proxy_tcp
-from conveyor.targets.local.proxy import Endpoint, ProxyProtocol, ServiceProxy
+from conveyor.targets.local.network.context import ProxyOptions
+from conveyor.targets.local.network.endpoints import Endpoint
+from conveyor.targets.local.network.proxy import ProxyProtocol, ServiceProxy
 from support.proxy_helpers import (
     BIG,
     TIMEOUT,
@@ -57,8 +58,10 @@ async def make_upstream() -> AsyncIterator[MakeUpstream]:
 async def make_proxy() -> AsyncIterator[MakeProxy]:
     made: list[ServiceProxy] = []
 
-    async def make(*endpoints: Endpoint, protocol: ProxyProtocol = "http") -> ServiceProxy:
-        proxy = ServiceProxy(name="default/web/http", port=0, protocol=protocol)
+    async def make(
+        *endpoints: Endpoint, protocol: ProxyProtocol = "http", options: ProxyOptions | None = None
+    ) -> ServiceProxy:
+        proxy = ServiceProxy(name="default/web/http", port=0, protocol=protocol, options=options)
         await proxy.start()
         proxy.set_endpoints(endpoints)
         made.append(proxy)
@@ -109,11 +112,8 @@ async def test_weights_share_requests_and_zero_gets_none(
     assert proxy.endpoints == (stable.weighted(3), canary.weighted(1), off.weighted(0))
 
 
-async def test_no_endpoints_answers_503_with_a_reason(
-    make_proxy: MakeProxy, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(proxy_tcp, "ENDPOINT_WAIT", 0.05)
-    proxy = await make_proxy()
+async def test_no_endpoints_answers_503_with_a_reason(make_proxy: MakeProxy) -> None:
+    proxy = await make_proxy(options=ProxyOptions(endpoint_wait=0.05))
     client = await Client.connect(proxy.port)
     response = await client.request()
     assert response.status == 503
@@ -326,7 +326,7 @@ async def test_keep_alive_connection_closed_by_upstream_is_retried(
 
 
 async def test_unsafe_request_is_not_sent_twice_but_avoids_stale_connections(
-    make_upstream: MakeUpstream, make_proxy: MakeProxy, monkeypatch: pytest.MonkeyPatch
+    make_upstream: MakeUpstream, make_proxy: MakeProxy
 ) -> None:
     pod = await make_upstream("pod", answer_per_connection=1)
     proxy = await make_proxy(pod.endpoint)
@@ -342,19 +342,20 @@ async def test_unsafe_request_is_not_sent_twice_but_avoids_stale_connections(
     response = await client.request("POST", "/echo", b"key", {"Idempotency-Key": "k1"})
     assert (response.status, response.body) == (200, b"key")
     # and a pooled connection idle for a while is not used for it at all
-    monkeypatch.setattr(proxy_http, "UNSAFE_REUSE_IDLE", 0.0)
+    proxy = await make_proxy(pod.endpoint, options=ProxyOptions(unsafe_reuse_idle=0.0))
+    client = await Client.connect(proxy.port)
     assert (await client.request()).status == 200
     response = await client.request("POST", "/echo", b"fresh")
     assert (response.status, response.body) == (200, b"fresh")
 
 
 async def test_refused_endpoint_is_skipped_for_another(
-    make_upstream: MakeUpstream, make_proxy: MakeProxy, monkeypatch: pytest.MonkeyPatch
+    make_upstream: MakeUpstream, make_proxy: MakeProxy
 ) -> None:
-    monkeypatch.setattr(proxy_tcp, "DOWN_FOR", 0.0)  # keep trying it, so every request retries
     pod = await make_upstream("pod")
     dead = Endpoint("127.0.0.1", free_port(), name="dead")
-    proxy = await make_proxy(dead, pod.endpoint)
+    # down_for 0: keep trying it, so every request retries
+    proxy = await make_proxy(dead, pod.endpoint, options=ProxyOptions(down_for=0.0))
     client = await Client.connect(proxy.port)
     assert [(await client.request()).text for _ in range(6)] == ["pod"] * 6
     response = await client.request("POST", "/echo", b"never sent, so retried")
