@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -24,66 +23,15 @@ from support.proxy_helpers import (
     BIG,
     TIMEOUT,
     Client,
-    Upstream,
+    MakeProxy,
+    MakeTcpServer,
+    MakeUpstream,
     banner_tcp,
     echo_tcp,
     free_port,
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-# -- fixtures -------------------------------------------------------------------------------
-
-MakeUpstream = Callable[..., Awaitable[Upstream]]
-MakeProxy = Callable[..., Awaitable[ServiceProxy]]
-
-
-@pytest.fixture
-async def make_upstream() -> AsyncIterator[MakeUpstream]:
-    made: list[Upstream] = []
-
-    async def make(name: str, **options: object) -> Upstream:
-        upstream = Upstream(name, **options)  # type: ignore[arg-type]
-        await upstream.start()
-        made.append(upstream)
-        return upstream
-
-    yield make
-    for upstream in made:
-        await upstream.stop()
-
-
-@pytest.fixture
-async def make_proxy() -> AsyncIterator[MakeProxy]:
-    made: list[ServiceProxy] = []
-
-    async def make(
-        *endpoints: Endpoint, protocol: ProxyProtocol = "http", options: ProxyOptions | None = None
-    ) -> ServiceProxy:
-        proxy = ServiceProxy(name="default/web/http", port=0, protocol=protocol, options=options)
-        await proxy.start()
-        proxy.set_endpoints(endpoints)
-        made.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in made:
-        await proxy.stop()
-
-
-@pytest.fixture
-async def make_tcp_server() -> AsyncIterator[Callable[..., Awaitable[Endpoint]]]:
-    servers: list[asyncio.Server] = []
-
-    async def make(handler: Callable[..., Awaitable[None]]) -> Endpoint:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(server)
-        return Endpoint("127.0.0.1", server.sockets[0].getsockname()[1])
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 # -- balancing ------------------------------------------------------------------------------
@@ -363,7 +311,7 @@ async def test_refused_endpoint_is_skipped_for_another(
 
 
 async def test_502_when_every_endpoint_fails(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
 ) -> None:
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -456,7 +404,7 @@ async def test_removed_endpoint_finishes_in_flight_and_closes_idle(
 
 
 async def test_tcp_mode_pipes_both_ways_with_half_close(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
 ) -> None:
     proxy = await make_proxy(await make_tcp_server(echo_tcp), protocol="tcp")
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -505,7 +453,7 @@ async def test_auto_sniffs_http_and_balances_per_request(
 
 @pytest.mark.parametrize("first", [b"\x16\x03\x01\x02\x00", b"PING\r\n", b"hello world"])
 async def test_auto_takes_other_bytes_as_tcp(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy, first: bytes
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy, first: bytes
 ) -> None:
     proxy = await make_proxy(await make_tcp_server(echo_tcp), protocol="auto")
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -516,7 +464,7 @@ async def test_auto_takes_other_bytes_as_tcp(
 
 
 async def test_auto_takes_a_silent_client_as_tcp_for_servers_that_speak_first(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
 ) -> None:
     proxy = await make_proxy(await make_tcp_server(banner_tcp), protocol="auto")
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)

@@ -169,6 +169,10 @@ class LocalRuntime:
         """What each ReplicaSet behind a Service served, by pod-template-hash."""
         return self.services.stats(namespace, service)
 
+    def all_service_stats(self) -> list[tuple[str, str, ReplicaSetStats]]:
+        """Every Service's per-ReplicaSet stats, as (namespace, service, stats)."""
+        return self.services.all_stats()
+
     # -- queueing --------------------------------------------------------------------------
 
     def enqueue(self, key: ObjectKey) -> None:
