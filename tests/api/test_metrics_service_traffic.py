@@ -18,9 +18,8 @@ def test_requests_by_code_and_the_latency_histogram_per_replicaset() -> None:
     metrics.bind_service_traffic(
         lambda: [("shop", "web", rs) for _, rs in sorted(web.snapshot().items())]
     )
-    families = {
-        f.name: f for f in text_string_to_metric_families(generate_latest(metrics.registry).decode())
-    }
+    text = generate_latest(metrics.registry).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
     requests = {
         (s.labels["replicaset"], s.labels["code"]): s.value
         for s in families["conveyor_service_requests"].samples

@@ -15,8 +15,8 @@ Conveyor does not have; renders (plain YAML, Kustomize, Helm) get a ``conveyor_`
 the source type as a label. Each app instance has its own registry, so tests and several
 servers in one process never share counters. The Service proxies of the local runtime run in
 this process and keep their own per-ReplicaSet counts (``code`` is the status class, ``2xx``);
-those are read at scrape time, so recording a request costs the proxy no registry update. This class is the observer the engine, the
-source and the render stages report to; ``argocd_app_info`` is read from the controller at
+those are read at scrape time, so recording a request costs the proxy no registry update.
+This class is the observer the engine, the source and the render stages report to; ``argocd_app_info`` is read from the controller at
 scrape time, so it is never stale.
 """
 
@@ -107,7 +107,8 @@ class _ServiceTraffic(Collector):
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
             "conveyor_service_requests",
-            "HTTP requests a Service answered, by the ReplicaSet that served them and status class.",
+            "HTTP requests a Service answered, by the ReplicaSet that served them and status "
+            "class.",
             labels=["namespace", "service", "replicaset", "code"],
         )
         duration = HistogramMetricFamily(
