@@ -16,8 +16,8 @@ the source type as a label. Each app instance has its own registry, so tests and
 servers in one process never share counters. The Service proxies of the local runtime run in
 this process and keep their own per-ReplicaSet counts (``code`` is the status class, ``2xx``);
 those are read at scrape time, so recording a request costs the proxy no registry update.
-This class is the observer the engine, the source and the render stages report to; ``argocd_app_info`` is read from the controller at
-scrape time, so it is never stale.
+This class is the observer the engine, the source and the render stages report to;
+``argocd_app_info`` is read from the controller at scrape time, so it is never stale.
 """
 
 from __future__ import annotations
