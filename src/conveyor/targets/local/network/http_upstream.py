@@ -89,6 +89,7 @@ class HttpUpstream(asyncio.Protocol):
         self.extra = False  # bytes after the response: the server broke the protocol
         self.got = False  # a response byte arrived
         self.wrote = False  # response bytes went to the client
+        self.out: list[bytes] = []  # response bytes for the client, written once per read
         self.reused = False
         self.unsent = False
         self.idle_since = 0.0
@@ -202,7 +203,7 @@ class HttpUpstream(asyncio.Protocol):
                 extra = self.upgrade_line + b"connection: upgrade\r\n"
                 self.switch_head = _head(status, self.reason, lines, extra)
                 return
-            self.client.write(_head(status, self.reason, lines, b""))
+            self.out.append(_head(status, self.reason, lines, b""))
             self.wrote = True  # interim response (100 Continue, 103 Early Hints)
             return
         self.final = True
@@ -226,7 +227,7 @@ class HttpUpstream(asyncio.Protocol):
             extra += b"connection: close\r\n"
         elif self.http10:
             extra += b"connection: keep-alive\r\n"
-        self.client.write(_head(status, self.reason, lines, extra))
+        self.out.append(_head(status, self.reason, lines, extra))
         self.wrote = True
         self.in_body = True
         if self.is_head:
@@ -236,15 +237,15 @@ class HttpUpstream(asyncio.Protocol):
         if self.extra:
             return
         if self.rechunk:
-            self.client.write(b"%x\r\n%b\r\n" % (len(body), body))
+            self.out.append(b"%x\r\n%b\r\n" % (len(body), body))
         else:
-            self.client.write(body)
+            self.out.append(body)
 
     def on_message_complete(self) -> None:
         if self.extra or not self.final:
             return
         if self.rechunk:
-            self.client.write(b"0\r\n" + b"".join(self.trailers) + b"\r\n")
+            self.out.append(b"0\r\n" + b"".join(self.trailers) + b"\r\n")
         self.complete = True
 
     # -- asyncio callbacks ------------------------------------------------------------------
@@ -258,6 +259,7 @@ class HttpUpstream(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             if self.switch_head and self.upgrade:
+                self._flush()
                 self._tunnel(data[upgrade.args[0] :])
             else:
                 self._bad_response()
@@ -274,8 +276,16 @@ class HttpUpstream(asyncio.Protocol):
         except httptools.HttpParserError:
             self._bad_response()
             return
+        self._flush()
         if self.complete:
             self._done()
+
+    def _flush(self) -> None:
+        """Write what this read produced for the client, in one send (head and body together)."""
+        out = self.out
+        if out:
+            self.client.write(out[0] if len(out) == 1 else b"".join(out))
+            self.out = []
 
     def _done(self) -> None:
         front = self.front
@@ -301,6 +311,7 @@ class HttpUpstream(asyncio.Protocol):
     def _bad_response(self) -> None:
         """The endpoint did not speak HTTP/1.x: tell the client, unless it got bytes already."""
         front, self.front = self.front, None
+        self.out = []
         self.transport.close()
         if front is None:
             return

@@ -1,0 +1,236 @@
+"""The Service proxy side by side with HAProxy, over the same replicas, in one run.
+
+What a user would put in front of the replicas instead is Debian's ``haproxy``; this runs one
+(``balance roundrobin``, keep-alive and connection reuse on both sides, one thread, as the
+proxy has one event loop) on a free 127.0.0.1 port with a generated config, next to a
+``ServiceProxy`` over the same upstream processes (``bench/service_proxy.py --serve``), and
+measures with ``bench/loadgen.py`` (50 keep-alive connections, its own process):
+
+  saturated  each connection sends its next request as soon as the last is answered:
+             throughput (target: the proxy at least 0.8 x HAProxy's) and p99 there;
+  paced      a steady rate, ``--paced`` x the direct throughput: the p99 each hop adds over
+             the replicas reached directly (target: the proxy within 1 ms of HAProxy's);
+             at saturation, the p99 the proxy adds over direct (target: under 2 ms);
+  stats      the proxy with and without per-ReplicaSet stats (target: at most 5 % cost),
+             plus the CPU time one ``record()`` takes, times the throughput;
+  accuracy   10,000 requests through the proxy at canary weights 1, 10, 25, 50, 75, 99
+             (replica 0 is the stable ReplicaSet, replica 1 the canary): the share served.
+
+Figures are medians of ``--repeat`` interleaved runs; nothing here asserts timing.
+
+    .venv/bin/python bench/proxy_vs_haproxy.py [--duration 3] [--repeat 3] [--replicas 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from conveyor.logging import configure  # noqa: E402
+from conveyor.targets.local.network.endpoints import Endpoint  # noqa: E402
+from conveyor.targets.local.network.proxy import ServiceProxy  # noqa: E402
+from conveyor.targets.local.network.stats import ServiceStats  # noqa: E402
+from service_proxy import free_port, load, median, row, verdict, wait_listening  # noqa: E402
+
+HAPROXY_CONFIG = """\
+global
+    maxconn 4096
+    nbthread {threads}
+defaults
+    mode http
+    timeout connect 3s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+    http-reuse always
+frontend service
+    bind 127.0.0.1:{port}
+    default_backend replicas
+backend replicas
+    balance roundrobin
+{servers}
+"""
+
+
+async def start_haproxy(
+    binary: str, ports: list[int], threads: int, workdir: Path
+) -> tuple[asyncio.subprocess.Process, int]:
+    port = free_port()
+    servers = "\n".join(f"    server r{i} 127.0.0.1:{p}" for i, p in enumerate(ports))
+    config = workdir / "haproxy.cfg"
+    config.write_text(HAPROXY_CONFIG.format(threads=threads, port=port, servers=servers))
+    subprocess.run([binary, "-c", "-q", "-f", str(config)], check=True)
+    proc = await asyncio.create_subprocess_exec(binary, "-db", "-f", str(config))
+    await wait_listening(port)
+    return proc, port
+
+
+def record_cost() -> float:
+    """CPU seconds one stats record takes (the proxy's per-request cost of stats)."""
+    stats = ServiceStats()
+    n = 200_000
+    start = time.process_time()
+    now = time.monotonic()
+    for i in range(n):
+        stats.record("abc123", 200, 0.001 + (i % 7) * 0.001, now)
+    return (time.process_time() - start) / n
+
+
+async def _send(port: int, total: int, connections: int = 4) -> None:
+    """``total`` GET requests over ``connections`` keep-alive connections, one at a time each."""
+
+    async def one(count: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(count):
+            writer.write(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+            head = (await reader.readuntil(b"\r\n\r\n")).lower()
+            length = int(head.split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+        writer.close()
+
+    await asyncio.gather(*(one(total // connections) for _ in range(connections)))
+
+
+def _served(stats: ServiceStats) -> dict[str, int]:
+    return {rs: sum(s.requests_by_class().values()) for rs, s in stats.snapshot().items()}
+
+
+async def accuracy(port: int, proxy: ServiceProxy, stats: ServiceStats) -> None:
+    """The canary's share of 10,000 requests at each weight, as the proxy's stats count it."""
+    print("accuracy: 10,000 requests per weight through the proxy (4 keep-alive connections)")
+    for weight in (1, 10, 25, 50, 75, 99):
+        before = _served(stats)
+        proxy.set_weights({"stable": 100 - weight, "canary": weight})
+        await _send(port, 10_000)
+        after = _served(stats)
+        canary = after.get("canary", 0) - before.get("canary", 0)
+        total = sum(after.values()) - sum(before.values())
+        share = canary / total * 100 if total else 0.0
+        print(
+            f"  weight {weight:>2}: {total} requests, canary served {canary} = {share:.2f} % "
+            f"(target within 0.1 pp: {verdict(abs(share - weight) <= 0.1)})"
+        )
+    proxy.set_weights(None)
+
+
+async def main(args: argparse.Namespace) -> None:
+    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not Path(binary).exists():
+        sys.exit("haproxy not found: apt-get install haproxy (see docs/benchmarks.md)")
+    version = subprocess.run([binary, "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {version}")
+    print(f"{args.replicas} {args.upstream} replicas, {args.connections} keep-alive connections, "
+          f"median of {args.repeat} runs of {args.duration:g} s\n")  # fmt: skip
+    ports = [free_port() for _ in range(args.replicas)]
+    serve = [sys.executable, str(ROOT / "bench" / "service_proxy.py"), "--serve", args.upstream]
+    upstreams = [
+        await asyncio.create_subprocess_exec(*serve, "--port", str(port)) for port in ports
+    ]
+    with_stats = ServiceStats()
+    proxy = ServiceProxy(name="bench/web/http", port=0, protocol="http", stats=with_stats)
+    bare = ServiceProxy(name="bench/web/http", port=0, protocol="http")
+    endpoints = [
+        Endpoint("127.0.0.1", port, name=f"r{i}", replicaset="stable" if i == 0 else "canary")
+        for i, port in enumerate(ports)
+    ]
+    runs: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        haproxy = None
+        try:
+            for port in ports:
+                await wait_listening(port)
+            haproxy, haproxy_port = await start_haproxy(binary, ports, args.threads, Path(tmp))
+            for p in (proxy, bare):
+                await p.start()
+                p.set_endpoints(endpoints)
+            direct = ",".join(str(p) for p in ports)
+            paths = {
+                "direct": direct,
+                "haproxy": str(haproxy_port),
+                "conveyor": str(proxy.port),
+                "conveyor, no stats": str(bare.port),
+            }
+            for port in paths.values():  # warm up
+                await load(port, args.connections, 1.0)
+            for _ in range(args.repeat):
+                for name, port in paths.items():
+                    runs.setdefault(name, []).append(
+                        await load(port, args.connections, args.duration)
+                    )
+            rate = round(median(runs["direct"])["rps"] * args.paced)
+            for _ in range(args.repeat):
+                for name, port in paths.items():
+                    runs.setdefault(f"{name} paced", []).append(
+                        await load(port, args.connections, args.duration, rate)
+                    )
+            figures = {name: median(r) for name, r in runs.items()}
+            for name, fig in figures.items():
+                label = name.replace(" paced", f" paced {rate}/s")
+                print(row(label, fig))
+            sat = paced = figures
+            ratio = sat["conveyor"]["rps"] / sat["haproxy"]["rps"]
+            hap_added = paced["haproxy paced"]["p99_ms"] - paced["direct paced"]["p99_ms"]
+            conv_added = paced["conveyor paced"]["p99_ms"] - paced["direct paced"]["p99_ms"]
+            sat_added = sat["conveyor"]["p99_ms"] - sat["direct"]["p99_ms"]
+            hap_sat_added = sat["haproxy"]["p99_ms"] - sat["direct"]["p99_ms"]
+            stats_cost = 1 - sat["conveyor"]["rps"] / sat["conveyor, no stats"]["rps"]
+            per_record = record_cost()
+            print()
+            print(
+                f"  throughput conveyor/haproxy {ratio:.2f} "
+                f"(target >= 0.80: {verdict(ratio >= 0.8)})"
+            )
+            print(
+                f"  p99 added, paced: haproxy {hap_added:+.2f} ms, conveyor {conv_added:+.2f} ms "
+                f"(target within 1 ms of haproxy: {verdict(conv_added - hap_added <= 1)})"
+            )
+            print(
+                f"  p99 added, saturated: haproxy {hap_sat_added:+.2f} ms, conveyor "
+                f"{sat_added:+.2f} ms (target < 2 ms: {verdict(sat_added < 2)})"
+            )
+            cpu_share = per_record * sat["conveyor"]["rps"] * 100
+            print(
+                f"  stats: throughput {stats_cost * 100:+.1f} % vs no stats; one record() "
+                f"{per_record * 1e6:.2f} us of CPU = {cpu_share:.2f} % of a CPU at "
+                f"{sat['conveyor']['rps']:.0f} req/s (target <= 5 %)"
+            )
+            print()
+            await accuracy(proxy.port, proxy, with_stats)
+        finally:
+            await proxy.stop()
+            await bare.stop()
+            if haproxy is not None:
+                haproxy.terminate()
+                await haproxy.wait()
+            for upstream in upstreams:
+                upstream.terminate()
+                await upstream.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds of load per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median shown)")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="HAProxy's nbthread")
+    parser.add_argument("--upstream", choices=["threading", "asyncio"], default="asyncio")
+    parser.add_argument(
+        "--paced", type=float, default=0.5, help="paced rate, as a fraction of direct throughput"
+    )
+    configure("WARNING")
+    asyncio.run(main(parser.parse_args()))
