@@ -6,7 +6,8 @@ served it: its status class, its latency in a histogram with Prometheus' default
 and request count over a window, what an analysis step asks), and a bounded reservoir of the
 most recent latencies (percentiles over a window, and samples for statistical tests).
 
-Recording is a handful of integer updates and one append, so it costs the proxy little; all
+Recording is a handful of updates to preallocated arrays (no object is kept per request, and
+windows come from the class totals marked as each second begins), so it costs the proxy little;
 the work is at query time. Times are ``time.monotonic()`` seconds (the proxy passes the time it
 already read; tests pass their own).
 """
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 import math
 import time
+from array import array
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,8 +26,6 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 WINDOW_LIMIT = 900  # seconds of per-second counts kept: the longest window a query may ask
 RESERVOIR = 8192  # most recent latencies kept per ReplicaSet
-
-_EMPTY_SLOT = [-1, 0, 0, 0, 0, 0]  # never written: a slot is replaced when its second differs
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,19 @@ class Histogram:
 class ReplicaSetStats:
     """Outcomes of the requests one ReplicaSet served through one Service."""
 
-    __slots__ = ("_buckets", "_classes", "_clock", "_ring", "_samples", "_sum", "replicaset")
+    __slots__ = (
+        "_at",
+        "_buckets",
+        "_classes",
+        "_clock",
+        "_latency",
+        "_marks",
+        "_next",
+        "_second",
+        "_stamps",
+        "_sum",
+        "replicaset",
+    )
 
     def __init__(self, replicaset: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.replicaset = replicaset
@@ -68,24 +79,37 @@ class ReplicaSetStats:
         self._classes = [0] * 6  # index = status // 100
         self._buckets = [0] * (len(BUCKETS) + 1)
         self._sum = 0.0
-        self._ring: list[list[int]] = [_EMPTY_SLOT] * WINDOW_LIMIT
-        self._samples: deque[tuple[float, float]] = deque(maxlen=RESERVOIR)
+        # per second that had requests: its stamp, and the class totals as it began
+        self._second = -1
+        self._stamps = array("q", [-1]) * WINDOW_LIMIT
+        self._marks = array("q", [0]) * (WINDOW_LIMIT * 6)
+        # the reservoir: a ring of (end time, latency) as C doubles, no object per request
+        self._at = array("d", [0.0]) * RESERVOIR
+        self._latency = array("d", [0.0]) * RESERVOIR
+        self._next = 0
 
     def record(self, status: int, latency: float, now: float) -> None:
         """One answered request: its status, its latency and when it ended (seconds)."""
+        second = int(now)
+        if second != self._second:
+            self._mark(second)
         cls = status // 100
         if not 1 <= cls <= 5:
             cls = 5  # not a status a client can use: count it as a server error
         self._classes[cls] += 1
         self._buckets[bisect_left(BUCKETS, latency)] += 1
         self._sum += latency
-        self._samples.append((now, latency))
-        second = int(now)
-        index = second % WINDOW_LIMIT
-        slot = self._ring[index]
-        if slot[0] != second:
-            slot = self._ring[index] = [second, 0, 0, 0, 0, 0]
-        slot[cls] += 1
+        i = self._next
+        self._at[i] = now
+        self._latency[i] = latency
+        self._next = i + 1 if i + 1 < RESERVOIR else 0
+
+    def _mark(self, second: int) -> None:
+        """The first request of a second: keep the totals as the second began."""
+        self._second = second
+        slot = second % WINDOW_LIMIT
+        self._stamps[slot] = second
+        self._marks[slot * 6 : slot * 6 + 6] = array("q", self._classes)
 
     # -- totals (what /metrics exports) -----------------------------------------------------
 
@@ -109,13 +133,18 @@ class ReplicaSetStats:
         if not 0 < seconds <= WINDOW_LIMIT:
             raise ValueError(f"window must be in (0, {WINDOW_LIMIT}] seconds, got {seconds}")
         now = int(self._clock())
-        counts = [0] * 6
+        before = [0] * 6
         for second in range(now - math.ceil(seconds) + 1, now + 1):
-            slot = self._ring[second % WINDOW_LIMIT]
-            if slot[0] == second:
-                for cls in range(1, 6):
-                    counts[cls] += slot[cls]
-        return Window(seconds, {name: counts[i + 1] for i, name in enumerate(CLASSES)})
+            slot = second % WINDOW_LIMIT
+            if self._stamps[slot] == second:  # the first second of the window with requests
+                before = list(self._marks[slot * 6 : slot * 6 + 6])
+                break
+        else:
+            before = list(self._classes)  # none in the window
+        return Window(
+            seconds,
+            {name: self._classes[i + 1] - before[i + 1] for i, name in enumerate(CLASSES)},
+        )
 
     def request_count(self, seconds: float) -> int:
         """Requests answered during the last ``seconds``."""
@@ -130,10 +159,12 @@ class ReplicaSetStats:
 
         At most ``RESERVOIR`` are kept; a busy window is represented by its most recent ones.
         """
+        kept = min(sum(self._classes), RESERVOIR)
+        order = range(self._next - kept, self._next)  # oldest first (negative indexes wrap)
         if seconds is None:
-            return [latency for _, latency in self._samples]
+            return [self._latency[i] for i in order]
         since = self._clock() - seconds
-        return [latency for at, latency in self._samples if at >= since]
+        return [self._latency[i] for i in order if self._at[i] >= since]
 
     def latency_percentile(self, quantile: float, seconds: float | None = None) -> float | None:
         """The latency below which ``quantile`` (0-1) of recent requests fall; None if none."""
