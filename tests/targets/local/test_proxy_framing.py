@@ -7,9 +7,11 @@ itself.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from support.proxy_helpers import Client, MakeProxy, MakeUpstream
+from support.proxy_helpers import Client, MakeProxy, MakeTcpServer, MakeUpstream
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -90,3 +92,46 @@ async def test_http10_client_gets_a_chunked_response_unchunked(
     response = await client.read()
     assert "transfer-encoding" not in response.headers
     assert response.body == b"abbccc"  # ended by the close, as HTTP/1.0 frames it
+
+
+async def test_ambiguous_response_is_a_502_not_passed_on(
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
+) -> None:
+    async def smuggler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+        )
+        await writer.drain()
+
+    proxy = await make_proxy(await make_tcp_server(smuggler))
+    client = await Client.connect(proxy.port)
+    response = await client.request()
+    assert response.status == 502
+    assert b"evil" not in response.body
+
+
+async def test_bytes_after_a_response_never_reach_the_next_request(
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
+) -> None:
+    connections = 0
+
+    async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            # one response, then the start of another nobody asked for
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n")
+            await writer.drain()
+
+    proxy = await make_proxy(await make_tcp_server(chatty))
+    client = await Client.connect(proxy.port)
+    for _ in range(3):
+        response = await client.request()
+        assert (response.status, response.body) == (200, b"ok")
+    assert connections == 3  # a connection that broke the protocol is not used again
