@@ -80,6 +80,7 @@ class Balancer:
         self._by_addr: dict[tuple[str, int], Peer] = {}
         self._weights: dict[str, int] | None = None
         self._groups: list[Group] = []
+        self._weighted: list[Group] = []  # the groups with weight > 0
         self._fallback = 0  # round-robin position over unweighted groups, when only they are left
 
     @property
@@ -155,9 +156,19 @@ class Balancer:
             for key, group in groups.items():  # same groups: keep the exact sequence going
                 group.current = previous[key].current
         self._groups = list(groups.values())
+        self._weighted = [group for group in self._groups if group.weight > 0]
 
     def pick(self, exclude: set[Peer] | None = None) -> Peer | None:
         """The next peer; skips ``exclude`` and, while others remain, endpoints marked down."""
+        if not exclude and self._weighted:
+            for peer in self.peers:
+                if peer.down_until:
+                    break
+            else:  # the usual case, nothing to skip: no list is built
+                weighted = self._weighted
+                group = weighted[0] if len(weighted) == 1 else _smooth(weighted)
+                peers = group.peers
+                return peers[0] if len(peers) == 1 else _smooth(peers)
         best = self._pick(exclude, skip_down=True)
         if best is None:
             best = self._pick(exclude, skip_down=False)
