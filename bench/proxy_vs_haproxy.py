@@ -12,8 +12,8 @@ measures with ``bench/loadgen.py`` (50 keep-alive connections, its own process):
              the p99 each hop adds over the replicas reached directly (target: the proxy
              within 1 ms of HAProxy's); and at saturation, the p99 the proxy adds over
              direct (target: under 2 ms);
-  stats      the proxy with and without per-ReplicaSet stats (target: at most 5 % cost),
-             plus the CPU time one ``record()`` takes, times the throughput;
+  stats      the same proxy recording per-ReplicaSet stats or not (target: at most 5 %
+             cost), plus the CPU time one ``record()`` takes, times the throughput;
   accuracy   10,000 requests through the proxy at canary weights 1, 10, 25, 50, 75, 99
              (replica 0 is the stable ReplicaSet, replica 1 the canary): the share served.
 
@@ -172,7 +172,6 @@ async def main(args: argparse.Namespace) -> None:
     ]
     with_stats = ServiceStats()
     proxy = ServiceProxy(name="bench/web/http", port=0, protocol="http", stats=with_stats)
-    bare = ServiceProxy(name="bench/web/http", port=0, protocol="http")
     endpoints = [
         Endpoint("127.0.0.1", port, name=f"r{i}", replicaset="stable" if i == 0 else "canary")
         for i, port in enumerate(ports)
@@ -184,35 +183,33 @@ async def main(args: argparse.Namespace) -> None:
             for port in ports:
                 await wait_listening(port)
             haproxy, haproxy_port = await start_haproxy(binary, ports, args.threads, Path(tmp))
-            for p in (proxy, bare):
-                await p.start()
-                p.set_endpoints(endpoints)
+            await proxy.start()
+            proxy.set_endpoints(endpoints)
             direct = ",".join(str(p) for p in ports)
             paths = {
                 "direct": direct,
                 "haproxy": str(haproxy_port),
                 "conveyor": str(proxy.port),
-                "conveyor, no stats": str(bare.port),
+                "conveyor, no stats": str(proxy.port),  # the same proxy, recording nothing
             }
             for port in paths.values():  # warm up
                 await load(port, args.connections, 1.0)
             cpu = {"haproxy": lambda: _cpu_seconds(haproxy)}  # the others run in this process
+
+            async def measure(name: str, rate: float | None) -> dict[str, Any]:
+                proxy.set_stats(None if name == "conveyor, no stats" else with_stats)
+                return await _load(
+                    paths[name], args.connections, args.duration, rate, cpu.get(name)
+                )
+
             for i in range(args.repeat):  # interleaved, order reversed every other round
                 for name in list(paths)[:: -1 if i % 2 else 1]:
-                    runs.setdefault(name, []).append(
-                        await _load(
-                            paths[name], args.connections, args.duration, None, cpu.get(name)
-                        )
-                    )
+                    runs.setdefault(name, []).append(await measure(name, None))
             # a steady load every path sustains: a fraction of the slowest one's throughput
             rate = round(min(median(r)["rps"] for r in runs.values()) * args.paced)
             for i in range(args.repeat):
                 for name in list(paths)[:: -1 if i % 2 else 1]:
-                    runs.setdefault(f"{name} paced", []).append(
-                        await _load(
-                            paths[name], args.connections, args.duration, rate, cpu.get(name)
-                        )
-                    )
+                    runs.setdefault(f"{name} paced", []).append(await measure(name, rate))
             figures = {name: median(r) for name, r in runs.items()}
             for name, fig in figures.items():
                 label = name.replace(" paced", f" paced {rate}/s")
@@ -248,10 +245,10 @@ async def main(args: argparse.Namespace) -> None:
                 f"{-stats_cost * 100:+.1f} % (noisy: runs on this machine vary by 15 %)"
             )
             print()
+            proxy.set_stats(with_stats)
             await accuracy(proxy.port, proxy, with_stats)
         finally:
             await proxy.stop()
-            await bare.stop()
             if haproxy is not None:
                 haproxy.terminate()
                 await haproxy.wait()

@@ -188,3 +188,7 @@ class ServiceProxy:
         gets none while a weighted one has a Ready endpoint. None: every endpoint alike.
         """
         self._ctx.balancer.set_weights(weights)
+
+    def set_stats(self, stats: ServiceStats | None) -> None:
+        """Record HTTP requests in ``stats`` from now on (None: stop recording)."""
+        self._ctx.stats = stats
