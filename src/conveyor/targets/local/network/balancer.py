@@ -24,6 +24,15 @@ from conveyor.targets.local.network.endpoints import Endpoint, Peer
 Weights = Mapping[str, int]  # ReplicaSet (pod-template-hash) -> relative weight
 
 
+def validate_weights(weights: Weights | None) -> None:
+    """Refuse anything but integer weights >= 0 (``ValueError`` naming the ReplicaSet)."""
+    for key, weight in (weights or {}).items():
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+            raise ValueError(
+                f"weight of ReplicaSet {key!r} must be an integer >= 0, got {weight!r}"
+            )
+
+
 class Group:
     """The endpoints of one ReplicaSet, and its place in the weighted round robin."""
 
@@ -129,12 +138,7 @@ class Balancer:
         A ReplicaSet left out of ``weights`` gets weight 0: no traffic while a weighted one
         has a Ready endpoint.
         """
-        if weights is not None:
-            for key, weight in weights.items():
-                if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
-                    raise ValueError(
-                        f"weight of ReplicaSet {key!r} must be an integer >= 0, got {weight!r}"
-                    )
+        validate_weights(weights)
         new = None if weights is None else dict(weights)
         if new == self._weights:
             return

@@ -20,7 +20,7 @@ from typing import Any
 from conveyor.errors import ConveyorError
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.local.events import EventRecorder
-from conveyor.targets.local.network.balancer import Weights
+from conveyor.targets.local.network.balancer import Weights, validate_weights
 from conveyor.targets.local.network.endpoints import Endpoint
 from conveyor.targets.local.network.ports import PortAllocator
 from conveyor.targets.local.network.proxy import ServiceProxy
@@ -164,11 +164,12 @@ class ServiceManager:
         ReplicaSet left out gets no traffic while a weighted one has a Ready Pod. Applies to
         every port of the Service, and to ports it gets later.
         """
+        validate_weights(weights)
         service_key = (namespace, service)
         prefix = f"{namespace}/{service}/"
-        proxies = [p for owner, p in self._proxies.items() if owner.startswith(prefix)]
-        for proxy in proxies:
-            proxy.set_weights(weights)  # validates before anything is kept
+        for owner, proxy in self._proxies.items():
+            if owner.startswith(prefix):
+                proxy.set_weights(weights)
         if weights is None:
             self._weights.pop(service_key, None)
         else:
