@@ -275,7 +275,7 @@ async def main(args: argparse.Namespace) -> None:
             conv_added = paced["conveyor paced"]["p99_ms"] - paced["direct paced"]["p99_ms"]
             sat_added = sat["conveyor"]["p99_ms"] - sat["direct"]["p99_ms"]
             hap_sat_added = sat["haproxy"]["p99_ms"] - sat["direct"]["p99_ms"]
-            stats_cost = 1 - sat["conveyor"]["rps"] / sat["conveyor, no stats"]["rps"]
+            tput_cost = 1 - sat["conveyor"]["rps"] / sat["conveyor, no stats"]["rps"]
             cpu_cost = 1 - sat["conveyor, no stats"]["cpu_us"] / sat["conveyor"]["cpu_us"]
             own_without, own_with = stats_cost()
             per_record = own_with - own_without
@@ -299,7 +299,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"{own_with * 1e6:.2f} us with: +{per_record * 1e6:.2f} us = {share:.1f} % of "
                 f"the {sat['conveyor']['cpu_us']:.1f} us the hop costs "
                 f"({verdict(share <= 5)}); measured under load: CPU per request "
-                f"{cpu_cost * 100:+.1f} %, throughput {-stats_cost * 100:+.1f} % (within noise)"
+                f"{cpu_cost * 100:+.1f} %, throughput {-tput_cost * 100:+.1f} % (within noise)"
             )
             print()
             proxy.set_stats(with_stats)

@@ -2,11 +2,9 @@
 
 Balancing per connection would pin a keep-alive client to one Pod for its whole life: a
 canary weight would mean nothing, and a Pod leaving would break its clients. So this mode
-parses each request with llhttp (``httptools``, what uvicorn uses; strict: no bare LF, no
-whitespace before a colon, no Content-Length beside Transfer-Encoding, no duplicate lengths)
-and sends the next endpoint of the balancer a request it frames itself: the request line and
-end-to-end headers as received, hop-by-hop headers dropped, the body with its length or
-re-chunked. Requests pipelined behind one in flight wait their turn, answered in order.
+reads each request with llhttp (``http_request``, strict) and sends the next endpoint of the
+balancer a request the proxy framed itself. Requests pipelined behind one in flight wait their
+turn, answered in order.
 
 A request whose upstream connection fails before any response byte arrived is sent again, to
 another endpoint when there is one, on a fresh connection, when that is safe: always when the
@@ -25,86 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-
-import httptools
 
 from conveyor.targets.local.network.context import ProxyContext
 from conveyor.targets.local.network.endpoints import Peer
+from conveyor.targets.local.network.http_request import Request, RequestReader
 from conveyor.targets.local.network.http_upstream import HttpUpstream
-
-# methods whose request may be sent twice without changing the outcome (RFC 9110, 9.2.2)
-_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
-# request fields the proxy acts on, or that end at this hop (RFC 9110 7.6.1)
-_WATCHED = frozenset(
-    {
-        b"connection",
-        b"content-length",
-        b"expect",
-        b"idempotency-key",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-
-
-class Request:
-    """One client request, from its first byte until its response went out."""
-
-    __slots__ = (
-        "body",
-        "chunked",
-        "close_after",
-        "complete",
-        "conn",
-        "error",
-        "expect",
-        "head",
-        "http10",
-        "is_head",
-        "length",
-        "lines",
-        "pending",
-        "replayable",
-        "seen",
-        "size",
-        "streaming",
-        "trailers",
-        "upgrade",
-        "upgrade_line",
-        "url",
-    )
-
-    def __init__(self) -> None:
-        self.url = b""
-        self.lines: list[bytes] = []  # end-to-end header lines, as they go upstream
-        self.trailers: list[bytes] = []
-        self.conn = b""  # Connection tokens (lower-cased)
-        self.upgrade_line = b""
-        self.size = 0  # bytes of the head so far
-        self.seen = 0  # bytes read while the head was incomplete
-        self.length = 0
-        self.chunked = False
-        self.expect = False
-        self.replayable = False  # may be sent again after it reached an endpoint
-        self.head: bytes | None = None  # the head as sent upstream, once complete
-        self.body: bytearray | None = None  # a body kept whole (framed as sent upstream)
-        self.pending: bytearray | None = None  # streamed bytes not yet sent
-        self.streaming = False
-        self.complete = False
-        self.is_head = False
-        self.http10 = False
-        self.close_after = False
-        self.upgrade = False
-        self.error: tuple[int, str, str] | None = None  # answered by the proxy: a bad request
-
-    def wire(self) -> bytes | bytearray:
-        """The whole request as sent upstream (a request kept for retries)."""
-        assert self.head is not None
-        return self.head if not self.body else self.head + self.body
 
 
 class HttpFrontend(asyncio.Protocol):
@@ -114,12 +37,10 @@ class HttpFrontend(asyncio.Protocol):
         self.ctx = ctx
         self.options = ctx.options
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
-        self.parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
-        self.queue: deque[Request] = deque()  # requests read, the first one in flight
-        self.parsing: Request | None = None  # the request llhttp is in the middle of
+        self.reader = RequestReader(self.options, self._stream)
+        self.queue = self.reader.queue  # requests read, the first one in flight
         self.active: Request | None = None  # the request being sent or answered
         self.backlog = 0  # bytes read behind a request in flight (pipelining)
-        self.tunnel: bytearray | None = None  # client bytes after an Upgrade request
         self.closed = False
         self.fresh = False  # the next attempt must open a new connection
         self.attempts = 0
@@ -138,38 +59,28 @@ class HttpFrontend(asyncio.Protocol):
         self.ctx.transports.add(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self.tunnel is not None:
-            self.tunnel += data
-            if len(self.tunnel) > self.options.input_limit:
+        reader = self.reader
+        if reader.tunnel is not None:
+            reader.tunnel += data
+            if len(reader.tunnel) > self.options.input_limit:
                 self._hold(True)
             return
-        parser = self.parser
-        if parser is None:
+        if reader.parser is None:
             return  # a bad request ended parsing; its answer closes the connection
         active = self.active
         if active is not None and active.complete:
             self.backlog += len(data)
             if self.backlog > self.options.input_limit:
                 self._hold(True)
-        try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            self.parser = None
-            self.tunnel = bytearray(data[upgrade.args[0] :])
-        except httptools.HttpParserError as err:
-            self._refuse(400, "Bad Request", str(err) or "malformed request")
-        else:
-            req = self.parsing
-            if req is not None and req.head is None:
-                req.seen += len(data)
-                if req.seen > self.options.head_limit:
-                    self._refuse(431, "Request Header Fields Too Large", "request head too large")
+        refused = reader.feed(data)
+        if refused is not None and refused is self.active:
+            self.abort()  # a streamed body went bad midway
         if self.active is None:
             self._advance()
 
     def eof_received(self) -> bool:
         self.eof = True
-        if self.parsing is not None:
+        if self.reader.parsing is not None:
             return False  # a partial request can never complete
         if self.active is None and not self.queue:
             self._close()
@@ -193,101 +104,6 @@ class HttpFrontend(asyncio.Protocol):
         if self.upstream is not None:
             self.upstream.transport.resume_reading()
 
-    # -- llhttp callbacks -------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        req = self.parsing = Request()
-        self.queue.append(req)
-
-    def on_url(self, url: bytes) -> None:
-        req = self.parsing
-        assert req is not None
-        req.url += url
-        req.size += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        req = self.parsing
-        assert req is not None
-        line = name + b": " + value + b"\r\n"
-        if req.head is not None:
-            req.trailers.append(line)
-            return
-        req.size += len(line)
-        lname = name.lower()
-        if lname not in _WATCHED:
-            req.lines.append(line)
-        elif lname == b"content-length":
-            req.length = int(value)  # llhttp checked it: digits, only one
-            req.lines.append(line)
-        elif lname == b"transfer-encoding":
-            req.chunked = True  # llhttp checked that chunked comes last
-        elif lname == b"connection":
-            req.conn += b"," + value.lower()
-        elif lname == b"expect":
-            req.expect = b"100-continue" in value.lower()
-            req.lines.append(line)
-        elif lname == b"idempotency-key":
-            req.replayable = True  # the server can tell a repeat
-            req.lines.append(line)
-        elif lname == b"upgrade":
-            req.upgrade_line = line
-
-    def on_headers_complete(self) -> None:
-        req = self.parsing
-        parser = self.parser
-        assert req is not None and parser is not None
-        if req.size > self.options.head_limit:
-            req.error = (431, "Request Header Fields Too Large", "request head too large")
-        method = parser.get_method()
-        req.is_head = method == b"HEAD"
-        req.replayable = req.replayable or method in _IDEMPOTENT
-        req.close_after = not parser.should_keep_alive()
-        req.http10 = parser.get_http_version() == "1.0"
-        req.upgrade = parser.should_upgrade()
-        lines = req.lines
-        if req.conn.strip(b", ") not in (b"", b"close", b"keep-alive", b"upgrade"):
-            named = {token.strip() for token in req.conn.split(b",")}
-            lines = [ln for ln in lines if ln.split(b":", 1)[0].lower() not in named]
-        extra = b"transfer-encoding: chunked\r\n" if req.chunked else b""
-        if req.upgrade:
-            extra += req.upgrade_line + b"connection: upgrade\r\n"
-        req.head = b"%b %b HTTP/1.1\r\n%b%b\r\n" % (method, req.url, b"".join(lines), extra)
-        if not (req.chunked or req.length) or req.upgrade:
-            return
-        if not req.expect and (req.chunked or req.length <= self.options.body_buffer_limit):
-            req.body = bytearray()
-        else:
-            req.streaming = True
-            req.pending = bytearray(req.head)
-
-    def on_body(self, body: bytes) -> None:
-        req = self.parsing
-        assert req is not None
-        piece = b"%x\r\n%b\r\n" % (len(body), body) if req.chunked else body
-        if req.streaming:
-            self._stream(req, piece)
-            return
-        assert req.body is not None
-        req.body += piece
-        if len(req.body) > self.options.body_buffer_limit:  # too big to keep: stream the rest
-            assert req.head is not None
-            req.streaming = True
-            req.pending = bytearray(req.head) + req.body
-            req.body = None
-
-    def on_message_complete(self) -> None:
-        req = self.parsing
-        assert req is not None
-        self.parsing = None
-        if req.chunked:
-            last = b"0\r\n" + b"".join(req.trailers) + b"\r\n"
-            if req.streaming:
-                self._stream(req, last)
-            else:
-                assert req.body is not None
-                req.body += last
-        req.complete = True
-
     # -- requests ---------------------------------------------------------------------------
 
     def _stream(self, req: Request, piece: bytes) -> None:
@@ -298,19 +114,6 @@ class HttpFrontend(asyncio.Protocol):
         req.pending += piece
         if len(req.pending) > self.options.input_limit:
             self._hold(True)  # not connected yet: hold the client back
-
-    def _refuse(self, status: int, reason: str, text: str) -> None:
-        """The client sent something that is not a valid request: answer it in turn, close."""
-        self.parser = None
-        req = self.parsing
-        if req is None:
-            req = Request()
-            self.queue.append(req)
-        self.parsing = None
-        req.error = (status, reason, text)
-        req.close_after = True
-        if req is self.active:  # a streamed body went bad midway
-            self.abort()
 
     def _hold(self, full: bool) -> None:
         self.in_full = full
@@ -495,7 +298,7 @@ class HttpFrontend(asyncio.Protocol):
         """The connection became a tunnel; returns client bytes already read past the request."""
         self.closed = True
         self.upstream = None
-        rest, self.tunnel = self.tunnel or b"", None
+        rest, self.reader.tunnel = self.reader.tunnel or b"", None
         return rest
 
     def abort(self) -> None:
