@@ -129,6 +129,8 @@ PROCESS_MODULES = (
     "targets/local/test_kubelet_waiting.py",
     "targets/local/test_local_runtime_e2e.py",
     "targets/local/test_proxy.py",  # listeners on 127.0.0.1
+    "targets/local/test_proxy_framing.py",
+    "targets/local/test_proxy_weights.py",
 )
 """Test modules whose every test starts a process or binds a port (paths under tests/)."""
 
