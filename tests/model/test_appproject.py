@@ -230,3 +230,51 @@ def test_glob_helpers() -> None:
     assert not glob_match("backend-*", "front")
     assert glob_match("[a-c]x", "bx") and not glob_match("[!a-c]x", "bx")
     assert not glob_match("{unclosed", "unclosed")
+
+
+# -- sourceRepos: one repository, whatever the spelling ----------------------------------------
+
+DENIED_SPELLINGS = [
+    "/srv/git/denied",
+    "/srv/git/a/../denied",
+    "/srv/git/./denied",
+    "/srv/git//denied",
+    "/srv/git/denied/",
+    "/srv/git/denied/.git",
+    "file:///srv/git/denied",
+    "file://localhost/srv/git/denied",
+]
+
+
+@pytest.mark.parametrize("url", DENIED_SPELLINGS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "patterns",
+    [["*", "!/srv/git/denied"], ["*", "!file:///srv/git/denied"], ["/srv/git/allowed"]],
+    ids=["deny-path", "deny-file-url", "allow-other"],
+)
+def test_a_denied_local_repo_is_denied_in_every_spelling(patterns: list[str], url: str) -> None:
+    assert not project(sourceRepos=patterns).permits_source(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/company/web/../secret",
+        "https://github.com/company/./secret",
+        "https://github.com/company//secret",
+        "https://github.com/company/secret/",
+        "https://user:pw@github.com/company/secret.git",
+    ],
+    ids=lambda v: str(v),
+)
+def test_a_denied_remote_repo_is_denied_in_every_spelling(url: str) -> None:
+    p = project(sourceRepos=["https://github.com/company/*", "!https://github.com/company/secret"])
+    verdict = p.permits_source(url)
+    assert not verdict
+    assert "pw" not in verdict.reason
+
+
+def test_a_local_pattern_still_permits_its_repo_in_any_spelling() -> None:
+    p = project(sourceRepos=["/srv/git/*"])
+    assert p.permits_source("file://localhost/srv/git/web/.git")
+    assert not p.permits_source("/srv/git/web/../../etc/repo")

@@ -23,7 +23,8 @@ from conveyor.model.application import DEFAULT_PROJECT, Application
 from conveyor.model.globs import compile_glob, glob_match
 from conveyor.model.manifest import API_VERSION, ArgoModel, Manifest
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
-from conveyor.model.repourls import normalize_git_url
+from conveyor.model.repourls import project_repo_form
+from conveyor.redaction import strip_credentials
 
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
@@ -105,7 +106,7 @@ class AppProjectSpec(ArgoModel):
     def _globs_parse(self) -> AppProjectSpec:
         """A glob that does not parse would deny (or, negated, allow) everything silently."""
         found: list[tuple[str, str, str | None]] = [
-            (f"sourceRepos[{i}]", normalize_git_url(p.removeprefix("!")), "/")
+            (f"sourceRepos[{i}]", project_repo_form(p.removeprefix("!"), pattern=True), "/")
             for i, p in enumerate(self.source_repos)
         ]
         for i, dest in enumerate(self.destinations):
@@ -144,13 +145,19 @@ class AppProject(Manifest):
     spec: AppProjectSpec
 
     def permits_source(self, repo_url: str) -> Verdict:
-        """May applications in this project deploy from ``repo_url``?"""
-        source = normalize_git_url(repo_url)
+        """May applications in this project deploy from ``repo_url``, however it is spelled?
+
+        URL and patterns are compared in one form (``project_repo_form``): ``a/../denied``,
+        ``/denied/.git`` and ``file://localhost/denied`` are all ``/denied``.
+        """
+        source = project_repo_form(repo_url)
         me = f"project '{self.name}'"
+        repo_url = strip_credentials(repo_url)
         allowed_by: str | None = None
         for pattern in self.spec.source_repos:
             deny = pattern.startswith("!")
-            hit = glob_match(normalize_git_url(pattern.removeprefix("!")), source, "/")
+            form = project_repo_form(pattern.removeprefix("!"), pattern=True)
+            hit = glob_match(form, source, "/")
             if deny and hit:
                 return Verdict(False, f"repository {repo_url} is denied by '{pattern}' in {me}")
             if hit or deny:

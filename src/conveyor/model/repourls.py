@@ -9,6 +9,10 @@ parses them once (``parse_repo_url``) and derives the three keys Conveyor compar
   (``https://github.com/o/r`` and ``git@github.com:o/r.git`` are one repository).
 - ``normalize_git_url``: Argo CD's ``NormalizeGitURL``, the form AppProject ``sourceRepos``
   patterns are matched against (lower case, no ``.git``, ssh written ``git@host/org/repo``).
+- ``project_repo_form``: what sourceRepos compares, Argo CD's form of the repository after the
+  spelling is taken out of it (credentials, ``.``/``..`` segments, doubled or trailing ``/``,
+  ``/.git``; local paths and ``file://[localhost]/`` URLs as one absolute ``file://`` form), so
+  a denied repository stays denied however it is written.
 - ``conveyor.source.urls.repo_key``: the mirror's key, built on ``parse_repo_url``; it keeps the
   scheme and the path's case, since a mirror is fetched over one transport.
 
@@ -83,6 +87,52 @@ def repo_identity(url: str) -> str:
     if parts.scheme == "file":
         return "file://" + parts.path
     return f"{parts.host}/{parts.path}".lower()
+
+
+def _clean_path(path: str) -> str:
+    """``a/./b//c/../d`` -> ``a/b/d``: what git and servers make of dot segments."""
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment not in ("", "."):
+            kept.append(segment)
+    return "/".join(kept)
+
+
+def _looks_local(pattern: str) -> bool:
+    return pattern.startswith(("/", "./", "../", "file:")) or pattern in (".", "..")
+
+
+def project_repo_form(url: str, *, pattern: bool = False) -> str:
+    """The form AppProject sourceRepos matching compares, for a URL or (``pattern``) a glob.
+
+    Argo CD's ``normalize_git_url`` of the repository with its spelling removed: no
+    credentials, no ``.``/``..`` or empty segments, no trailing ``/`` or ``.git``; a local path
+    or ``file://`` URL (``file://localhost/`` too) becomes ``file://`` + its absolute path. A
+    pattern is read as local only when it is written as a path (``/...``, ``./``, ``file:``),
+    so ``*`` and ``git@host:org/*`` keep their meaning.
+    """
+    text = url.strip()
+    local = (
+        _looks_local(text) if pattern else is_local_path(text) or text.lower().startswith("file:")
+    )
+    if local:
+        parts = parse_repo_url(text)
+        return ("file:///" + _clean_path(posixpath.abspath(parts.path))).lower()
+    if match := _SCHEME_URL.match(text):
+        authority, _, path = match.group("rest").partition("/")
+        user, at, hostport = authority.rpartition("@")
+        scheme = match.group("scheme")
+        # an ssh user is part of Argo CD's form (git@host/org/repo); an http user is a login
+        user = user.partition(":")[0] + at if _SSH_SCHEMES.get(scheme, scheme) == "ssh" else ""
+        text = f"{scheme}://{user}{hostport}/{_clean_path(path)}"
+    elif scp := _SCP_LIKE.match(text):
+        user = scp.group("user")
+        text = f"{user + '@' if user is not None else ''}{scp.group('host')}:"
+        text += _clean_path(scp.group("path"))
+    return normalize_git_url(_trim(text))
 
 
 def normalize_git_url(url: str) -> str:
