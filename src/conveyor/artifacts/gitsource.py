@@ -123,7 +123,8 @@ class GitRepo:
         sha = result.stdout.strip()
         if result.returncode != 0 or not is_commit_sha(sha):
             raise NotFoundError(
-                f"revision {revision!r} does not name a commit in {strip_credentials(self.source)}; "
+                f"revision {revision!r} does not name a commit in"
+                f" {strip_credentials(self.source)}; "
                 "check the branch, tag or SHA (for a URL, it must be fetchable from the remote)"
             )
         return sha
