@@ -27,7 +27,7 @@ from conveyor.model.appproject import AppProject
 from conveyor.model.health import Health, HealthStatus
 from conveyor.model.objects import Object, ObjectKey, group_of
 from conveyor.render import CacheKey, Renderer, RenderRequest
-from conveyor.source import RepoCache, repo_key
+from conveyor.source import RepoCache, mirror_name, repo_key
 from conveyor.targets.protocol import TRACKING_LABEL
 
 _KEEP_EXPORTS = 4
@@ -106,6 +106,15 @@ def _external_urls(live: list[Object]) -> list[str]:
     return sorted(urls)
 
 
+def checkout_path(checkouts: Path, url: str, sha: str) -> Path:
+    """Where the tree of ``url`` at ``sha`` is exported: a hashed name, never the URL's path.
+
+    The directory is the mirror's name (slug + hash of ``repo_key``), so no spelling of a
+    repoURL (``https://host/../../tmp``) can place a checkout outside ``checkouts``.
+    """
+    return checkouts / mirror_name(url) / sha
+
+
 class Comparer:
     """Resolves, renders and compares; shared by every app of a controller."""
 
@@ -166,11 +175,11 @@ class Comparer:
 
     async def _checkout(self, url: str, sha: str) -> Path:
         """The whole tree at ``sha``, exported once and shared by every app at that commit."""
-        key = repo_key(url)
-        dest = self.checkouts / key / sha
+        key = mirror_name(url)
+        dest = checkout_path(self.checkouts, url, sha)
         async with self._export_locks[(key, sha)]:
             if not dest.is_dir():
-                tmp = self.checkouts / key / f".{sha}.tmp"
+                tmp = dest.with_name(f".{sha}.tmp")
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp.parent.mkdir(parents=True, exist_ok=True)
                 await self.repos.export(url, sha, ".", tmp)
@@ -194,7 +203,7 @@ class Comparer:
         """Rendered, prepared objects of ``spec`` (or of ``source``) at ``sha``."""
         src = source or spec.source
         url = str(src.get("repoURL") or spec.repo_url)
-        root = self.checkouts / repo_key(url) / sha
+        root = checkout_path(self.checkouts, url, sha)
         request = RenderRequest.from_source(root, src, app_name=spec.name, namespace=spec.namespace)
         key = CacheKey.of(request, repo_url=repo_key(url), revision=sha)
         cached = None if hard else self.renderer.cache.get(key)

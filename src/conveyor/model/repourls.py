@@ -40,7 +40,7 @@ class RepoURL:
     user: str  # user name only (a password or token is never kept)
     host: str  # lower case, without the port
     port: str
-    path: str  # without the leading '/', a trailing '/' or '.git'; absolute for file
+    path: str  # no '.'/'..' segments, leading '/', trailing '/' or '.git'; absolute for file
 
 
 def is_local_path(url: str) -> bool:
@@ -69,9 +69,10 @@ def parse_repo_url(url: str) -> RepoURL:
         host, _, port = hostport.lower().partition(":")
         if scheme == "ssh" and port == "22":
             port = ""
-        return RepoURL(scheme, userinfo.partition(":")[0], host, port, _trim(path.lstrip("/")))
+        user = userinfo.partition(":")[0]
+        return RepoURL(scheme, user, host, port, _trim(_clean_path(path)))
     if not is_local_path(url) and (scp := _SCP_LIKE.match(url)):
-        path = _trim(scp.group("path").lstrip("/"))
+        path = _trim(_clean_path(scp.group("path")))
         return RepoURL("ssh", scp.group("user") or "", scp.group("host").lower(), "", path)
     return RepoURL("file", "", "", "", _trim(posixpath.normpath(url)))
 
