@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,15 @@ def test_json_is_compact_and_deterministic() -> None:
     first = dumps_json({"b": [1, {"d": None, "c": "é"}], "a": date(2024, 1, 2)})
     second = dumps_json({"a": date(2024, 1, 2), "b": [1, {"c": "é", "d": None}]})
     assert first == second == '{"a":"2024-01-02","b":[1,{"c":"é","d":null}]}'
+
+
+async def test_the_sqlite_file_is_private(tmp_path: Path) -> None:
+    """It holds live Secret data (the runtime journal) and token hashes."""
+    settings = Settings.from_env(home=tmp_path / "home")
+    database = await open_database(settings)
+    try:
+        db_file = settings.home / "conveyor.db"
+        assert stat.S_IMODE(db_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700
+    finally:
+        await database.close()

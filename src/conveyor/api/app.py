@@ -32,8 +32,10 @@ from conveyor.api import (
 )
 from conveyor.api.accesslog import AccessLog
 from conveyor.api.auth import ensure_admin_token, require_token
+from conveyor.api.bodyguard import BodyGuard
 from conveyor.api.context import ApiContext
 from conveyor.api.events import AppEvents
+from conveyor.api.masking import MaskedJSONResponse
 from conveyor.api.metrics import Metrics
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import engine, local_target
@@ -141,9 +143,11 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        default_response_class=MaskedJSONResponse,
     )
     errors.install(app)
-    app.add_middleware(AccessLog)
+    app.add_middleware(BodyGuard)
+    app.add_middleware(AccessLog)  # outermost: 401s and 413s of BodyGuard are logged too
     authenticated = [Depends(require_token)]
     for module in (
         routes_apps,

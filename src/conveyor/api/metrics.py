@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from conveyor.redaction import strip_credentials
 from conveyor.render import SourceType
 from conveyor.source import GitRequest
 
@@ -73,7 +74,7 @@ class _AppInfo(Collector):
                     base["name"],
                     base["project"],
                     str(bool((spec.get("syncPolicy") or {}).get("automated") is not None)).lower(),
-                    str((spec.get("source") or {}).get("repoURL") or ""),
+                    strip_credentials(str((spec.get("source") or {}).get("repoURL") or "")),
                     base["dest_server"],
                     str((spec.get("destination") or {}).get("namespace") or ""),
                     str((status.get("sync") or {}).get("status") or "Unknown"),

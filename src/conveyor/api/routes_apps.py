@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Query
 
 from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
+from conveyor.api.masking import restore_credentials
 from conveyor.api.schemas import DNS_SUBDOMAIN, AppName, JsonObject, manifest_name
 from conveyor.errors import ValidationError
 from conveyor.model.merge import merge_patch
@@ -37,6 +38,7 @@ async def apply(ctx: Ctx, manifest: dict[str, Any], *, upsert: bool) -> dict[str
     before = None
     if name is not None and name in ctx.controller.names():
         before = ctx.controller.application(name)
+        restore_credentials(manifest, before)
     result = await ctx.controller.apply_application(manifest, upsert=upsert)
     app = result["application"]
     if before is None:

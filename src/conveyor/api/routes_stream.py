@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from conveyor.api.context import ApiContext, Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.events import CLOSED, AppEvent
+from conveyor.api.masking import mask_document
 from conveyor.api.schemas import DNS_SUBDOMAIN
 
 router = APIRouter(prefix="/api/v1/stream", tags=["stream"], responses=ERROR_RESPONSES)
@@ -28,7 +29,8 @@ KEEPALIVE = 15.0
 
 
 def _frame(event: AppEvent) -> str:
-    return f"data: {json.dumps(event.to_dict(), default=str, separators=(',', ':'))}\n\n"
+    doc = mask_document(event.to_dict())
+    return f"data: {json.dumps(doc, default=str, separators=(',', ':'))}\n\n"
 
 
 def _wanted(event: AppEvent, names: set[str], projects: set[str]) -> bool:

@@ -11,7 +11,9 @@ A bad or unreachable URL becomes one ConveyorError that names the URL, password 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -116,6 +118,8 @@ async def open_database(settings: Settings) -> Database:
         drivername=_SYNC_DRIVERS.get(async_url.drivername, async_url.drivername)
     )
     masked = mask_url(async_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        await asyncio.to_thread(_private_files, Path(url.database))
     await asyncio.to_thread(_migrate, sync_url, masked)
     options: dict[str, Any] = {"json_serializer": dumps_json, "json_deserializer": json.loads}
     if async_url.get_backend_name() != "sqlite":
@@ -131,6 +135,15 @@ async def open_database(settings: Settings) -> Database:
     return Database(
         engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False), url=masked
     )
+
+
+def _private_files(database: Path) -> None:
+    """The SQLite file and its journals, 0600: they hold live Secret data and token hashes."""
+    with contextlib.suppress(FileNotFoundError):  # a missing directory: _migrate says so
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(path, 0o600)
 
 
 def _parse(raw: str) -> URL:

@@ -1,0 +1,204 @@
+"""Projects that confine a team, against a real `conveyor server` process (issue 12).
+
+Each test reproduces one way a tenant or a stranger on the network got past the server:
+credentials of a repoURL shown to anyone, unbounded bodies read before authentication, inputs
+that crashed a handler (500), files other users could read, and tokens that could do anything.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from api_helpers import app_manifest, wait_app
+
+from support.server_helpers import ServerProcess
+
+PASSWORD = "hunter2-very-secret"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    home = tmp_path_factory.mktemp("tenancy") / "home"
+    with ServerProcess(home, "--poll-interval", "300") as proc:
+        yield proc
+
+
+def client(server: ServerProcess, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token or server.token}"}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=60.0)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- credentials in a repoURL ------------------------------------------------------------------
+
+
+def test_repo_url_credentials_appear_nowhere(server: ServerProcess) -> None:
+    url = f"https://alice:{PASSWORD}@127.0.0.1:{closed_port()}/org/repo.git"
+    with client(server) as api:
+        created = api.post("/api/v1/applications", json=app_manifest("creds", url))
+        assert created.status_code == 200, created.text
+        app = wait_app(
+            api,
+            "creds",
+            lambda a: bool((a.get("status") or {}).get("conditions")),
+            what="the fetch error condition",
+            timeout=60,
+        )
+        shown = {
+            "create": created.text,
+            "get": json.dumps(app),
+            "list": api.get("/api/v1/applications").text,
+            "metrics": httpx.get(f"{server.url}/metrics").text,
+        }
+        with api.stream("GET", "/api/v1/stream/applications", params={"name": "creds"}) as resp:
+            for line in resp.iter_lines():
+                if line.startswith("data:"):
+                    shown["stream"] = line
+                    break
+        assert "argocd_app_info{" in shown["metrics"]
+        api.delete("/api/v1/applications/creds").raise_for_status()
+    shown["log"] = server.log.read_text()
+    leaked = [where for where, text in shown.items() if PASSWORD in text]
+    assert leaked == [], f"the password appears in: {leaked}"
+
+
+def test_a_masked_manifest_put_back_keeps_the_stored_credentials(server: ServerProcess) -> None:
+    url = f"https://alice:{PASSWORD}@127.0.0.1:{closed_port()}/org/repo.git"
+    with client(server) as api:
+        api.post("/api/v1/applications", json=app_manifest("creds-put", url)).raise_for_status()
+        shown = api.get("/api/v1/applications/creds-put").json()
+        manifest = {k: v for k, v in shown.items() if k != "status"}
+        manifest["spec"]["source"]["targetRevision"] = "other"
+        answer = api.put("/api/v1/applications/creds-put", json=manifest)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["result"] == "configured"
+        again = api.get("/api/v1/applications/creds-put").json()
+        assert again["spec"]["source"]["repoURL"] == shown["spec"]["source"]["repoURL"]
+        api.delete("/api/v1/applications/creds-put").raise_for_status()
+
+
+# -- bodies: bounded, and authenticated before they are read -------------------------------------
+
+
+def _raw_post(server: ServerProcess, headers: dict[str, str], body: bytes) -> int:
+    """POST with a Content-Length far larger than what is sent: the answer must not wait."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(f"POST /api/v1/applications HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode())
+        sock.sendall(body)
+        answer = sock.recv(4096).decode("latin-1")
+    return int(answer.split(" ", 2)[1])
+
+
+def test_an_unauthenticated_body_is_refused_before_it_is_read(server: ServerProcess) -> None:
+    headers = {"Content-Type": "application/json", "Content-Length": str(500 * 1024 * 1024)}
+    assert _raw_post(server, headers, b"{" * 1024) == 401
+
+
+def test_an_oversized_body_gets_413(server: ServerProcess) -> None:
+    headers = {
+        "Authorization": f"Bearer {server.token}",
+        "Content-Type": "application/json",
+        "Content-Length": str(500 * 1024 * 1024),
+    }
+    assert _raw_post(server, headers, b"{" * 1024) == 413
+
+
+def test_a_chunked_oversized_body_gets_413(server: ServerProcess) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(64):
+            yield b" " * (1024 * 1024)
+
+    with client(server) as api:
+        answer = api.post(
+            "/api/v1/applications",
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code == 413
+
+
+# -- no input produces a 500 -----------------------------------------------------------------------
+
+
+def test_a_deeply_nested_webhook_body_is_a_400(server: ServerProcess) -> None:
+    body = b'{"a":' * 1000 + b"1" + b"}" * 1000
+    answer = httpx.post(
+        f"{server.url}/api/v1/webhook",
+        content=body,
+        headers={"X-GitHub-Event": "push", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert "nested" in answer.json()["message"]
+
+
+def test_an_enormous_duration_is_a_400_naming_the_field(server: ServerProcess) -> None:
+    manifest = app_manifest("huge-backoff", "/nowhere")
+    manifest["spec"]["syncPolicy"]["retry"] = {
+        "limit": 2,
+        "backoff": {"duration": "99999999999999999h"},
+    }
+    with client(server) as api:
+        answer = api.post("/api/v1/applications", json=manifest)
+    assert answer.status_code == 400, answer.text
+    assert "duration" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["metadata.annotations.note", "spec.source.targetRevision", "metadata.labels.team"],
+)
+def test_a_lone_surrogate_is_a_400_naming_the_field(server: ServerProcess, where: str) -> None:
+    manifest: dict[str, Any] = app_manifest("surrogate", "/nowhere")
+    *parents, leaf = where.split(".")
+    node = manifest
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = "bad\ud800text"
+    body = json.dumps(manifest)  # ensure_ascii: the surrogate travels as \ud800
+    with client(server) as api:
+        answer = api.post(
+            "/api/v1/applications", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 400, answer.text
+        assert where in answer.json()["message"]
+        assert api.get("/api/v1/applications/surrogate").status_code == 404
+
+
+# -- files other users cannot read ---------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_home_database_and_checkouts_are_private(server: ServerProcess) -> None:
+    home = server.home
+    assert _mode(home) == 0o700
+    for path in home.rglob("*"):
+        if path.is_symlink():
+            continue
+        mode = _mode(path)
+        assert mode & 0o077 == 0, f"{path} is readable by others ({oct(mode)})"
+
+
+def test_a_wait_so_the_server_is_idle(server: ServerProcess) -> None:
+    """The server keeps answering after everything above (no crash, no hang)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server.url}/healthz").status_code == 200:
+            return
+    raise AssertionError("the server stopped answering")
