@@ -63,6 +63,28 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
+@pytest.mark.parametrize("host", ["192.0.2.1", "0.0.0.0", "::"])
+def test_a_host_beyond_loopback_without_tls_is_warned_about(tmp_path: Path, host: str) -> None:
+    """192.0.2.1 (TEST-NET) is no address of this machine: the warning comes, the bind fails."""
+    if host != "192.0.2.1":
+        from conveyor.cli.server_cmd import plain_http_warning
+
+        warning = plain_http_warning(host)
+        assert warning is not None and "TLS" in warning
+        return
+    result = conveyor(tmp_path / "home", "server", "--host", host, "--port", str(free_port()))
+    assert result.returncode == 1
+    assert f"warning: serving plain HTTP on {host}" in result.stderr
+    assert "TLS" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_hosts_are_not_warned_about(host: str) -> None:
+    from conveyor.cli.server_cmd import plain_http_warning
+
+    assert plain_http_warning(host) is None
+
+
 APP: dict[str, Any] = {
     "metadata": {"name": "web", "namespace": "argocd"},
     "spec": {
