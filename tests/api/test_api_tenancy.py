@@ -195,6 +195,129 @@ def test_home_database_and_checkouts_are_private(server: ServerProcess) -> None:
         assert mode & 0o077 == 0, f"{path} is readable by others ({oct(mode)})"
 
 
+# -- tokens with roles (Argo CD's RBAC policy CSV) ---------------------------------------------------
+
+
+def _project(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": name},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+        },
+    }
+
+
+def _app(name: str, project: str) -> dict[str, Any]:
+    manifest = app_manifest(name, "/nowhere")
+    manifest["spec"]["project"] = project
+    return manifest
+
+
+def _token(api: httpx.Client, **body: Any) -> dict[str, Any]:
+    answer = api.post("/api/v1/account/token", json=body)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+@pytest.fixture(scope="module")
+def teams(server: ServerProcess) -> Iterator[None]:
+    with client(server) as admin:
+        for project in ("team-a", "team-b"):
+            admin.post("/api/v1/projects", json=_project(project)).raise_for_status()
+            admin.post("/api/v1/applications", json=_app(f"{project}-web", project))
+        yield
+        for project in ("team-a", "team-b"):
+            admin.delete(f"/api/v1/applications/{project}-web")
+
+
+def test_a_readonly_token_reads_and_changes_nothing(server: ServerProcess, teams: None) -> None:
+    with client(server) as admin:
+        made = _token(admin, name="viewer", role="readonly")
+    assert made["role"] == "role:readonly"
+    with client(server, made["token"]) as viewer:
+        names = {a["metadata"]["name"] for a in viewer.get("/api/v1/applications").json()["items"]}
+        assert {"team-a-web", "team-b-web"} <= names
+        assert viewer.get("/api/v1/applications/team-a-web").status_code == 200
+        assert viewer.get("/api/v1/projects/team-a").status_code == 200
+        refused = {
+            "sync": viewer.post("/api/v1/applications/team-a-web/sync", json={}),
+            "delete": viewer.delete("/api/v1/applications/team-b-web"),
+            "create": viewer.post("/api/v1/applications", json=_app("viewer-app", "team-a")),
+            "patch": viewer.patch("/api/v1/applications/team-a-web", json={"metadata": {}}),
+            "project": viewer.post("/api/v1/projects", json=_project("team-c")),
+            "token": viewer.post("/api/v1/account/token", json={"name": "more"}),
+            "revoke admin": viewer.delete("/api/v1/account/tokens/admin"),
+        }
+        assert {k: r.status_code for k, r in refused.items()} == dict.fromkeys(refused, 403)
+        assert "permission denied" in refused["sync"].json()["message"]
+
+
+def test_a_project_token_sees_and_syncs_only_its_projects(
+    server: ServerProcess, teams: None
+) -> None:
+    with client(server) as admin:
+        made = _token(admin, name="team-a-ci", role="team-a-ci", projects=["team-a"])
+    assert made["role"] == "role:team-a-ci"
+    assert "p, role:team-a-ci, applications, *, team-a/*, allow" in made["policy"]
+    with client(server, made["token"]) as team_a:
+        listed = team_a.get("/api/v1/applications").json()["items"]
+        assert [a["metadata"]["name"] for a in listed] == ["team-a-web"]
+        assert team_a.get("/api/v1/applications/team-b-web").status_code == 403
+        assert team_a.delete("/api/v1/applications/team-b-web").status_code == 403
+        assert team_a.post("/api/v1/applications/team-b-web/sync", json={}).status_code == 403
+        moved = team_a.patch(
+            "/api/v1/applications/team-a-web", json={"spec": {"project": "team-b"}}
+        )
+        assert moved.status_code == 403, moved.text
+        assert team_a.post("/api/v1/applications", json=_app("b2", "team-b")).status_code == 403
+        created = team_a.post("/api/v1/applications", json=_app("team-a-api", "team-a"))
+        assert created.status_code == 200, created.text
+        assert team_a.delete("/api/v1/applications/team-a-api").status_code == 200
+        assert [p["metadata"]["name"] for p in team_a.get("/api/v1/projects").json()["items"]] == [
+            "team-a"
+        ]
+        assert team_a.post("/api/v1/projects", json=_project("team-a")).status_code == 403
+        assert team_a.post("/api/v1/account/token", json={"name": "x"}).status_code == 403
+
+
+def test_a_policy_csv_token_follows_argo_cds_rules(server: ServerProcess, teams: None) -> None:
+    policy = (
+        "g, role:syncer, role:readonly\n"
+        "p, role:syncer, applications, sync, team-*/*, allow\n"
+        "p, role:syncer, applications, sync, team-b/*, deny\n"
+    )
+    with client(server) as admin:
+        made = _token(admin, name="syncer", role="syncer", policy=policy)
+        bad = admin.post(
+            "/api/v1/account/token",
+            json={"name": "bad", "role": "bad", "policy": "p, role:other, *, *, *, allow"},
+        )
+        assert bad.status_code == 400
+        assert "policy line 1" in bad.json()["message"]
+    with client(server, made["token"]) as syncer:
+        assert syncer.get("/api/v1/applications/team-b-web").status_code == 200
+        assert syncer.post("/api/v1/applications/team-b-web/sync", json={}).status_code == 403
+        assert syncer.delete("/api/v1/applications/team-a-web").status_code == 403
+        assert syncer.post("/api/v1/applications/team-a-web/sync", json={}).status_code != 403
+
+
+def test_only_admin_revokes_tokens_and_tokens_default_to_the_admin_role(
+    server: ServerProcess,
+) -> None:
+    with client(server) as admin:
+        made = _token(admin, name="ci")
+        assert made["role"] == "role:admin"
+        viewer = _token(admin, name="v", role="readonly")
+        with client(server, viewer["token"]) as ro:
+            assert ro.delete(f"/api/v1/account/tokens/{made['id']}").status_code == 403
+        listed = {t["id"]: t for t in admin.get("/api/v1/account/tokens").json()["items"]}
+        assert listed[viewer["id"]]["role"] == "role:readonly"
+        admin.delete(f"/api/v1/account/tokens/{made['id']}").raise_for_status()
+
+
 def test_a_wait_so_the_server_is_idle(server: ServerProcess) -> None:
     """The server keeps answering after everything above (no crash, no hang)."""
     deadline = time.monotonic() + 30

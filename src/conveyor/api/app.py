@@ -30,8 +30,9 @@ from conveyor.api import (
     routes_system,
     webhook,
 )
+from conveyor.api.access import require_access
 from conveyor.api.accesslog import AccessLog
-from conveyor.api.auth import ensure_admin_token, require_token
+from conveyor.api.auth import ensure_admin_token
 from conveyor.api.bodyguard import BodyGuard
 from conveyor.api.context import ApiContext
 from conveyor.api.events import AppEvents
@@ -148,7 +149,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(AccessLog)  # outermost: 401s and 413s of BodyGuard are logged too
-    authenticated = [Depends(require_token)]
+    authenticated = [Depends(require_access)]
     for module in (
         routes_apps,
         routes_operations,

@@ -99,9 +99,14 @@ class BodyGuard:
             return
         path = str(scope.get("path", ""))
         if path not in PUBLIC_PATHS:
-            caller = await _authenticate(scope)
+            token = _bearer_token(scope)
+            caller = await _verify(scope, token) if token else None
             if caller is None:
-                message = "a valid bearer token is required (Authorization: Bearer TOKEN)"
+                message = (
+                    "invalid or revoked token"
+                    if token
+                    else "a bearer token is required (Authorization: Bearer TOKEN)"
+                )
                 headers = {"WWW-Authenticate": "Bearer", "Connection": "close"}
                 await _answer(scope, receive, send, 401, message, headers)
                 return
@@ -159,15 +164,16 @@ def _is_json(scope: Scope) -> bool:
     return True  # FastAPI parses an untyped body as JSON too
 
 
-async def _authenticate(scope: Scope) -> Any:
-    token = None
+def _bearer_token(scope: Scope) -> str | None:
     for name, value in scope.get("headers") or []:
         if name == b"authorization":
             scheme, _, rest = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer":
-                token = rest.strip()
-    if not token:
-        return None
+                return rest.strip() or None
+    return None
+
+
+async def _verify(scope: Scope, token: str) -> Any:
     tokens: TokenStore = scope["app"].state.context.tokens
     return await tokens.verify(token)
 
