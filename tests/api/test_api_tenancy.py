@@ -8,8 +8,10 @@ that crashed a handler (500), files other users could read, and tokens that coul
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ import httpx
 import pytest
 from api_helpers import app_manifest, wait_app
 
-from support.server_helpers import ServerProcess
+from support.server_helpers import CONVEYOR, ServerProcess
 
 PASSWORD = "hunter2-very-secret"
 
@@ -195,7 +197,7 @@ def test_home_database_and_checkouts_are_private(server: ServerProcess) -> None:
         assert mode & 0o077 == 0, f"{path} is readable by others ({oct(mode)})"
 
 
-# -- tokens with roles (Argo CD's RBAC policy CSV) ---------------------------------------------------
+# -- tokens with roles (Argo CD's RBAC policy CSV) ---------------------------------------------
 
 
 def _project(name: str) -> dict[str, Any]:
@@ -316,6 +318,35 @@ def test_only_admin_revokes_tokens_and_tokens_default_to_the_admin_role(
         listed = {t["id"]: t for t in admin.get("/api/v1/account/tokens").json()["items"]}
         assert listed[viewer["id"]]["role"] == "role:readonly"
         admin.delete(f"/api/v1/account/tokens/{made['id']}").raise_for_status()
+
+
+def test_the_cli_makes_tokens_with_roles(server: ServerProcess, tmp_path: Path) -> None:
+    env = {**os.environ, "CONVEYOR_HOME": str(server.home)}
+    env.pop("CONVEYOR_AUTH_TOKEN", None)
+    env.pop("CONVEYOR_SERVER", None)
+
+    def cli(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        extra = {"CONVEYOR_AUTH_TOKEN": token} if token else {}
+        return subprocess.run(
+            [str(CONVEYOR), *args], env={**env, **extra}, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+
+    policy = tmp_path / "policy.csv"
+    policy.write_text("p, role:deployer, applications, sync, team-a/*, allow\n")
+    made = cli("account", "generate-token", "--name", "d", "--role", "deployer",
+               "--policy-file", str(policy))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "role:deployer" in made.stderr
+    token = made.stdout.strip()
+    listed = cli("account", "list-tokens")
+    assert "role:deployer" in listed.stdout
+    refused = cli("account", "generate-token", token=token)
+    assert refused.returncode == 1
+    assert "permission denied" in refused.stderr
+    ro = cli("account", "generate-token", "--role", "readonly", "--project", "team-a")
+    assert ro.returncode == 1
+    assert "built in" in ro.stderr
 
 
 def test_a_wait_so_the_server_is_idle(server: ServerProcess) -> None:
