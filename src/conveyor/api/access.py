@@ -80,9 +80,10 @@ def visible(caller: TokenInfo, resource: str, obj: str) -> bool:
 
 def app_object(app: dict[str, Any]) -> str:
     """``<project>/<name>``, the object of an app in policies."""
-    name = (app.get("metadata") or {}).get("name") or ""
-    project = (app.get("spec") or {}).get("project") or "default"
-    return f"{project}/{name}"
+    meta, spec = app.get("metadata"), app.get("spec")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    project = spec.get("project") if isinstance(spec, dict) else None
+    return f"{project if isinstance(project, str) and project else 'default'}/{name or ''}"
 
 
 async def require_access(
