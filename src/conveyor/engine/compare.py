@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -198,13 +199,28 @@ class Comparer:
     # -- render and compare -----------------------------------------------------------------
 
     async def desired(
-        self, spec: AppSpec, sha: str, *, source: dict[str, Any] | None = None, hard: bool = False
+        self,
+        spec: AppSpec,
+        sha: str,
+        *,
+        source: dict[str, Any] | None = None,
+        hard: bool = False,
+        project: AppProject | None = None,
     ) -> tuple[list[Object], str]:
-        """Rendered, prepared objects of ``spec`` (or of ``source``) at ``sha``."""
+        """Rendered, prepared objects of ``spec`` (or of ``source``) at ``sha``.
+
+        With ``project``, Kustomize remote bases must match its sourceRepos; no base may be
+        read from Conveyor's mirrors or checkouts.
+        """
         src = source or spec.source
         url = str(src.get("repoURL") or spec.repo_url)
         root = checkout_path(self.checkouts, url, sha)
-        request = RenderRequest.from_source(root, src, app_name=spec.name, namespace=spec.namespace)
+        request = dataclasses.replace(
+            RenderRequest.from_source(root, src, app_name=spec.name, namespace=spec.namespace),
+            source_repos=tuple(project.spec.source_repos) if project is not None else None,
+            project=project.name if project is not None else "",
+            private_dirs=(str(self.repos.root), str(self.checkouts)),
+        )
         key = CacheKey.of(request, repo_url=repo_key(url), revision=sha)
         cached = None if hard else self.renderer.cache.get(key)
         if cached is None or cached.error is not None:
@@ -226,7 +242,9 @@ class Comparer:
         source: dict[str, Any] | None = None,
     ) -> Comparison:
         """Compare ``spec`` at ``sha`` with its ``live`` objects."""
-        desired, source_type = await self.desired(spec, sha, source=source, hard=hard)
+        desired, source_type = await self.desired(
+            spec, sha, source=source, hard=hard, project=project
+        )
         errors = _project_errors(project, spec, desired)
         if errors:
             raise ValidationError("; ".join(errors))

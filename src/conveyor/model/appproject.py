@@ -150,25 +150,7 @@ class AppProject(Manifest):
         URL and patterns are compared in one form (``project_repo_form``): ``a/../denied``,
         ``/denied/.git`` and ``file://localhost/denied`` are all ``/denied``.
         """
-        source = project_repo_form(repo_url)
-        me = f"project '{self.name}'"
-        repo_url = strip_credentials(repo_url)
-        allowed_by: str | None = None
-        for pattern in self.spec.source_repos:
-            deny = pattern.startswith("!")
-            form = project_repo_form(pattern.removeprefix("!"), pattern=True)
-            hit = glob_match(form, source, "/")
-            if deny and hit:
-                return Verdict(False, f"repository {repo_url} is denied by '{pattern}' in {me}")
-            if hit or deny:
-                allowed_by = allowed_by or pattern
-        if allowed_by is None:
-            return Verdict(
-                False,
-                f"repository {repo_url} is not permitted in {me}: add it (or a glob matching it)"
-                " to spec.sourceRepos",
-            )
-        return Verdict(True, f"repository {repo_url} is permitted by '{allowed_by}' in {me}")
+        return source_repos_verdict(self.spec.source_repos, repo_url, self.name)
 
     def permits_destination(
         self, namespace: str, *, server: str | None = None, name: str | None = None
@@ -262,6 +244,33 @@ class AppProject(Manifest):
         if verdict and namespaced:
             verdict = self.permits_destination(key.namespace, server=dest.server, name=dest.name)
         return None if verdict else f"{key}: {verdict.reason}"
+
+
+def source_repos_verdict(patterns: Sequence[str], repo_url: str, project: str) -> Verdict:
+    """Whether sourceRepos ``patterns`` (of ``project``) permit ``repo_url``, and why.
+
+    The check behind ``AppProject.permits_source``, also run by the render stage on each
+    Kustomize remote base (which has the patterns, not the project).
+    """
+    source = project_repo_form(repo_url)
+    me = f"project '{project}'"
+    repo_url = strip_credentials(repo_url)
+    allowed_by: str | None = None
+    for pattern in patterns:
+        deny = pattern.startswith("!")
+        form = project_repo_form(pattern.removeprefix("!"), pattern=True)
+        hit = glob_match(form, source, "/")
+        if deny and hit:
+            return Verdict(False, f"repository {repo_url} is denied by '{pattern}' in {me}")
+        if hit or deny:
+            allowed_by = allowed_by or pattern
+    if allowed_by is None:
+        return Verdict(
+            False,
+            f"repository {repo_url} is not permitted in {me}: add it (or a glob matching it)"
+            " to spec.sourceRepos",
+        )
+    return Verdict(True, f"repository {repo_url} is permitted by '{allowed_by}' in {me}")
 
 
 def default_project() -> AppProject:

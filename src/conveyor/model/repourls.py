@@ -136,6 +136,43 @@ def project_repo_form(url: str, *, pattern: bool = False) -> str:
     return normalize_git_url(_trim(text))
 
 
+def kustomize_remote_repo(entry: str) -> str | None:
+    """The repository a kustomize remote reference fetches, or None for a local path.
+
+    kustomize reads ``https://host/org/repo//sub?ref=v1``, ``git::`` + a URL,
+    ``ssh://git@host/org/repo//sub``, ``git@host:org/repo.git//sub``,
+    ``file:///abs/repo//sub`` and ``host.tld/org/repo/sub`` (a bare host: https) as a repo
+    plus a directory in it; ``repo.git/sub`` also ends the repository at ``.git``.
+    """
+    text = entry.strip().removeprefix("git::").split("?", 1)[0]
+    if match := _SCHEME_URL.match(text):
+        authority, _, path = match.group("rest").partition("/")
+        repo = _repo_part(path if match.group("scheme").lower() != "file" else "/" + path)
+        return f"{match.group('scheme')}://{authority}/{repo.lstrip('/')}"
+    if not is_local_path(text) and _SCP_LIKE.match(text):
+        return _repo_part(text)
+    first, _, rest = text.partition("/")
+    if (
+        "." in first
+        and not first.startswith(".")
+        and rest
+        and not first.endswith((".yaml", ".yml"))
+    ):
+        org_repo = "/".join(_repo_part(rest).split("/")[:2])
+        return f"https://{first}/{org_repo}"
+    return None
+
+
+def _repo_part(path: str) -> str:
+    """``org/repo//sub`` or ``org/repo.git/sub`` -> ``org/repo`` (``.git`` kept)."""
+    head = path[1:] if path.startswith("/") else path
+    if "//" in head:
+        return path[: len(path) - len(head)] + head.split("//", 1)[0]
+    if ".git/" in path:
+        return path.split(".git/", 1)[0] + ".git"
+    return path
+
+
 def normalize_git_url(url: str) -> str:
     """Argo CD's ``NormalizeGitURL``: the form sourceRepos patterns are matched against.
 
