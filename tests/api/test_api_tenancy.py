@@ -21,6 +21,7 @@ import httpx
 import pytest
 from api_helpers import app_manifest, wait_app
 
+from support.runtime_helpers import git
 from support.server_helpers import CONVEYOR, ServerProcess
 
 PASSWORD = "hunter2-very-secret"
@@ -42,6 +43,77 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# -- sourceRepos and Kustomize remote bases ----------------------------------------------------
+
+
+def _repo(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    return path
+
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s}\n"
+
+
+def test_a_denied_repo_is_denied_in_every_spelling(server: ServerProcess, tmp_path: Path) -> None:
+    denied = _repo(tmp_path / "git" / "denied", {"app/cm.yaml": CM % "x"})
+    (tmp_path / "git" / "a").mkdir()
+    project = _project("no-denied")
+    project["spec"]["sourceRepos"] = ["*", f"!{denied}"]
+    spellings = [
+        f"{tmp_path}/git/a/../denied",
+        f"{tmp_path}/git/./denied",
+        f"{tmp_path}/git//denied",
+        f"{denied}/",
+        f"{denied}/.git",
+        f"file://{denied}",
+        f"file://localhost{denied}",
+    ]
+    with client(server) as api:
+        api.post("/api/v1/projects", json=project).raise_for_status()
+        answers = {}
+        for i, url in enumerate(spellings):
+            manifest = app_manifest(f"spelling-{i}", url)
+            manifest["spec"]["project"] = "no-denied"
+            answers[url] = api.post("/api/v1/applications", json=manifest).status_code
+        assert answers == dict.fromkeys(spellings, 403)
+
+
+def test_a_kustomize_remote_base_outside_source_repos_is_refused(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    other = _repo(tmp_path / "other-team", {"app/kustomization.yaml": "resources: [cm.yaml]\n",
+                                            "app/cm.yaml": CM % "other-team-config"})  # fmt: skip
+    mine = _repo(
+        tmp_path / "mine", {"app/kustomization.yaml": f"resources:\n- file://{other}//app\n"}
+    )
+    project = _project("only-mine")
+    project["spec"]["sourceRepos"] = [str(mine)]
+    manifest = app_manifest("remote-base", str(mine))
+    manifest["spec"]["project"] = "only-mine"
+    with client(server) as api:
+        api.post("/api/v1/projects", json=project).raise_for_status()
+        api.post("/api/v1/applications", json=manifest).raise_for_status()
+        app = wait_app(
+            api,
+            "remote-base",
+            lambda a: any(
+                "remote base" in c.get("message", "")
+                for c in (a.get("status") or {}).get("conditions") or []
+            ),
+            what="the remote base refused",
+            timeout=60,
+        )
+        messages = [c["message"] for c in app["status"]["conditions"]]
+        assert any("is not permitted in project 'only-mine'" in m for m in messages), messages
+        api.delete("/api/v1/applications/remote-base").raise_for_status()
 
 
 # -- credentials in a repoURL ------------------------------------------------------------------
