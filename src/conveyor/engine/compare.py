@@ -27,6 +27,7 @@ from conveyor.health import aggregate, assess
 from conveyor.model.appproject import AppProject
 from conveyor.model.health import Health, HealthStatus
 from conveyor.model.objects import Object, ObjectKey, group_of
+from conveyor.model.scopes import crd_scopes, is_namespaced
 from conveyor.render import CacheKey, Renderer, RenderRequest
 from conveyor.source import RepoCache, mirror_name, repo_key
 from conveyor.targets.protocol import TRACKING_LABEL
@@ -260,10 +261,11 @@ class Comparer:
 def _project_errors(project: AppProject, spec: AppSpec, desired: list[Object]) -> list[str]:
     errors = []
     seen: set[tuple[str, str, str]] = set()
+    crds = crd_scopes(desired)
     for obj in desired:
         kind = str(obj.get("kind", ""))
         group = group_of(str(obj.get("apiVersion", "")))
-        namespaced = kind not in CLUSTER_SCOPED_KINDS
+        namespaced = is_namespaced(group, kind, crds)
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
         if (group, kind, namespace) in seen:
             continue

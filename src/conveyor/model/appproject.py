@@ -22,8 +22,9 @@ from conveyor.errors import ConveyorError, PermanentError, ValidationError
 from conveyor.model.application import DEFAULT_PROJECT, Application
 from conveyor.model.globs import compile_glob, glob_match
 from conveyor.model.manifest import API_VERSION, ArgoModel, Manifest
-from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
+from conveyor.model.objects import Object, ObjectKey
 from conveyor.model.repourls import project_repo_form
+from conveyor.model.scopes import CrdScopes, crd_scopes, is_namespaced
 from conveyor.redaction import strip_credentials
 
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
@@ -227,19 +228,22 @@ class AppProject(Manifest):
         ):
             if not verdict:
                 problems.append(verdict.reason)
+        crds = crd_scopes(objects)
         for index, obj in enumerate(objects):
-            problem = self._check_object(index, obj, app)
+            problem = self._check_object(index, obj, app, crds)
             if problem:
                 problems.append(problem)
         return problems
 
-    def _check_object(self, index: int, obj: Object, app: Application) -> str | None:
+    def _check_object(
+        self, index: int, obj: Object, app: Application, crds: CrdScopes
+    ) -> str | None:
         dest = app.spec.destination
         try:
             key = ObjectKey.of(obj, default_namespace=dest.namespace)
         except ConveyorError as err:
             return f"rendered object #{index + 1} cannot be checked: {err}"
-        namespaced = key.kind not in CLUSTER_SCOPED_KINDS
+        namespaced = is_namespaced(key.group, key.kind, crds)
         verdict = self.permits_resource(key.group, key.kind, namespaced)
         if verdict and namespaced:
             verdict = self.permits_destination(key.namespace, server=dest.server, name=dest.name)
