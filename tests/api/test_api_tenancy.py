@@ -217,6 +217,12 @@ def test_a_deeply_nested_webhook_body_is_a_400(server: ServerProcess) -> None:
     )
     assert answer.status_code == 400, answer.text
     assert "nested" in answer.json()["message"]
+    deep = '{"metadata": {"name": "deep"}, "spec": ' + '{"x": ' * 1000 + "1" + "}" * 1001
+    with client(server) as api:
+        nested = api.post("/api/v1/applications", content=deep,
+                          headers={"Content-Type": "application/json"})  # fmt: skip
+    assert nested.status_code == 400, nested.text
+    assert nested.json()["message"].startswith("spec.x.x...: the body is nested deeper")
 
 
 def test_an_enormous_duration_is_a_400_naming_the_field(server: ServerProcess) -> None:

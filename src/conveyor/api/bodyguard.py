@@ -17,6 +17,7 @@ parsing) sees a body that could hurt the server:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,8 +78,33 @@ def _check_text(text: str, path: tuple[str, ...]) -> None:
         ) from err
 
 
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"\s*(?P<colon>:)?|[{}\[\]]', re.DOTALL)
+
+
+def _check_depth(body: bytes, max_depth: int = MAX_DEPTH) -> None:
+    """Find nesting deeper than ``max_depth`` before parsing, naming the field it is under."""
+    if body.count(b"{") + body.count(b"[") <= max_depth:
+        return
+    path: list[str] = []
+    key = ""
+    for match in _TOKEN.finditer(body):
+        token = match.group(0)
+        if token in (b"{", b"["):
+            path.append(key)
+            key = ""
+            if len(path) > max_depth:
+                where = ".".join(p for p in path[1:4] if p) + "..."
+                raise BodyTooDeep(f"{where}: the body is nested deeper than {max_depth} levels")
+        elif token in (b"}", b"]"):
+            if path:
+                path.pop()
+        elif match.group("colon"):
+            key = token[1:].split(b'"')[0].decode("utf-8", "replace")
+
+
 def parse_json(body: bytes) -> Any:
     """``json.loads`` with depth and text checked; BodyTooDeep names the field."""
+    _check_depth(body)
     try:
         doc = json.loads(body)
     except RecursionError as err:
