@@ -66,6 +66,23 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
+@pytest.mark.parametrize("host", ["192.0.2.1", "0.0.0.0", "::"])
+def test_a_host_beyond_loopback_without_tls_is_warned_about(host: str) -> None:
+    """Checked without binding: tests bind 127.0.0.1 only (the server prints this warning
+    before it binds, see cli/server_cmd.py)."""
+    from conveyor.cli.server_cmd import plain_http_warning
+
+    warning = plain_http_warning(host)
+    assert warning is not None and "TLS" in warning and host in warning
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_hosts_are_not_warned_about(host: str) -> None:
+    from conveyor.cli.server_cmd import plain_http_warning
+
+    assert plain_http_warning(host) is None
+
+
 APP: dict[str, Any] = {
     "metadata": {"name": "web", "namespace": "argocd"},
     "spec": {

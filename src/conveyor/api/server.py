@@ -126,6 +126,7 @@ def serve(settings: Settings, options: ServerOptions, *, on_ready: OnReady | Non
     """Run the server until SIGINT or SIGTERM."""
     for noisy in ("alembic", "uvicorn.error"):  # plain-text lines; ours say the same, structured
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings.make_private()
     sock = bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
