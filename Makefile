@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+PORT ?= 8600
+
+.PHONY: demo demo-port test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The real helm, for the Helm rendering tests (Conveyor itself uses the helm on PATH).
+# The real helm, for the Helm rendering tests (Conveyor uses the helm next to its executable, else on PATH).
 $(BIN)/helm: tools/install_helm.py | $(STAMP)
 	$(BIN)/python tools/install_helm.py $@
 
-demo: $(STAMP)
-	$(BIN)/conveyor demo
+# `make demo PORT=8601`: the port is checked first, so a taken one fails before any build.
+demo-port:
+	$(PYTHON) tools/check_port.py '$(PORT)'
+
+demo: demo-port
+	$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/conveyor demo --port '$(PORT)'
 
 test: $(STAMP) $(BIN)/helm
 	$(BIN)/python -m pytest -q
