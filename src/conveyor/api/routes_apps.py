@@ -18,6 +18,7 @@ from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import DNS_SUBDOMAIN, AppName, JsonObject, manifest_name
 from conveyor.errors import ValidationError
+from conveyor.model.labelselectors import MAX_SELECTOR, parse_selector
 from conveyor.model.merge import merge_patch
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"], responses=ERROR_RESPONSES)
@@ -54,8 +55,18 @@ async def list_applications(
         list[Annotated[str, Query(max_length=253, pattern=DNS_SUBDOMAIN)]] | None,
         Query(description="Only apps of these projects."),
     ] = None,
+    selector: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SELECTOR,
+            description="Only apps whose labels match this selector (as `argocd app list -l`).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     apps = ctx.controller.applications()
+    if selector:
+        wanted_labels = parse_selector(selector)
+        apps = [a for a in apps if wanted_labels.matches((a.get("metadata") or {}).get("labels"))]
     if projects:
         wanted = set(projects)
         apps = [a for a in apps if (a.get("spec") or {}).get("project", "default") in wanted]

@@ -11,7 +11,10 @@ import copy
 from typing import Any
 
 from conveyor.diff import mask_secret
+from conveyor.engine.appspec import AppSpec
+from conveyor.engine.compare import Comparison
 from conveyor.engine.controller import Controller
+from conveyor.engine.validation import project_or_default
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.health import assess
 from conveyor.model.objects import Object, ObjectKey
@@ -43,6 +46,43 @@ def diff(controller: Controller, name: str) -> dict[str, Any]:
     comparison = controller.comparison(name)
     if comparison is None:
         raise NotFoundError(f"application {name!r} has not been compared yet (see its conditions)")
+    return comparison_diff(comparison)
+
+
+async def diff_at(controller: Controller, name: str, revision: str) -> dict[str, Any]:
+    """``diff`` against ``revision`` (a branch, tag or SHA) instead of the target revision:
+    resolved and rendered now, the app's project rules applied, nothing recorded."""
+    app = controller.application(name)
+    spec = AppSpec.from_manifest(app)
+    stored = await controller.repo.get_project(spec.project)
+    project = project_or_default(spec.project, stored.manifest if stored else None)
+    sha = await controller.comparer.resolve(spec.repo_url, revision)
+    comparison = await controller.comparer.compare(
+        spec, sha, controller.live.app_objects(name), project=project
+    )
+    return comparison_diff(comparison)
+
+
+def orphaned(controller: Controller, objects: list[Object], name: str) -> list[dict[str, Any]]:
+    """Argo CD's orphaned resources of an app: top-level objects (no owner) in its destination
+    namespace that no application tracks (left by ``delete --cascade=false``, or made by hand)."""
+    namespace = AppSpec.from_manifest(controller.application(name)).namespace
+    tracked = {
+        ObjectKey.of(o) for app in controller.names() for o in controller.live.app_objects(app)
+    }
+    out = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        key = ObjectKey.of(obj)
+        if key.namespace != namespace or key in tracked or meta.get("ownerReferences"):
+            continue
+        out.append({"group": key.group, "kind": key.kind, "namespace": key.namespace,
+                    "name": key.name})  # fmt: skip
+    return sorted(out, key=lambda r: (r["group"], r["kind"], r["name"]))
+
+
+def comparison_diff(comparison: Comparison) -> dict[str, Any]:
+    """A comparison as the diff view shows it."""
     resources = []
     for res in comparison.diff.resources:
         resources.append(
