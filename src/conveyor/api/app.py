@@ -21,6 +21,7 @@ from conveyor.api import (
     routes_account,
     routes_apps,
     routes_artifacts,
+    routes_clusters,
     routes_deployments,
     routes_logs,
     routes_operations,
@@ -153,6 +154,7 @@ def create_app(
         routes_logs,
         routes_projects,
         routes_artifacts,
+        routes_clusters,
         routes_stream,
         routes_account,
     ):

@@ -43,13 +43,29 @@ def diff(
     name: NameArg,
     refresh: RefreshOpt = False,
     hard_refresh: HardRefreshOpt = False,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Compare with this revision instead.")
+    ] = None,
+    local: Annotated[
+        str | None,
+        typer.Option("--local", help="Not supported yet: refused (render and commit instead)."),
+    ] = None,
+    exit_code: Annotated[
+        bool,
+        typer.Option("--exit-code/--no-exit-code", help="Exit 1 when something differs."),
+    ] = True,
 ) -> None:
     """Show what differs between Git and the live state; exit 1 if anything does."""
     try:
+        if local is not None:
+            raise CliError(
+                "--local is not supported yet: Conveyor diffs what the server renders from "
+                "Git; push the change to a branch and use --revision BRANCH"
+            )
         with Client() as client:
             if mode := refresh_mode(refresh, hard_refresh):
                 client.get(f"/api/v1/applications/{name}", refresh=mode)
-            result = client.get(f"/api/v1/applications/{name}/diff")
+            result = client.get(f"/api/v1/applications/{name}/diff", revision=revision)
     except CliError as err:
         typer.echo(f"error: {err.message}", err=True)
         raise typer.Exit(DIFF_ERROR) from err
@@ -63,7 +79,7 @@ def diff(
         typer.echo(f"===== {group}{res['kind']} {where} ======")
         text = res.get("diff") or f"({res.get('status')}: {res.get('reason') or 'no diff'})\n"
         typer.echo(text, nl=not text.endswith("\n"))
-    raise typer.Exit(1 if different else 0)
+    raise typer.Exit(1 if different and exit_code else 0)
 
 
 @app.command("manifests")
@@ -92,8 +108,24 @@ def manifests(
 
 @app.command("resources")
 @handle_errors
-def resources(name: NameArg, output_format: OutputOpt = Output.table) -> None:
+def resources(
+    name: NameArg,
+    output_format: OutputOpt = Output.table,
+    orphaned: Annotated[
+        bool,
+        typer.Option("--orphaned", help="Objects in the app's namespace that no app tracks."),
+    ] = False,
+) -> None:
     """The app's resources and what they own (ReplicaSets, Pods), with their health."""
+    if orphaned:
+        with Client() as client:
+            items = client.get(f"/api/v1/applications/{name}/orphaned")["items"]
+        if not output.dump(items, output_format):
+            output.print_table(
+                ["GROUP", "KIND", "NAMESPACE", "NAME", "ORPHANED"],
+                [[i["group"], i["kind"], i["namespace"], i["name"], "Yes"] for i in items],
+            )
+        return
     with Client() as client:
         nodes = client.get(f"/api/v1/applications/{name}/resource-tree")["nodes"]
     if output.dump(nodes, output_format):

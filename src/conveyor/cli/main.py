@@ -23,6 +23,7 @@ from conveyor.cli import (
     apply_cmd,
     artifact,
     client,
+    cluster_cmd,
     deployments_cmd,
     proj_cmd,
     server_cmd,
@@ -41,6 +42,7 @@ for group in (app_cmd.app, app_ops.app, app_inspect.app, app_edit.app):
     apps.add_typer(group)  # no name: their commands join `conveyor app`
 app.add_typer(apps, name="app")
 app.add_typer(proj_cmd.app, name="proj")
+app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.command("apply")(apply_cmd.apply)
