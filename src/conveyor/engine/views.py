@@ -51,12 +51,13 @@ def diff(controller: Controller, name: str) -> dict[str, Any]:
 
 async def diff_at(controller: Controller, name: str, revision: str) -> dict[str, Any]:
     """``diff`` against ``revision`` (a branch, tag or SHA) instead of the target revision:
-    resolved and rendered now, the app's project rules applied, nothing recorded."""
+    looked up in the remote now (as argocd does), rendered, the project rules applied,
+    nothing recorded."""
     app = controller.application(name)
     spec = AppSpec.from_manifest(app)
     stored = await controller.repo.get_project(spec.project)
     project = project_or_default(spec.project, stored.manifest if stored else None)
-    sha = await controller.comparer.resolve(spec.repo_url, revision)
+    sha = await controller.comparer.resolve(spec.repo_url, revision, force=True)
     comparison = await controller.comparer.compare(
         spec, sha, controller.live.app_objects(name), project=project
     )
