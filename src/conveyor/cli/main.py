@@ -26,6 +26,7 @@ from conveyor.cli import (
     cluster_cmd,
     deployments_cmd,
     proj_cmd,
+    repo_cmd,
     server_cmd,
 )
 from conveyor.logging import configure as configure_logging
@@ -43,6 +44,7 @@ for group in (app_cmd.app, app_ops.app, app_inspect.app, app_edit.app):
 app.add_typer(apps, name="app")
 app.add_typer(proj_cmd.app, name="proj")
 app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(repo_cmd.app, name="repo")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.command("apply")(apply_cmd.apply)
