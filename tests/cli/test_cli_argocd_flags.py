@@ -175,6 +175,12 @@ def test_edit_projects_and_clusters(tmp_path: Path) -> None:
                     "--dest-namespace", "demo", "--project", "team"))  # fmt: skip
         ok(conveyor(home, "app", "edit", "web", env={"EDITOR": f"{sys.executable} {editor}"}))
         assert app_json(home, "web")["spec"]["source"]["directory"] == {"recurse": True}
+        ok(conveyor(home, "app", "set", "web", "--sync-retry-limit", "4",
+                    "--directory-recurse=false", "--revision", "main"))  # fmt: skip
+        spec = app_json(home, "web")["spec"]
+        assert spec["source"]["directory"] == {"recurse": False}
+        assert spec["source"]["targetRevision"] == "main"
+        assert spec["syncPolicy"]["retry"]["limit"] == 4
 
         clusters = json.loads(ok(conveyor(home, "cluster", "list", "-o", "json")))
         assert [(c["server"], c["name"]) for c in clusters] == [

@@ -316,8 +316,24 @@ def set_(
         bool | None, typer.Option("--self-heal/--no-self-heal", show_default=False)
     ] = None,
     sync_option: SyncOption = None,
+    helm_set: app_source.HelmSetOpt = None,
+    helm_set_string: app_source.HelmSetStringOpt = None,
+    values: app_source.ValuesOpt = None,
+    release_name: app_source.ReleaseNameOpt = None,
+    kustomize_image: app_source.KustomizeImageOpt = None,
+    name_prefix: app_source.NamePrefixOpt = None,
+    name_suffix: app_source.NameSuffixOpt = None,
+    directory_recurse: app_source.DirectoryRecurseOpt = None,
+    sync_retry_limit: app_source.RetryLimitOpt = None,
+    revision_history_limit: app_source.HistoryLimitOpt = None,
 ) -> None:
     """Change an application's spec (only the fields given)."""
+    flags = app_source.SourceFlags(
+        helm_set=helm_set or [], helm_set_string=helm_set_string or [], values=values or [],
+        release_name=release_name, kustomize_image=kustomize_image or [],
+        name_prefix=name_prefix, name_suffix=name_suffix, directory_recurse=directory_recurse,
+        retry_limit=sync_retry_limit, history_limit=revision_history_limit,
+    )  # fmt: skip
     spec: dict[str, Any] = {}
     source = {
         k: v for k, v in (("repoURL", repo), ("path", path), ("targetRevision", revision)) if v
@@ -342,10 +358,18 @@ def set_(
         policy["syncOptions"] = list(sync_option)
     if policy:
         spec["syncPolicy"] = policy
-    if not spec:
+    if not spec and flags == app_source.SourceFlags():
         raise CliError("nothing to set: give at least one flag (see --help)")
     with Client() as client:
-        result = client.request("PATCH", f"/api/v1/applications/{name}", json={"spec": spec})
+        result: dict[str, Any] = {}
+        if spec:
+            result = client.request("PATCH", f"/api/v1/applications/{name}", json={"spec": spec})
+        if flags != app_source.SourceFlags():  # entries of lists: read, change, replace
+            current = client.get(f"/api/v1/applications/{name}")
+            manifest = {k: v for k, v in current.items() if k != "status"}
+            result = client.request(
+                "PUT", f"/api/v1/applications/{name}", json=app_source.apply_flags(manifest, flags)
+            )
     _warnings(result)
     typer.echo(f"application '{name}' {result.get('result', 'configured')}")
 
