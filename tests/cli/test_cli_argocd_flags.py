@@ -116,6 +116,20 @@ def test_create_flags_selectors_and_resource_filters(tmp_path: Path) -> None:
         assert at_first.returncode == 0, at_first.stdout + at_first.stderr
         at_main = conveyor(home, "app", "diff", "web", "--revision", "main")
         assert at_main.returncode == 1 and "+  k: '2'" in at_main.stdout
+        local = tmp_path / "local"
+        (local / "nested").mkdir(parents=True)
+        (local / "cm.yaml").write_text(yaml.safe_dump_all([
+            configmap("a", {"k": "1"}), configmap("b", {"k": "local"})
+        ]))  # fmt: skip
+        (local / "nested" / "c.yaml").write_text(yaml.safe_dump(configmap("c", {"k": "1"})))
+        at_local = conveyor(home, "app", "diff", "web", "--local", str(local))
+        assert at_local.returncode == 1, at_local.stderr
+        assert "===== ConfigMap demo/b ======" in at_local.stdout
+        assert "+  k: local" in at_local.stdout and "ConfigMap demo/a" not in at_local.stdout
+        (local / "cm.yaml").write_text(yaml.safe_dump_all([
+            configmap("a", {"k": "1"}), configmap("b", {"k": "1"})
+        ]))  # fmt: skip
+        assert conveyor(home, "app", "diff", "web", "--local", str(local)).returncode == 0
 
         ok(conveyor(home, "app", "delete", "other", "--cascade=false"))
         names = ok(conveyor(home, "app", "list", "-o", "name"))

@@ -17,11 +17,14 @@ from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import DNS_LABEL, GROUP, K8S_NAME, REVISION_MAX, AppName
 from conveyor.engine import views
+from conveyor.errors import ValidationError
 from conveyor.model.objects import ObjectKey
 from conveyor.source import validate_revision
 from conveyor.targets.protocol import Selector
 
 router = APIRouter(prefix="/api/v1/applications", tags=["resources"], responses=ERROR_RESPONSES)
+
+MAX_LOCAL_OBJECTS = 10_000
 
 Kind = Annotated[str, Query(min_length=1, max_length=63, pattern=K8S_NAME)]
 ResourceName = Annotated[
@@ -74,6 +77,21 @@ async def diff(
         validate_revision(revision)
         return await views.diff_at(ctx.controller, name, revision)
     return views.diff(ctx.controller, name)
+
+
+@router.post("/{name}/diff", summary="Diff the live state against manifests rendered elsewhere")
+async def diff_local(
+    ctx: Ctx,
+    name: AppName,
+    body: Annotated[
+        dict[str, Any], Body(description='`{"manifests": [object...]}`, as `app diff --local`.')
+    ],
+) -> dict[str, Any]:
+    ctx.controller.application(name)
+    objects = body.get("manifests")
+    if not isinstance(objects, list) or len(objects) > MAX_LOCAL_OBJECTS:
+        raise ValidationError(f"manifests: a list of at most {MAX_LOCAL_OBJECTS} objects")
+    return await views.diff_local(ctx.controller, name, objects)
 
 
 @router.get("/{name}/orphaned", summary="Objects in the app's namespace that no app tracks")

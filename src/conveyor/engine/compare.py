@@ -218,16 +218,30 @@ class Comparer:
     ) -> Comparison:
         """Compare ``spec`` at ``sha`` with its ``live`` objects."""
         desired, source_type = await self.desired(spec, sha, source=source, hard=hard)
-        errors = _project_errors(project, spec, desired)
-        if errors:
-            raise ValidationError("; ".join(errors))
-        rules = compile_ignore_rules(list(spec.ignore_differences))
-        diff = diff_app(desired, live, namespace=spec.namespace, ignore_rules=rules)
-        comparison = Comparison(
-            revision=sha, desired=desired, diff=diff, source_type=source_type, live=live
-        )
-        _fill_status(comparison)
-        return comparison
+        return compare_objects(spec, sha, desired, live, project=project, source_type=source_type)
+
+
+def compare_objects(
+    spec: AppSpec,
+    revision: str,
+    desired: list[Object],
+    live: list[Object],
+    *,
+    project: AppProject,
+    source_type: str,
+) -> Comparison:
+    """Compare prepared ``desired`` objects with ``live`` ones, under the project's rules
+    (``app diff --local`` hands objects rendered elsewhere to this)."""
+    errors = _project_errors(project, spec, desired)
+    if errors:
+        raise ValidationError("; ".join(errors))
+    rules = compile_ignore_rules(list(spec.ignore_differences))
+    diff = diff_app(desired, live, namespace=spec.namespace, ignore_rules=rules)
+    comparison = Comparison(
+        revision=revision, desired=desired, diff=diff, source_type=source_type, live=live
+    )
+    _fill_status(comparison)
+    return comparison
 
 
 def _project_errors(project: AppProject, spec: AppSpec, desired: list[Object]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from conveyor.diff import mask_secret
 from conveyor.engine.appspec import AppSpec
-from conveyor.engine.compare import Comparison
+from conveyor.engine.compare import Comparison, compare_objects, prepare
 from conveyor.engine.controller import Controller
 from conveyor.engine.validation import project_or_default
 from conveyor.errors import NotFoundError, ValidationError
@@ -61,6 +61,24 @@ async def diff_at(controller: Controller, name: str, revision: str) -> dict[str,
     comparison = await controller.comparer.compare(
         spec, sha, controller.live.app_objects(name), project=project
     )
+    return comparison_diff(comparison)
+
+
+async def diff_local(controller: Controller, name: str, objects: list[Object]) -> dict[str, Any]:
+    """``diff`` against ``objects`` rendered elsewhere (``argocd app diff --local``), under the
+    app's project rules and ignoreDifferences; nothing recorded."""
+    spec = AppSpec.from_manifest(controller.application(name))
+    stored = await controller.repo.get_project(spec.project)
+    project = project_or_default(spec.project, stored.manifest if stored else None)
+    for index, obj in enumerate(objects):
+        if not isinstance(obj, dict):
+            raise ValidationError(f"manifests[{index}] is not an object")
+        ObjectKey.of(obj)  # kind and name, or a ValidationError
+    desired = prepare(copy.deepcopy(objects), spec.name, spec.namespace)
+    comparison = compare_objects(
+        spec, "local", desired, controller.live.app_objects(name),
+        project=project, source_type="Local",
+    )  # fmt: skip
     return comparison_diff(comparison)
 
 
