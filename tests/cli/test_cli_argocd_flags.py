@@ -94,8 +94,14 @@ def test_create_flags_selectors_and_resource_filters(tmp_path: Path) -> None:
         assert forced.returncode == 0, forced.stderr
         assert "warning: --force is not supported yet" in forced.stderr
         ok(conveyor(home, "app", "sync", "argocd/web", "other", "--timeout", "60"))
-        for name in ("web", "other"):
-            ok(conveyor(home, "app", "wait", name, "--sync", "--health", "--timeout", "30"))
+        ok(conveyor(home, "app", "wait", "web", "argocd/other", "--sync", "--health",
+                    "--timeout", "30"))  # fmt: skip
+        ok(conveyor(home, "app", "wait", "-l", "team=b", "--sync", "--timeout", "30"))
+        ok(conveyor(home, "app", "wait", "web", "--degraded", "--health", "--timeout", "30"))
+        suspended = conveyor(home, "app", "wait", "web", "--suspended", "--timeout", "1")
+        assert suspended.returncode == 1
+        assert "waiting for web to be Suspended" in suspended.stderr
+        assert "health=Healthy" in suspended.stderr
         live = json.loads(ok(conveyor(home, "app", "manifests", "other", "--source", "live",
                                       "-o", "json")))  # fmt: skip
         assert [o["metadata"]["name"] for o in live] == ["pre-d"]

@@ -132,7 +132,13 @@ def sync(
 @app.command("wait")
 @handle_errors
 def wait(
-    name: NameArg,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="The applications (or -l SELECTOR).")
+    ] = None,
+    selector: Annotated[
+        str | None,
+        typer.Option("--selector", "-l", help="Wait for the apps whose labels match."),
+    ] = None,
     sync_: Annotated[bool, typer.Option("--sync", help="Until Synced.")] = False,
     health: Annotated[bool, typer.Option("--health", help="Until Healthy.")] = False,
     suspended: Annotated[
@@ -167,10 +173,17 @@ def wait(
             and (not operation or phase not in ("Running", "Terminating"))
         )
 
+    names = [n.rpartition("/")[2] for n in names or []]
+    if not names and not selector:
+        raise CliError("give the applications to wait for, or -l SELECTOR")
     with Client() as client:
-        app_ = waiting.wait_for(client, name, ready, what=" and ".join(wanted), timeout=timeout)
-    if not output.dump(app_, output_format):
-        app_view.print_app(app_)
+        if selector:
+            found = client.get("/api/v1/applications", selector=selector)["items"]
+            names += [app_view.name(a) for a in found if app_view.name(a) not in names]
+        for name in names:  # one after the other, the timeout for each, as argocd does
+            app_ = waiting.wait_for(client, name, ready, what=" and ".join(wanted), timeout=timeout)
+            if not output.dump(app_, output_format):
+                app_view.print_app(app_)
 
 
 @app.command("rollback")
