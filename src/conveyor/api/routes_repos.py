@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import URL_MAX, RepositoryBody
+from conveyor.errors import ValidationError
 from conveyor.source.validate import validate_repo_url
 from conveyor.store.repocreds import RepoCredentialStore, Repository
 
@@ -35,6 +36,11 @@ async def add_repository(
     upsert: Annotated[bool, Query(description="Replace an existing entry.")] = False,
 ) -> dict[str, Any]:
     validate_repo_url(body.repo)
+    if body.project:
+        raise ValidationError(
+            "project: project-scoped repositories are not supported yet; the credentials of "
+            "a repository are used by every app that deploys from it"
+        )
     repo = Repository(
         repo=body.repo, username=body.username, password=body.password, type=body.type,
         name=body.name, project=body.project,

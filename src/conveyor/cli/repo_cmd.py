@@ -34,7 +34,9 @@ def add(
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
     name: Annotated[str, typer.Option("--name", help="A name for the repository.")] = "",
-    project: Annotated[str, typer.Option("--project", help="The project it belongs to.")] = "",
+    project: Annotated[
+        str, typer.Option("--project", help="Not supported yet: refused by the server.")
+    ] = "",
     repo_type: Annotated[str, typer.Option("--type", help="git (helm is not supported).")] = "git",
     upsert: Annotated[bool, typer.Option("--upsert", help="Replace an existing entry.")] = False,
 ) -> None:

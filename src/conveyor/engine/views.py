@@ -71,9 +71,14 @@ async def diff_local(controller: Controller, name: str, objects: list[Object]) -
     stored = await controller.repo.get_project(spec.project)
     project = project_or_default(spec.project, stored.manifest if stored else None)
     for index, obj in enumerate(objects):
-        if not isinstance(obj, dict):
-            raise ValidationError(f"manifests[{index}] is not an object")
-        ObjectKey.of(obj)  # kind and name, or a ValidationError
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(meta, dict) or not all(
+            isinstance(obj.get(f), str) and obj.get(f) for f in ("apiVersion", "kind")
+        ):
+            raise ValidationError(
+                f"manifests[{index}]: an object with apiVersion, kind and metadata is needed"
+            )
+        ObjectKey.of(obj)  # a name, or a ValidationError
     desired = prepare(copy.deepcopy(objects), spec.name, spec.namespace)
     comparison = compare_objects(
         spec, "local", desired, controller.live.app_objects(name),

@@ -115,6 +115,10 @@ class RepoCredentialStore:
             )
         if not repo.repo.startswith(("https://", "http://")) and repo.password:
             raise ValidationError("repo: credentials are supported for http(s) repositories only")
+        try:
+            json.dumps(repo.__dict__).encode()
+        except UnicodeEncodeError as err:
+            raise ValidationError("repository fields must be valid Unicode text") from err
         key = repo_key(repo.repo)
         with self._lock:
             repos = list(self._load())
