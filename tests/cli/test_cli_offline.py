@@ -207,3 +207,31 @@ def test_label_selectors_follow_kubernetes() -> None:
     assert {text: parse_selector(text).matches(labels) for text in cases} == cases
     with pytest.raises(ValidationError, match="'a b c' does not parse"):
         parse_selector("a b c")
+
+
+def test_app_get_tree_puts_owned_objects_under_their_owner() -> None:
+    app = {"status": {"resources": [
+        {"group": "apps", "kind": "Deployment", "namespace": "w", "name": "web",
+         "status": "Synced"},
+        {"group": "", "kind": "Service", "namespace": "w", "name": "web", "status": "OutOfSync"},
+    ]}}  # fmt: skip
+    nodes = [
+        {"uid": "d", "group": "apps", "kind": "Deployment", "namespace": "w", "name": "web",
+         "health": {"status": "Healthy"}},
+        {"uid": "r", "group": "apps", "kind": "ReplicaSet", "namespace": "w", "name": "web-1",
+         "parentRefs": [{"uid": "d"}], "health": {"status": "Healthy"}},
+        {"uid": "p1", "kind": "Pod", "namespace": "w", "name": "web-1-a",
+         "parentRefs": [{"uid": "r"}], "health": {"status": "Healthy"}},
+        {"uid": "p2", "kind": "Pod", "namespace": "w", "name": "web-1-b",
+         "parentRefs": [{"uid": "r"}], "health": {"status": "Progressing",
+                                                  "message": "not ready"}},
+        {"uid": "s", "group": "", "kind": "Service", "namespace": "w", "name": "web",
+         "health": {"status": "Healthy"}},
+    ]  # fmt: skip
+    assert app_view.tree_rows(app, nodes) == [
+        ["Deployment/web", "Synced", "Healthy", ""],
+        ["└─ReplicaSet/web-1", "", "Healthy", ""],
+        ["  ├─Pod/web-1-a", "", "Healthy", ""],
+        ["  └─Pod/web-1-b", "", "Progressing", "not ready"],
+        ["Service/web", "OutOfSync", "Healthy", ""],
+    ]

@@ -202,25 +202,22 @@ def tree_rows(app: dict[str, Any], nodes: list[dict[str, Any]]) -> list[list[str
             roots.append(node)
     rows: list[list[str]] = []
 
-    def walk(node: dict[str, Any], prefix: str) -> None:
+    def walk(node: dict[str, Any], indent: str, branch: str, last: bool) -> None:
         state = states.get(_key(node), {})
-        health = (node.get("health") or {}).get("status") or ""
-        message = (node.get("health") or {}).get("message") or ""
+        health = node.get("health") or {}
         rows.append([
-            f"{prefix}{node.get('kind')}/{node.get('name')}", str(state.get("status", "")),
-            str(health), str(message),
+            f"{indent}{branch}{node.get('kind')}/{node.get('name')}",
+            str(state.get("status", "")), str(health.get("status") or ""),
+            str(health.get("message") or ""),
         ])  # fmt: skip
+        inner = indent + ("" if not branch else "  " if last else "│ ")
         kids = children.get(node.get("uid"), [])
         for i, child in enumerate(kids):
-            walk(
-                child,
-                ("    " if prefix else "")
-                + prefix.replace("├─", "│ ").replace("└─", "  ")
-                + ("└─" if i == len(kids) - 1 else "├─"),
-            )
+            end = i == len(kids) - 1
+            walk(child, inner, "└─" if end else "├─", end)
 
     for root in roots:
-        walk(root, "")
+        walk(root, "", "", True)
     return rows
 
 
