@@ -123,7 +123,9 @@ def sync(
             try:
                 _report(done, output_format)
             except CliError as err:
-                output.warn(f"{name}: {err.message}")
+                if len(names) == 1:
+                    raise
+                output.warn(f"{name}: {err.message}")  # the others are still synced
                 failed.append(name)
     if failed:
         raise CliError(f"sync failed: {', '.join(failed)}")
