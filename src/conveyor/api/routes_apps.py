@@ -21,6 +21,7 @@ from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.masking import restore_credentials
 from conveyor.api.schemas import DNS_SUBDOMAIN, AppName, JsonObject, manifest_name
 from conveyor.errors import TemporaryError, ValidationError
+from conveyor.model.labelselectors import MAX_SELECTOR, parse_selector
 from conveyor.model.merge import merge_patch
 from conveyor.store import TokenInfo
 
@@ -68,10 +69,20 @@ async def list_applications(
         list[Annotated[str, Query(max_length=253, pattern=DNS_SUBDOMAIN)]] | None,
         Query(description="Only apps of these projects."),
     ] = None,
+    selector: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SELECTOR,
+            description="Only apps whose labels match this selector (as `argocd app list -l`).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     apps = [
         a for a in ctx.controller.applications() if visible(caller, "applications", app_object(a))
     ]
+    if selector:
+        wanted_labels = parse_selector(selector)
+        apps = [a for a in apps if wanted_labels.matches((a.get("metadata") or {}).get("labels"))]
     if projects:
         wanted = set(projects)
         apps = [a for a in apps if (a.get("spec") or {}).get("project", "default") in wanted]

@@ -97,6 +97,20 @@ class TokenBody(_Body):
     ] = None
 
 
+URL_MAX = 2048
+
+
+class RepositoryBody(_Body):
+    """``POST /repositories``: Argo CD's Repository, in part (http(s) username/password)."""
+
+    repo: Annotated[str, Field(min_length=1, max_length=URL_MAX)]
+    username: Annotated[str, Field(max_length=255)] = ""
+    password: Annotated[str, Field(max_length=4096)] = ""
+    type: Annotated[str, Field(pattern=r"^git$")] = "git"
+    name: Annotated[str, Field(max_length=253)] = ""
+    project: Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9.-]*$")] = ""
+
+
 JsonObject = dict[str, Any]
 
 

@@ -267,28 +267,45 @@ class Comparer:
         desired, source_type = await self.desired(
             app, sha, source=source, hard=hard, project=project
         )
-        errors = _project_errors(project, app, desired)
-        if errors:
-            raise ValidationError("; ".join(errors))
-        rules = compile_ignore_rules(app.spec.ignore_differences)
-        namespace = app.spec.destination.namespace
-        diff = diff_app(desired, live, namespace=namespace, ignore_rules=rules)
-        comparison = Comparison(
-            revision=sha,
-            desired=desired,
-            diff=diff,
-            source_type=source_type,
-            live=live,
-            ignore_rules=rules,
-        )
-        _fill_status(comparison)
-        warnings = option_conditions(app.sync_options, desired)
-        if self.live_lookup is not None:
-            warnings += shared_resource_conditions(app.name, desired, self.live_lookup)
-        comparison.conditions.extend(
-            Condition(type=w["type"], message=w["message"]) for w in warnings
-        )
-        return comparison
+        return compare_objects(
+            app, sha, desired, live,
+            project=project, source_type=source_type, live_lookup=self.live_lookup,
+        )  # fmt: skip
+
+
+def compare_objects(
+    app: Application,
+    revision: str,
+    desired: list[Object],
+    live: list[Object],
+    *,
+    project: AppProject,
+    source_type: str,
+    live_lookup: Lookup | None = None,
+) -> Comparison:
+    """Compare prepared ``desired`` objects with ``live`` ones, under the project's rules
+    (``app diff --local`` hands objects rendered elsewhere to this). With ``live_lookup``,
+    resources another app tracks give SharedResourceWarning conditions."""
+    errors = _project_errors(project, app, desired)
+    if errors:
+        raise ValidationError("; ".join(errors))
+    rules = compile_ignore_rules(app.spec.ignore_differences)
+    namespace = app.spec.destination.namespace
+    diff = diff_app(desired, live, namespace=namespace, ignore_rules=rules)
+    comparison = Comparison(
+        revision=revision,
+        desired=desired,
+        diff=diff,
+        source_type=source_type,
+        live=live,
+        ignore_rules=rules,
+    )
+    _fill_status(comparison)
+    warnings = option_conditions(app.sync_options, desired)
+    if live_lookup is not None:
+        warnings += shared_resource_conditions(app.name, desired, live_lookup)
+    comparison.conditions.extend(Condition(type=w["type"], message=w["message"]) for w in warnings)
+    return comparison
 
 
 def _project_errors(project: AppProject, app: Application, desired: list[Object]) -> list[str]:
