@@ -92,7 +92,9 @@ def test_create_flags_selectors_and_resource_filters(tmp_path: Path) -> None:
         assert "No matching apps found for filter: selector team=zzz" in nobody.stderr
         forced = conveyor(home, "app", "sync", "-l", "team=b", "--force", "--timeout", "60")
         assert forced.returncode == 0, forced.stderr
-        assert "warning: --force is not supported yet" in forced.stderr
+        assert "warning" not in forced.stderr  # --force works: Force=true for this operation
+        forced_sync = app_json(home, "other")["status"]["operationState"]["operation"]["sync"]
+        assert "Force=true" in forced_sync["syncOptions"]
         ok(conveyor(home, "app", "sync", "argocd/web", "other", "--timeout", "60"))
         ok(conveyor(home, "app", "wait", "web", "argocd/other", "--sync", "--health",
                     "--timeout", "30"))  # fmt: skip

@@ -354,3 +354,29 @@ async def test_a_resumed_operation_keeps_the_initiator_it_started_with(
     assert [(e.app, e.initiator, e.username) for e in started] == [
         ("web", Initiator.ROLLBACK, "admin")
     ]
+
+
+async def test_a_sync_can_carry_its_own_options_and_retry_limit(
+    tmp_path: Path, repo: ConfigRepo
+) -> None:
+    """argocd app sync --replace --retry-limit 2: for this operation only, over the app's."""
+    async with controller_on(tmp_path / "home") as (controller, _, _, _):
+        await controller.apply_application(application("web", repo, "app", automated=False))
+        await until(controller, "web", lambda a: bool(a["status"].get("sync")), "compared")
+        await controller.sync("web", sync_options=["Replace=true"], retry_limit=2)
+        app = await until(controller, "web", succeeded, "the sync with Replace=true")
+        operation = app["status"]["operationState"]["operation"]
+        assert operation["sync"]["syncOptions"] == ["CreateNamespace=true", "Replace=true"]
+        assert operation["retry"] == {"limit": 2}
+        await controller.sync("web")  # the next operation is back to the app's own options
+        app = await until(
+            controller,
+            "web",
+            lambda a: (
+                succeeded(a)
+                and a["status"]["operationState"]["operation"]["sync"]["syncOptions"]
+                == ["CreateNamespace=true"]
+            ),
+            "a plain sync",
+        )
+        assert app["status"]["operationState"]["operation"]["retry"] == {"limit": 0}

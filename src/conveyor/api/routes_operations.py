@@ -45,6 +45,8 @@ async def sync_application(
         dry_run=body.dry_run,
         resources=keys or None,
         initiated_by=caller.name,
+        sync_options=body.sync_options or None,
+        retry_limit=body.retry_limit,
     )
     return ctx.controller.application(name)
 

@@ -57,6 +57,13 @@ class SyncBody(_Body):
     dry_run: Annotated[bool, Field(alias="dryRun")] = False
     resources: Annotated[list[ResourceRef], Field(max_length=500)] = []
     """Only these resources; empty means all."""
+    sync_options: Annotated[
+        list[Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z]+=[A-Za-z0-9-]+$")]],
+        Field(alias="syncOptions", max_length=50),
+    ] = []
+    """Sync options for this operation only, over the app's (``Replace=true``, ...)."""
+    retry_limit: Annotated[int | None, Field(alias="retryLimit", ge=0, le=100)] = None
+    """Retries for this operation only; none: the app's ``syncPolicy.retry.limit``."""
 
 
 def _integral(value: Any) -> Any:

@@ -66,15 +66,16 @@ def sync(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Not supported yet: warns, then syncs normally.")
+        bool,
+        typer.Option("--force", help="Delete and recreate what cannot be applied (Force=true)."),
     ] = False,
     replace: Annotated[
-        bool, typer.Option("--replace", help="Not supported yet: warns, then syncs normally.")
+        bool, typer.Option("--replace", help="Replace objects instead of applying (Replace=true).")
     ] = False,
     retry_limit: Annotated[
-        int,
-        typer.Option("--retry-limit", help="Not supported yet: the app's retry policy applies."),
-    ] = 0,
+        int | None,
+        typer.Option("--retry-limit", help="Retries for this sync (default: the app's policy)."),
+    ] = None,
     assume_yes: Annotated[
         bool, typer.Option("--assumeYes", help="Answer yes to prompts (sync asks none).")
     ] = False,
@@ -91,12 +92,7 @@ def sync(
         raise CliError("give the applications to sync, or -l SELECTOR, or --project")
     if len(names) > 1 and selector:
         raise CliError("Cannot use selector option when application name(s) passed as argument(s)")
-    if force:
-        output.warn("--force is not supported yet: objects are applied, not deleted and recreated")
-    if replace:
-        output.warn("--replace is not supported yet: objects are applied, not replaced")
-    if retry_limit:
-        output.warn("--retry-limit is not supported yet: the app's syncPolicy.retry applies")
+    options = [name for name, on in (("Force=true", force), ("Replace=true", replace)) if on]
     failed = []
     with Client() as client:
         if selector or project:
@@ -110,6 +106,10 @@ def sync(
         for qualified in names:
             name = qualified.rpartition("/")[2]  # argocd's NAMESPACE/NAME, as list -o name prints
             body: dict[str, Any] = {"prune": prune, "dryRun": dry_run}
+            if options:
+                body["syncOptions"] = options
+            if retry_limit is not None:
+                body["retryLimit"] = retry_limit
             if revision:
                 body["revision"] = revision
             if resource:

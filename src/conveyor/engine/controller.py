@@ -313,8 +313,11 @@ class Controller:
         automated: bool = False,
         source: dict[str, Any] | None = None,
         initiator: Initiator | None = None,
+        sync_options: list[str] | None = None,
+        retry_limit: int | None = None,
     ) -> dict[str, Any]:
-        """Start a sync operation; returns its first operationState.
+        """Start a sync operation; returns its first operationState. ``sync_options`` and
+        ``retry_limit`` apply to this operation only (``argocd app sync --replace``, ...).
 
         Raises ConflictError when another operation is running on the app.
         """
@@ -330,6 +333,8 @@ class Controller:
             dry_run=dry_run,
             resources=tuple(resources or ()),
             source=source,
+            sync_options=tuple(sync_options or ()),
+            retry_limit=retry_limit,
         )
         await self.operations.start(state, ask)
         return dict(state.to_dict()["status"].get("operationState") or {})

@@ -69,11 +69,23 @@ class SyncAsk:
     resources: Sequence[ObjectKey] = ()
     source: dict[str, Any] | None = None
     """A source other than the app's (a rollback's history entry), as Argo CD writes it."""
+    sync_options: Sequence[str] = ()
+    """Options for this operation only (``app sync --replace``, ``--force``), laid over the
+    app's ``syncOptions`` key by key."""
+    retry_limit: int | None = None
+    """Retries for this operation only (``app sync --retry-limit``); None: the app's."""
 
 
 def retry_limit(app: Application) -> int:
     retry = app.spec.sync_policy.retry if app.spec.sync_policy else None
     return retry.limit if retry else 0
+
+
+def operation_retry_limit(app: Application, operation: Operation) -> int:
+    """The retries an operation gets: what it recorded (``--retry-limit``), else the app's."""
+    if operation.retry is not None:
+        return operation.retry.limit
+    return retry_limit(app)
 
 
 def retry_delay(app: Application, attempt: int) -> float:
@@ -84,10 +96,12 @@ def retry_delay(app: Application, attempt: int) -> float:
     return retry.delay(attempt - 1).total_seconds()
 
 
-def _sync_options(app: Application) -> list[str]:
-    """``syncOptions`` as ``Key=value``, one per key (the last one given wins)."""
+def _sync_options(app: Application, extra: Sequence[str] = ()) -> list[str]:
+    """``syncOptions`` as ``Key=value``, one per key (the last one given wins), with the
+    operation's own options laid over the app's."""
     given: dict[str, str] = {}
-    for option in (app.spec.sync_policy.sync_options if app.spec.sync_policy else None) or []:
+    app_options = (app.spec.sync_policy.sync_options if app.spec.sync_policy else None) or []
+    for option in [*app_options, *extra]:
         key, _, value = option.partition("=")
         given[key.strip()] = value.strip()
     return [f"{k}={v}" for k, v in given.items()]
@@ -136,7 +150,7 @@ class OperationRunner:
                 revision=ask.revision,
                 prune=prune,
                 dry_run=ask.dry_run,
-                sync_options=_sync_options(app),
+                sync_options=_sync_options(app, ask.sync_options),
                 resources=[
                     SyncOperationResource(
                         group=k.group, kind=k.kind, namespace=k.namespace, name=k.name
@@ -149,7 +163,9 @@ class OperationRunner:
             if ask.initiator in (Initiator.AUTOMATED, Initiator.SELF_HEAL)
             else InitiatedBy(username=ask.username),
             info=[Info(name=INITIATOR_INFO, value=ask.initiator.value)],
-            retry=RetryLimit(limit=retry_limit(app)),
+            retry=RetryLimit(
+                limit=retry_limit(app) if ask.retry_limit is None else ask.retry_limit
+            ),
         )
         record = await self.repo.create_operation(state.name, operation.to_dict(), self.clock.now())
         self.launch(state, record, ask.initiator, ask.username, comparison=comparison)
@@ -266,7 +282,8 @@ class OperationRunner:
                 except Exception as err:  # never leave an operation Running
                     log.exception("sync error", app=state.name)
                     outcome = SyncOutcome("Error", f"sync error: {type(err).__name__}: {err}")
-                if outcome.phase == "Succeeded" or attempt >= retry_limit(state.app):
+                limit = operation_retry_limit(state.app, operation)
+                if outcome.phase == "Succeeded" or attempt >= limit:
                     break
                 attempt += 1
                 delay = retry_delay(state.app, attempt)
