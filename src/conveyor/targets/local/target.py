@@ -62,6 +62,8 @@ class LocalTarget:
             check_kind(key, self.runtime.store.list(kind=CRD_KIND))
         live = self.runtime.store.get(key)
         desired = admit(copy.deepcopy(obj), live, strict=options.validate)
+        if (key.group, key.kind) == ("", "Service"):
+            self.runtime.services.check_node_ports(desired)
         if key.namespace:
             desired.setdefault("metadata", {})["namespace"] = key.namespace
             if self.runtime.store.get(ObjectKey("", "Namespace", "", key.namespace)) is None:

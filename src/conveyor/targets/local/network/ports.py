@@ -38,6 +38,31 @@ class PortAllocator:
         """The port ``owner`` holds, if any."""
         return self._by_owner.get(owner)
 
+    def check(self, owner: str, requested: int) -> None:
+        """Refuse ``requested`` for ``owner`` as the API server would (outside the range, or
+        allocated to another Service), and also when another process listens on it."""
+        if requested not in NODE_PORT_RANGE:
+            raise ValidationError(
+                f"spec.ports: nodePort {requested} is outside the range "
+                f"{NODE_PORT_RANGE.start}-{NODE_PORT_RANGE.stop - 1}; pick one inside it "
+                "or leave nodePort out to get one allocated",
+                obj=owner,
+            )
+        if self._by_owner.get(owner) == requested:
+            return  # its own: our proxy may be listening on it
+        holder = next((o for o, p in self._by_owner.items() if p == requested), None)
+        if holder is not None:
+            raise ConflictError(
+                f"spec.ports: nodePort {requested} is already allocated to Service port {holder}",
+                obj=owner,
+            )
+        if not port_is_free(requested):
+            raise ConflictError(
+                f"spec.ports: nodePort {requested} is in use by another process on 127.0.0.1; "
+                "free it or give the Service another nodePort",
+                obj=owner,
+            )
+
     def allocate(self, owner: str, requested: int | None = None) -> int:
         """The port for ``owner``: the requested nodePort, the one it had, or a free one."""
         held = self._by_owner.get(owner)

@@ -96,6 +96,15 @@ class ServiceManager:
                 out.append(Endpoint("127.0.0.1", host_port, 1, name, replicaset_of(pod)))
         return out
 
+    def check_node_ports(self, svc: Object) -> None:
+        """Refuse a Service whose nodePort is out of range or taken, before it is stored, so
+        that its sync fails with the reason (as the API server refuses it)."""
+        key = ObjectKey.of(svc)
+        for port in (svc.get("spec") or {}).get("ports") or []:
+            requested = port.get("nodePort") if isinstance(port, dict) else None
+            if requested:
+                self._ports.check(_port_owner(key, port), int(requested))
+
     async def reconcile(self, key: ObjectKey, svc: Object | None) -> None:
         """Start, update or stop the Service's listeners."""
         prefix = f"{key.namespace}/{key.name}/"
