@@ -59,9 +59,8 @@ async def test_a_node_port_another_service_holds_is_refused(target: LocalTarget)
     port = free_node_port()
     await target.apply(service("first", port))
     await target.runtime.settle()
-    assert (
-        target.runtime.services.proxy_port(ObjectKeyOf("first"), "http") == port
-    )  # the first Service listens there
+    first = ObjectKey("", "Service", "default", "first")
+    assert target.runtime.services.proxy_port(first, "http") == port  # it listens there
     with pytest.raises(ConflictError, match=f"nodePort {port} is already allocated"):
         await target.apply(service("second", port), ApplyOptions(dry_run=True))
     await target.apply(service("first", port))  # its own port stays its own
