@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor.errors import ConflictError, ValidationError
+from conveyor.model.objects import ObjectKey
 from conveyor.targets.local.journal import MemoryJournal
 from conveyor.targets.local.network.ports import NODE_PORT_RANGE, port_is_free
 from conveyor.targets.local.runtime import LocalRuntime
