@@ -71,7 +71,8 @@ async def test_built_in_and_argoproj_kinds_need_no_crd(target: LocalTarget) -> N
     for obj in (
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p"}},
         {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
-         "metadata": {"name": "a"}},
+         "metadata": {"name": "a"},
+         "spec": {"metrics": [{"name": "m", "provider": {"web": {"url": "http://x"}}}]}},
     ):  # fmt: skip
         assert (await target.apply(obj))["metadata"]["uid"]
 
