@@ -32,6 +32,7 @@ from conveyor.targets.local.journal import MemoryJournal, StateJournal
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.target import LocalTarget
 from support.runtime_helpers import wait_for
+from support.service_stats import Stats, Traffic
 
 
 class Scripted(Immediate):
@@ -291,3 +292,27 @@ async def _measured(target: LocalTarget, name: str, n: int) -> bool:
 
 async def _event(target: LocalTarget, key: ObjectKey, reason: str) -> bool:
     return any(e.reason == reason for e in await target.events(key))
+
+
+async def test_builtin_plugin_metric_reads_the_service_stats(tmp_path: Path) -> None:
+    stats = Stats({("default", "web"): {"7d9f8": Traffic(ok=97, errors=3)}})
+    runtime = LocalRuntime(
+        runtime_dir=tmp_path / "runtime",
+        journal=MemoryJournal(),
+        images=ArtifactImages(ArtifactStore(tmp_path / "artifacts")),
+        service_stats=stats,
+    )
+    await runtime.start()
+    target = LocalTarget(runtime)
+    config = {"service": "web", "replicaSet": "{{args.canary}}", "measure": "successRate"}
+    m = {"name": "success-rate", "successCondition": "result[0] >= 0.95",
+         "provider": {"plugin": {"conveyor/builtin": config}}}  # fmt: skip
+    try:
+        await target.apply(run("builtin", m, args=[{"name": "canary", "value": "web-7d9f8"}]))
+        status = await final(target, "builtin")
+    finally:
+        await runtime.stop()
+    assert status["phase"] == "Successful"
+    result = status["metricResults"][0]
+    assert result["measurements"][0]["value"] == "[0.97]"
+    assert result["metadata"]["replicaSet"] == "web-7d9f8"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.analysis.providers import Provider, default_providers
+from conveyor.analysis.servicestats import ServiceStats
 from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey
@@ -99,6 +100,7 @@ class LocalRuntime:
         flush_interval: float = 0.2,
         analysis_providers: Mapping[str, Provider] | None = None,
         analysis_concurrency: int = DEFAULT_CONCURRENCY,
+        service_stats: ServiceStats | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.journal = WriteBehind(journal, interval=flush_interval, clock=self.clock)
@@ -121,7 +123,11 @@ class LocalRuntime:
         self._queue: WorkQueue[ObjectKey] = WorkQueue(self._handle, workers=1)
         self._terminating: dict[ObjectKey, asyncio.Task[None]] = {}
         if analysis_providers is None:
-            analysis_providers = default_providers(jobs=RuntimeJobs(self.store, self.delete))
+            # service_stats: the proxy's per-ReplicaSet numbers (the runtime gives its own once
+            # its Services record them)
+            analysis_providers = default_providers(
+                jobs=RuntimeJobs(self.store, self.delete), stats=service_stats
+            )
         self.analysis = AnalysisRunner(
             store=self.store,
             providers=analysis_providers,
