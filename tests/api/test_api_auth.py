@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import Live, app_manifest, configmap
+from api_helpers import Live, app_manifest, configmap, wait_app
 
 from conveyor.api.auth import ensure_admin_token
 from conveyor.api.discovery import ADMIN_TOKEN_FILE, read_admin_token
@@ -53,6 +53,11 @@ def _body(method: str, path: str, repo: ConfigRepo) -> Any:
     return {}
 
 
+def _sync_ended(app: dict[str, Any]) -> bool:
+    phase = ((app.get("status") or {}).get("operationState") or {}).get("phase")
+    return phase in ("Succeeded", "Failed", "Error")
+
+
 def _state(api: httpx.Client) -> dict[str, Any]:
     apps = api.get("/api/v1/applications").json()["items"]
     return {
@@ -88,6 +93,7 @@ def test_without_a_valid_token_every_call_is_401_and_nothing_changes(
             "metadata": {"name": "guarded-proj"}, "spec": {"sourceRepos": ["*"]},
         }).raise_for_status()  # fmt: skip
         api.post("/api/v1/applications/guarded/sync", json={}).raise_for_status()
+    wait_app(api, "guarded", _sync_ended, what="the first sync of guarded to end")
     before = _state(api)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     checked = 0

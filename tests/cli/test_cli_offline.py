@@ -32,6 +32,7 @@ def test_global_flags_may_follow_the_subcommand(argv: list[str], expected: list[
     assert hoist_global_flags(argv) == expected
 
 
+@pytest.mark.processes
 def test_no_server_is_one_clear_line_on_stderr(tmp_path: Path) -> None:
     port = free_port()
     result = conveyor(tmp_path, "app", "list", env={"CONVEYOR_SERVER": f"127.0.0.1:{port}"})
@@ -44,6 +45,7 @@ def test_no_server_is_one_clear_line_on_stderr(tmp_path: Path) -> None:
     assert diff.returncode == 2  # 1 means "there is a difference"
 
 
+@pytest.mark.processes
 def test_flag_mistakes_are_refused_before_any_request(tmp_path: Path) -> None:
     result = conveyor(
         tmp_path, "app", "create", "x", "--repo", "r", "--path", "p",
@@ -53,6 +55,7 @@ def test_flag_mistakes_are_refused_before_any_request(tmp_path: Path) -> None:
     assert "--auto-prune and --self-heal need --sync-policy automated" in result.stderr
 
 
+@pytest.mark.processes
 def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -138,6 +141,7 @@ def test_app_list_rows() -> None:
     }
 
 
+@pytest.mark.processes
 def test_apply_refuses_an_alias_bomb_with_its_document_before_any_request(
     tmp_path: Path,
 ) -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = pytest.mark.slow
+from support.wheelhouse import needs_wheelhouse
+
+pytestmark = [pytest.mark.slow, needs_wheelhouse]  # pip installs FastAPI offline
 
 CONVEYOR = str(Path(sys.executable).with_name("conveyor"))
 

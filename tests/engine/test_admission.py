@@ -143,7 +143,8 @@ async def test_a_symlink_leaving_the_repo_is_a_comparison_error(
     repo.commit("sneaky")
     await controller.apply_application(application("app", repo, "app"))
     for _ in range(100):
-        app = await controller.wait_reconciled("app", timeout=0.5)
+        await controller.wait_reconciled("app", timeout=0.5)
+        app = controller.application("app")
         conditions = app["status"].get("conditions", [])
         if any(c["type"] == "ComparisonError" for c in conditions):
             break

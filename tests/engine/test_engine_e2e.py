@@ -87,7 +87,7 @@ async def wait_app(
         app = controller.application(name)
         if check(app):
             return app
-        await controller.wait_reconciled(name, timeout=0.3)
+        await controller.wait_changed(name, timeout=0.3)
     raise AssertionError(f"timed out waiting for {what}; status: {app.get('status')}")
 
 
@@ -502,7 +502,11 @@ async def test_automated_sync_never_empties_an_app_unless_allow_empty(env: Env) 
         lambda a: a["status"]["sync"]["revision"] == emptied,
         what="the empty commit compared",
     )
-    await asyncio.sleep(1.5)  # a poll period: automated sync would have run by now
+    # The reconcile that compared the empty commit decided against an automated sync; the next
+    # one (a refresh: a git fetch and a compare) would have seen it launched, had it been.
+    env.controller.refresh("guarded")
+    await env.controller.settle()
+    assert not env.controller.operation_running("guarded")
     assert env.controller.application("guarded")["status"]["sync"]["status"] == "OutOfSync"
     assert await env.target.get(ObjectKey("", "ConfigMap", "demo", "keep")) is not None
 

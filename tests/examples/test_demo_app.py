@@ -45,7 +45,9 @@ def demo() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     try:
-        spec.loader.exec_module(module)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("VERSION", SHA)  # its module-level app would otherwise ask git
+            spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[spec.name]
         raise
@@ -80,6 +82,7 @@ async def samples(client: httpx.AsyncClient, name: str) -> dict[frozenset[tuple[
     return found
 
 
+@pytest.mark.processes
 async def test_root_reports_the_version_environment_and_pod(client: httpx.AsyncClient) -> None:
     reply = await client.get("/")
     assert reply.status_code == 200
@@ -199,6 +202,7 @@ def test_the_version_is_the_artifacts_revision(demo: ModuleType, tmp_path: Path)
     assert demo.Settings.from_env({"VERSION": "v2"}, here=src).version == "v2"
 
 
+@pytest.mark.processes
 def test_the_version_of_a_checkout_is_its_head(
     demo: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

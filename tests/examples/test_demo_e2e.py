@@ -29,8 +29,9 @@ from conveyor.settings import Settings
 from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.target import LocalTarget
 from support.runtime_helpers import service_port, wait_for
+from support.wheelhouse import needs_wheelhouse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_wheelhouse]  # pip installs FastAPI offline
 
 EXAMPLES = demo_sources()
 PLACEHOLDER_TAG = "REPLACE_WITH_GIT_SHA"

@@ -78,6 +78,7 @@ async def test_missing_helm_is_a_clear_error_that_is_not_cached(
 
 
 @needs_helm
+@pytest.mark.processes
 async def test_real_helm_renders_a_chart_as_argo_cd_would(tree: TreeWriter) -> None:
     """Release name from the app, namespace from the destination, CRDs included, and values in
     Argo CD's order: value files (later wins), then inline values, then parameters."""
@@ -109,6 +110,7 @@ async def test_real_helm_renders_a_chart_as_argo_cd_would(tree: TreeWriter) -> N
 
 
 @needs_helm
+@pytest.mark.processes
 async def test_release_name_namespace_and_skip_crds_options(tree: TreeWriter) -> None:
     root = tree(CHART)
     options = HelmOptions(release_name="web-v2", namespace="override", skip_crds=True)
@@ -122,6 +124,7 @@ async def test_release_name_namespace_and_skip_crds_options(tree: TreeWriter) ->
 
 
 @needs_helm
+@pytest.mark.processes
 async def test_file_parameters_are_read_from_the_repository(tree: TreeWriter) -> None:
     root = tree({**CHART, "chart/files/app.conf": "level=debug\n"})
     options = HelmOptions(file_parameters=(HelmFileParameter("config", "files/app.conf"),))
@@ -162,6 +165,7 @@ async def test_files_handed_to_helm_stay_in_the_repository(
 
 
 @needs_helm
+@pytest.mark.processes
 async def test_missing_value_file_may_be_ignored(tree: TreeWriter) -> None:
     root = tree(CHART)
     options = HelmOptions(value_files=("missing.yaml",), ignore_missing_value_files=True)
@@ -170,6 +174,7 @@ async def test_missing_value_file_may_be_ignored(tree: TreeWriter) -> None:
 
 
 @needs_helm
+@pytest.mark.processes
 async def test_template_error_names_the_template_and_line(tree: TreeWriter) -> None:
     broken = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ nope }}\n"
     root = tree({**CHART, "chart/templates/broken.yaml": broken})
@@ -180,6 +185,7 @@ async def test_template_error_names_the_template_and_line(tree: TreeWriter) -> N
 
 
 @needs_helm
+@pytest.mark.processes
 async def test_invalid_yaml_output_names_the_template(tree: TreeWriter) -> None:
     bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: [\n"
     root = tree({**CHART, "chart/templates/bad.yaml": bad})

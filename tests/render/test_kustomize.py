@@ -74,6 +74,7 @@ def images(objects: list[dict[str, Any]]) -> list[str]:
     return [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
 
 
+@pytest.mark.processes
 async def test_overlay_builds_on_a_parent_base(tree: TreeWriter) -> None:
     objects = await render_kustomize(request(tree(BASE)))
     assert sorted(names(objects)) == ["dev-web", "dev-web"]
@@ -81,6 +82,7 @@ async def test_overlay_builds_on_a_parent_base(tree: TreeWriter) -> None:
     assert by_kind(objects, "Service")["metadata"]["labels"] == {"app": "web"}
 
 
+@pytest.mark.processes
 async def test_parameters_are_applied_as_argo_cd_applies_them(tree: TreeWriter) -> None:
     root = tree(BASE)
     objects = await render_kustomize(
@@ -101,6 +103,7 @@ async def test_parameters_are_applied_as_argo_cd_applies_them(tree: TreeWriter) 
     assert deployment["spec"]["selector"]["matchLabels"] == {"app": "web", "team": "payments"}
 
 
+@pytest.mark.processes
 async def test_namespace_annotations_replicas_and_labels_without_selector(
     tree: TreeWriter,
 ) -> None:
@@ -122,6 +125,7 @@ async def test_namespace_annotations_replicas_and_labels_without_selector(
     assert deployment["spec"]["replicas"] == 4
 
 
+@pytest.mark.processes
 async def test_parameters_never_touch_the_users_tree(tree: TreeWriter) -> None:
     root = tree(BASE)
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -129,6 +133,7 @@ async def test_parameters_never_touch_the_users_tree(tree: TreeWriter) -> None:
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.processes
 async def test_label_set_by_the_kustomization_needs_force(tree: TreeWriter) -> None:
     root = tree(BASE)
     labels = {"app": "other"}
@@ -148,6 +153,7 @@ async def test_kustomization_syntax_error_names_file_and_line(tree: TreeWriter) 
     assert (caught.value.file, caught.value.line) == ("kustomization.yaml", 3)
 
 
+@pytest.mark.processes
 async def test_broken_base_is_reported_relative_to_the_app(tree: TreeWriter) -> None:
     root = tree(BASE | {"base/kustomization.yaml": "resources:\n- deployment.yaml\n- gone.yaml\n"})
     with pytest.raises(RenderError, match=r"gone\.yaml") as caught:
@@ -156,6 +162,7 @@ async def test_broken_base_is_reported_relative_to_the_app(tree: TreeWriter) -> 
     assert str(root) not in str(caught.value)
 
 
+@pytest.mark.processes
 async def test_broken_resource_yaml_names_the_file_and_line(tree: TreeWriter) -> None:
     root = tree(
         BASE

@@ -53,6 +53,7 @@ KUSTOMIZE_APP = {
 }
 
 
+@pytest.mark.processes
 async def test_cache_hit_runs_no_subprocess_and_reads_no_file(tree: TreeWriter) -> None:
     root = tree(KUSTOMIZE_APP)
     recorder = Recorder()
@@ -83,6 +84,7 @@ async def test_hits_hand_out_independent_copies(tree: TreeWriter) -> None:
     assert names(third.manifests) == ["a"]
 
 
+@pytest.mark.processes
 async def test_other_commit_or_parameters_miss(tree: TreeWriter) -> None:
     root = tree(KUSTOMIZE_APP)
     renderer = Renderer()
@@ -142,6 +144,7 @@ async def test_missing_checkout_is_an_error_that_is_not_cached(tmp_path: Path) -
     assert len(renderer.cache) == 0
 
 
+@pytest.mark.processes
 async def test_time_limit_kills_the_tool_and_is_not_cached(
     tree: TreeWriter, tmp_path: Path
 ) -> None:

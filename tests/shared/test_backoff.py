@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from conveyor.backoff import Backoff, exponential_delay
-from conveyor.engine.appspec import RetryPolicy
 from conveyor.model.syncpolicy import Backoff as RetryBackoff
 from conveyor.model.syncpolicy import Retry
 
@@ -33,13 +32,14 @@ def test_argo_cd_sync_retry_defaults_5s_doubling_to_3m() -> None:
     assert big.delay(60) == timedelta(minutes=2)
 
 
-def test_the_engine_and_the_model_compute_the_same_sync_retry_delays() -> None:
-    policy = RetryPolicy(limit=5, duration=2.0, factor=3.0, max_duration=100.0)
+def test_sync_retry_delays_follow_the_shared_backoff() -> None:
+    # the engine reads them from the model (engine.operations.retry_delay): one computation
     model = Retry.model_validate(
         {"limit": 5, "backoff": {"duration": "2s", "factor": 3, "maxDuration": "100s"}}
     )
-    for attempt in range(1, 8):  # the engine counts retries from 1, the model from 0
-        assert policy.delay(attempt) == model.delay(attempt - 1).total_seconds()
+    delays = [model.delay(retry).total_seconds() for retry in range(7)]
+    assert delays == [exponential_delay(n, 2, 100, factor=3) for n in range(7)]
+    assert delays == [2, 6, 18, 54, 100, 100, 100]
 
 
 def test_kubelet_restarts_at_once_then_doubles_and_resets_after_a_good_run() -> None:

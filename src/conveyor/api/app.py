@@ -45,18 +45,14 @@ from conveyor.targets.local.kubelet import KubeletOptions
 
 
 class _Observer:
-    """The controller's observer: metrics, and the waits of ``GET ?refresh=``."""
+    """The controller's observer: reconcile durations for metrics (the rest of what the
+    server hears from the engine comes as engine events)."""
 
-    def __init__(self, metrics: Metrics, events: AppEvents) -> None:
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        self.events = events
 
     def reconciled(self, app: str, duration: float) -> None:
         self.metrics.reconciled(app, duration)
-        self.events.reconciled(app, duration)
-
-    def sync_finished(self, app: str, phase: str) -> None:
-        self.metrics.sync_finished(app, phase)
 
 
 @dataclass(frozen=True)
@@ -110,9 +106,11 @@ def create_app(
         try:
             tokens = TokenStore(database)
             await ensure_admin_token(tokens, settings.home)
-            metrics, events = Metrics(), AppEvents()
-            async with factory(EngineHooks(_Observer(metrics, events), metrics)) as controller:
-                controller.add_listener(events.changed)
+            metrics = Metrics()
+            async with factory(EngineHooks(_Observer(metrics), metrics)) as controller:
+                events = AppEvents(_lookup(controller))
+                controller.add_event_listener(events.on_event)
+                controller.add_event_listener(metrics.on_event)
                 metrics.bind(controller.applications, _lookup(controller))
                 context = ApiContext(
                     settings=settings,

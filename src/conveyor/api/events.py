@@ -1,20 +1,21 @@
-"""Application changes fanned out to the server's streams, and waits for a reconcile.
+"""Application changes fanned out to the server's streams.
 
-The controller calls one listener per status change; this module hands each change to every
-open ``/stream/applications`` connection through its own bounded queue. A subscriber too
-slow to keep up is dropped (its stream ends, the client reconnects) rather than letting
-memory grow. ``wait_reconciled`` lets ``GET ?refresh=`` answer after the refresh it asked
-for has run, whether or not the status changed.
+The controller's engine events (``conveyor.engine.events``) arrive here: each status change
+(``AppUpdated``) and each deletion (``AppDeleted``) goes to every open
+``/stream/applications`` connection through its own bounded queue, with the Application as
+the controller shows it. A subscriber too slow to keep up is dropped (its stream ends, the
+client reconnects) rather than letting memory grow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from conveyor.engine.events import AppDeleted, AppUpdated, EngineEvent
 
 QUEUE_SIZE = 1000
 
@@ -35,21 +36,20 @@ CLOSED = AppEvent("CLOSED", {})
 
 
 class AppEvents:
-    """Fan-out of application changes; reconcile notices for refreshes."""
+    """Fan-out of application changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, lookup: Callable[[str], dict[str, Any] | None]) -> None:
+        self._lookup = lookup
         self._subscribers: set[asyncio.Queue[AppEvent]] = set()
-        self._waiters: dict[str, list[tuple[float, asyncio.Future[None]]]] = {}
 
-    # -- changes ----------------------------------------------------------------------------
-
-    def changed(self, name: str, application: dict[str, Any]) -> None:
-        """The controller's listener: ``name``'s status changed."""
-        del name
-        self._publish(AppEvent("MODIFIED", application))
-
-    def deleted(self, application: dict[str, Any]) -> None:
-        self._publish(AppEvent("DELETED", application))
+    def on_event(self, event: EngineEvent) -> None:
+        """The controller's event listener: status changes and deletions go to the streams."""
+        if not self._subscribers or not isinstance(event, AppUpdated | AppDeleted):
+            return
+        application = self._lookup(event.app)  # AppDeleted comes while the app is readable
+        if application is not None:
+            kind = "MODIFIED" if isinstance(event, AppUpdated) else "DELETED"
+            self._publish(AppEvent(kind, application))
 
     def _publish(self, event: AppEvent) -> None:
         for queue in list(self._subscribers):
@@ -78,37 +78,3 @@ class AppEvents:
         """End every stream (the server is stopping)."""
         for queue in list(self._subscribers):
             self._drop(queue)
-
-    # -- reconciles -------------------------------------------------------------------------
-
-    def reconciled(self, name: str, duration: float) -> None:
-        """A reconcile of ``name`` that took ``duration`` seconds has just ended."""
-        started = time.monotonic() - duration
-        waiting = self._waiters.get(name, [])
-        keep = []
-        for since, future in waiting:
-            if future.done():
-                continue
-            if started >= since:
-                future.set_result(None)
-            else:
-                keep.append((since, future))
-        if keep:
-            self._waiters[name] = keep
-        else:
-            self._waiters.pop(name, None)
-
-    def expect_reconcile(self, name: str) -> asyncio.Future[None]:
-        """A future done when a reconcile of ``name`` that starts from now on has ended."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(name, []).append((time.monotonic(), future))
-        return future
-
-    async def wait(self, future: asyncio.Future[None], timeout: float) -> bool:
-        """Wait for ``future`` up to ``timeout`` seconds; False on timeout."""
-        try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            future.cancel()
-            return False
-        return True

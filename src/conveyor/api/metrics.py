@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from conveyor.engine.events import EngineEvent, OperationFinished
 from conveyor.render import SourceType
 from conveyor.source import GitRequest
 
@@ -135,11 +136,16 @@ class Metrics:
         self._applications = applications
         self._lookup = lookup
 
-    # -- ControllerObserver -----------------------------------------------------------------
+    # -- ControllerObserver and engine events -----------------------------------------------
 
     def reconciled(self, app: str, duration: float) -> None:
         labels = _labels(self._lookup(app) or {})
         self.reconcile.labels(labels["namespace"], labels["dest_server"]).observe(duration)
+
+    def on_event(self, event: EngineEvent) -> None:
+        """The controller's event listener: every finished operation counts a sync."""
+        if isinstance(event, OperationFinished):
+            self.sync_finished(event.app, event.phase)
 
     def sync_finished(self, app: str, phase: str) -> None:
         labels = _labels(self._lookup(app) or {"metadata": {"name": app}})

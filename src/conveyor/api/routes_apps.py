@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Query
 from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import DNS_SUBDOMAIN, AppName, JsonObject, manifest_name
-from conveyor.errors import ValidationError
+from conveyor.errors import TemporaryError, ValidationError
 from conveyor.model.merge import merge_patch
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"], responses=ERROR_RESPONSES)
@@ -77,14 +77,23 @@ async def get_application(
     name: AppName,
     refresh: Annotated[
         Refresh | None,
-        Query(description="Look the revision up again (normal) and render again (hard) first."),
+        Query(
+            description="Look the revision up again (normal) and render again (hard) first; "
+            "503 with Retry-After when that reconcile does not end within 60 s."
+        ),
     ] = None,
 ) -> dict[str, Any]:
     app = ctx.controller.application(name)
     if refresh is not None:
-        done = ctx.events.expect_reconcile(name)
+        done = ctx.controller.wait_reconciled(name, REFRESH_WAIT)
         ctx.controller.refresh(name, hard=refresh is Refresh.hard)
-        await ctx.events.wait(done, REFRESH_WAIT)
+        if not await done:
+            ctx.controller.application(name)  # 404 when it was deleted meanwhile
+            raise TemporaryError(
+                f"the refresh of {name!r} did not finish within {REFRESH_WAIT:.0f}s; "
+                "try again, or read the app without refresh",
+                delay=REFRESH_WAIT,
+            )
         app = ctx.controller.application(name)
     return app
 
@@ -122,7 +131,5 @@ async def delete_application(
         bool, Query(description="Delete the app's live objects too (the default).")
     ] = True,
 ) -> dict[str, Any]:
-    app = ctx.controller.application(name)
-    await ctx.controller.delete_application(name, cascade=cascade)
-    ctx.events.deleted(app)
+    await ctx.controller.delete_application(name, cascade=cascade)  # the stream hears it
     return {}

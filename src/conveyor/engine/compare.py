@@ -16,7 +16,6 @@ import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.diff import (
@@ -26,14 +25,21 @@ from conveyor.diff import (
     compile_ignore_rules,
     diff_app,
 )
-from conveyor.engine.appspec import AppSpec
 from conveyor.engine.syncoptions import Lookup, option_conditions, shared_resource_conditions
 from conveyor.errors import ValidationError
 from conveyor.health import aggregate, assess
+from conveyor.model.application import Application
 from conveyor.model.appproject import AppProject
 from conveyor.model.health import Health, HealthStatus
 from conveyor.model.objects import Object, ObjectKey, group_of
-from conveyor.model.syncoptions import SyncOptions
+from conveyor.model.source import Source
+from conveyor.model.status import (
+    Condition,
+    ConditionType,
+    ResourceStatus,
+    Summary,
+    SyncStatus,
+)
 from conveyor.render import CacheKey, Renderer, RenderRequest
 from conveyor.source import RepoCache, repo_key
 from conveyor.targets.protocol import TRACKING_LABEL
@@ -52,17 +58,17 @@ class Comparison:
     diff: AppDiff
     source_type: str
     live: list[Object] = field(default_factory=list)
-    health: dict[str, Any] = field(default_factory=dict)
-    resources: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    conditions: list[dict[str, Any]] = field(default_factory=list)
+    health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
+    resources: list[ResourceStatus] = field(default_factory=list)
+    summary: Summary = field(default_factory=Summary)
+    conditions: list[Condition] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     ignore_rules: tuple[IgnoreRule, ...] = ()
     """The app's compiled ignoreDifferences (a sync with RespectIgnoreDifferences uses them)."""
 
     @property
-    def sync_status(self) -> str:
-        return str(self.diff.status)
+    def sync_status(self) -> SyncStatus:
+        return self.diff.status
 
     @property
     def desired_count(self) -> int:
@@ -203,13 +209,14 @@ class Comparer:
     # -- render and compare -----------------------------------------------------------------
 
     async def desired(
-        self, spec: AppSpec, sha: str, *, source: dict[str, Any] | None = None, hard: bool = False
+        self, app: Application, sha: str, *, source: Source | None = None, hard: bool = False
     ) -> tuple[list[Object], str]:
-        """Rendered, prepared objects of ``spec`` (or of ``source``) at ``sha``."""
-        src = source or spec.source
-        url = str(src.get("repoURL") or spec.repo_url)
+        """Rendered, prepared objects of ``app`` (or of ``source``) at ``sha``."""
+        src = source or app.spec.source
+        url = src.repo_url
+        namespace = app.spec.destination.namespace
         root = self.checkouts / repo_key(url) / sha
-        request = RenderRequest.from_source(root, src, app_name=spec.name, namespace=spec.namespace)
+        request = RenderRequest.from_source(root, src, app_name=app.name, namespace=namespace)
         key = CacheKey.of(request, repo_url=repo_key(url), revision=sha)
         cached = None if hard else self.renderer.cache.get(key)
         if cached is None or cached.error is not None:
@@ -218,25 +225,26 @@ class Comparer:
         if hard:
             self.renderer.cache.put(key, result.source_type, result.manifests)
         # Every render result (cached or not) is a fresh copy this caller owns.
-        return prepare(result.manifests, spec.name, spec.namespace), str(result.source_type)
+        return prepare(result.manifests, app.name, namespace), str(result.source_type)
 
     async def compare(
         self,
-        spec: AppSpec,
+        app: Application,
         sha: str,
         live: list[Object],
         *,
         project: AppProject,
         hard: bool = False,
-        source: dict[str, Any] | None = None,
+        source: Source | None = None,
     ) -> Comparison:
-        """Compare ``spec`` at ``sha`` with its ``live`` objects."""
-        desired, source_type = await self.desired(spec, sha, source=source, hard=hard)
-        errors = _project_errors(project, spec, desired)
+        """Compare ``app`` at ``sha`` with its ``live`` objects."""
+        desired, source_type = await self.desired(app, sha, source=source, hard=hard)
+        errors = _project_errors(project, app, desired)
         if errors:
             raise ValidationError("; ".join(errors))
-        rules = compile_ignore_rules(list(spec.ignore_differences))
-        diff = diff_app(desired, live, namespace=spec.namespace, ignore_rules=rules)
+        rules = compile_ignore_rules(app.spec.ignore_differences)
+        namespace = app.spec.destination.namespace
+        diff = diff_app(desired, live, namespace=namespace, ignore_rules=rules)
         comparison = Comparison(
             revision=sha,
             desired=desired,
@@ -246,17 +254,18 @@ class Comparer:
             ignore_rules=rules,
         )
         _fill_status(comparison)
-        options = SyncOptions.parse(f"{k}={v}" for k, v in spec.sync_options.items())
-        comparison.conditions.extend(option_conditions(options, desired))
+        warnings = option_conditions(app.sync_options, desired)
         if self.live_lookup is not None:
-            comparison.conditions.extend(
-                shared_resource_conditions(spec.name, desired, self.live_lookup)
-            )
+            warnings += shared_resource_conditions(app.name, desired, self.live_lookup)
+        comparison.conditions.extend(
+            Condition(type=w["type"], message=w["message"]) for w in warnings
+        )
         return comparison
 
 
-def _project_errors(project: AppProject, spec: AppSpec, desired: list[Object]) -> list[str]:
+def _project_errors(project: AppProject, app: Application, desired: list[Object]) -> list[str]:
     errors = []
+    dest = app.spec.destination
     seen: set[tuple[str, str, str]] = set()
     for obj in desired:
         kind = str(obj.get("kind", ""))
@@ -269,10 +278,8 @@ def _project_errors(project: AppProject, spec: AppSpec, desired: list[Object]) -
         verdict = project.permits_resource(group, kind, namespaced)
         if not verdict:
             errors.append(verdict.reason)
-        if namespaced and namespace and namespace != spec.namespace:
-            where = project.permits_destination(
-                namespace, server=spec.dest_server, name=spec.dest_name
-            )
+        if namespaced and namespace and namespace != dest.namespace:
+            where = project.permits_destination(namespace, server=dest.server, name=dest.name)
             if not where:
                 errors.append(where.reason)
     return errors
@@ -289,16 +296,6 @@ def _fill_status(comparison: Comparison) -> None:
     tracked_live = []
     for res in comparison.diff.resources:
         live = live_by_key.get(res.key)
-        entry: dict[str, Any] = {
-            "group": res.key.group,
-            "version": res.api_version.split("/")[-1] if res.api_version else "",
-            "kind": res.key.kind,
-            "namespace": res.key.namespace,
-            "name": res.key.name,
-            "status": str(res.status),
-        }
-        if res.requires_pruning:
-            entry["requiresPruning"] = True
         if live is None:
             health = Health(HealthStatus.MISSING)
         else:
@@ -306,17 +303,26 @@ def _fill_status(comparison: Comparison) -> None:
             tracked_live.append(live)
         if not res.requires_pruning:
             healths.append(health)
-        entry["health"] = health.to_dict()
-        resources.append(entry)
+        extra = {"requires_pruning": True} if res.requires_pruning else {}
+        resources.append(
+            ResourceStatus(
+                group=res.key.group,
+                version=res.api_version.split("/")[-1] if res.api_version else "",
+                kind=res.key.kind,
+                namespace=res.key.namespace,
+                name=res.key.name,
+                status=res.status,
+                health=health,
+                **extra,
+            )
+        )
     comparison.resources = resources
-    comparison.health = aggregate(healths).to_dict()
-    comparison.summary = {
-        k: v
-        for k, v in {
-            "images": _images(tracked_live),
-            "externalURLs": _external_urls(tracked_live),
-        }.items()
-        if v
-    }
+    comparison.health = aggregate(healths)
+    images, urls = _images(tracked_live), _external_urls(tracked_live)
+    comparison.summary = Summary(
+        **({"images": images} if images else {}), **({"external_urls": urls} if urls else {})
+    )
     for warning in comparison.diff.warnings:
-        comparison.conditions.append({"type": "RepeatedResourceWarning", "message": warning})
+        comparison.conditions.append(
+            Condition(type=ConditionType.REPEATED_RESOURCE_WARNING, message=warning)
+        )

@@ -99,9 +99,19 @@ class HealthStatusChanged:
     at: datetime
 
 
+@dataclass(frozen=True)
+class AppUpdated:
+    """Anything in the app's status changed (a reconcile's result, an operation's progress):
+    what the API's stream sends as MODIFIED. The app is read from the controller."""
+
+    app: str
+    at: datetime
+
+
 EngineEvent = (
     AppCreated
     | AppDeleted
+    | AppUpdated
     | OperationStarted
     | OperationFinished
     | SyncStatusChanged

@@ -13,6 +13,8 @@ RespectIgnoreDifferences=true keeps the live value of ignored fields, PrunePropa
 says what a pruned object's dependants do, SkipDryRunOnMissingResource skips the dry run of a
 kind the target does not know yet (a CRD in the same sync does that on its own), and
 FailOnSharedResource=true fails the sync before it starts when another app tracks a resource.
+
+A step's time limit is measured on the injected clock, so tests move time instead of waiting.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions, Target, Unkn
 log = get_logger(component="sync")
 
 Progress = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+RECHECK_SECONDS = 1.0
+"""Longest a waiting step goes without looking again when no live object changes."""
 
 
 @dataclass(frozen=True)
@@ -281,10 +286,25 @@ class SyncExecutor:
             self.live.forget(key)
             return
         await self.target.delete(key)
-        async with asyncio.timeout(self.step_timeout):
-            while await self.target.get(key) is not None:
-                await self.live.wait_for_change(0.5)
+        deadline = self.clock.monotonic() + self.step_timeout
+        while await self.target.get(key) is not None:
+            if not await self._wait_until(deadline):
+                raise SyncFailed(
+                    f"timed out after {self.step_timeout:.0f}s waiting for the previous "
+                    f"{_describe(key)} to be deleted"
+                )
         self.live.forget(key)
+
+    async def _wait_until(self, deadline: float) -> bool:
+        """Wait for the next live change (or a recheck); False once the clock passed deadline.
+
+        The deadline is read from the injected clock, so a test decides when a step times out.
+        """
+        remaining = deadline - self.clock.monotonic()
+        if remaining <= 0:
+            return False
+        await self.live.wait_for_change(min(remaining, RECHECK_SECONDS))
+        return True
 
     async def _wait_step(
         self, step: list[SyncTask], results: dict[ObjectKey, dict[str, Any]], *, wait_health: bool
@@ -294,22 +314,20 @@ class SyncExecutor:
             t for t in step
             if not t.skip_reason and (t.action == "hook" or (wait_health and t.action != "prune"))
         ]  # fmt: skip
-        try:
-            async with asyncio.timeout(self.step_timeout):
-                while pending:
-                    still = []
-                    for task in pending:
-                        done = await self._check(task, results)
-                        if not done:
-                            still.append(task)
-                    pending = still
-                    if pending:
-                        await self.live.wait_for_change(1.0)
-        except TimeoutError as err:
-            names = ", ".join(_describe(t.key) for t in pending)
-            raise SyncFailed(
-                f"timed out after {self.step_timeout:.0f}s waiting for {names} to become healthy"
-            ) from err
+        deadline = self.clock.monotonic() + self.step_timeout
+        while pending:
+            still = []
+            for task in pending:
+                done = await self._check(task, results)
+                if not done:
+                    still.append(task)
+            pending = still
+            if pending and not await self._wait_until(deadline):
+                names = ", ".join(_describe(t.key) for t in pending)
+                raise SyncFailed(
+                    f"timed out after {self.step_timeout:.0f}s waiting for {names} "
+                    "to become healthy"
+                )
 
     async def _check(self, task: SyncTask, results: dict[ObjectKey, dict[str, Any]]) -> bool:
         obj = self.live.get(task.key) or await self.target.get(task.key)
@@ -352,8 +370,8 @@ class SyncExecutor:
         self, request: SyncRequest, results: dict[ObjectKey, dict[str, Any]]
     ) -> None:
         hooks = sync_fail_hooks(request.desired, request.namespace, request.options.sync)
-        if not hooks or request.dry_run:
-            return
+        if not hooks or request.dry_run or request.options.selected is not None:
+            return  # a selective sync runs no hooks, SyncFail ones included
         try:
             for task in hooks:
                 results[task.key] = await self._start_hook(task, request)

@@ -172,6 +172,8 @@ def plan_sync(
     for obj in desired:
         key = ObjectKey.of(obj, namespace)
         opts = options.sync.for_resource(obj)
+        if is_hook(obj) and options.selected is not None:
+            continue  # a selective sync runs no hooks (Argo CD: "Hooks are not run")
         if is_hook(obj):
             for hook in sorted(runs_in(obj) - {HookType.SYNC_FAIL}):
                 tasks.append(

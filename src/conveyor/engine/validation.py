@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.engine.appspec import AppSpec
 from conveyor.errors import NotFoundError
+from conveyor.model.application import Application
 from conveyor.model.appproject import AppProject, ProjectDenied, default_project
 from conveyor.model.loading import application_from_dict, project_from_dict
+from conveyor.model.source import Source
 from conveyor.source import validate_path, validate_repo_url, validate_revision
 
 DEFAULT_PROJECT = "default"
 
 
-def load_application(manifest: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The validated manifest (unknown fields kept) and its warnings."""
+def load_application(manifest: dict[str, Any]) -> tuple[Application, list[str]]:
+    """The validated, typed Application (unknown fields kept) and its warnings."""
     loaded = application_from_dict(manifest)
-    return loaded.value.to_manifest(), list(loaded.warnings)
+    return loaded.value, list(loaded.warnings)
 
 
 def load_project(manifest: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -42,18 +43,20 @@ def project_or_default(name: str, manifest: dict[str, Any] | None) -> AppProject
     )
 
 
-def check_source(spec: AppSpec) -> None:
+def check_source(source: Source) -> None:
     """Refuse repo URLs, revisions and paths that could inject options or leave the repo."""
-    validate_repo_url(spec.repo_url)
-    validate_revision(spec.target_revision)
-    validate_path(spec.path)
+    validate_repo_url(source.repo_url)
+    validate_revision(source.revision)
+    validate_path(source.path or ".")
 
 
-def check_project(project: AppProject, spec: AppSpec) -> None:
-    """Raise ProjectDenied when the project does not permit the app's repo or destination."""
+def check_project(project: AppProject, app: Application, source: Source | None = None) -> None:
+    """Raise ProjectDenied when the project does not permit the app's repo (or that of
+    ``source``, a rollback's) or its destination."""
+    dest = app.spec.destination
     for verdict in (
-        project.permits_source(spec.repo_url),
-        project.permits_destination(spec.namespace, server=spec.dest_server, name=spec.dest_name),
+        project.permits_source((source or app.spec.source).repo_url),
+        project.permits_destination(dest.namespace, server=dest.server, name=dest.name),
     ):
         if not verdict:
-            raise ProjectDenied(verdict.reason, obj=f"Application/{spec.name}")
+            raise ProjectDenied(verdict.reason, obj=f"Application/{app.name}")

@@ -21,7 +21,6 @@ from typing import Any
 import jq  # type: ignore[import-not-found]
 from pydantic import Field, field_validator, model_validator
 
-from conveyor.model.durations import parse_duration as parse_duration  # engine.appspec uses it
 from conveyor.model.manifest import ArgoModel, Manifest
 from conveyor.model.source import Source
 from conveyor.model.status import ApplicationStatus

@@ -22,7 +22,7 @@ from conveyor.errors import ValidationError
 from conveyor.model.application import Application
 from conveyor.model.appproject import AppProject
 from conveyor.model.manifest import API_VERSION, ArgoModel, Manifest
-from conveyor.model.messages import describe_errors, type_name
+from conveyor.model.messages import COMMON_HINTS, FIELD_HINTS, describe_errors, type_name
 from conveyor.model.objects import Object
 from conveyor.model.yamldocs import RawDocument, split_documents
 
@@ -151,7 +151,8 @@ def _load(obj: Mapping[str, Any], model: type[M]) -> Loaded[M]:
     try:
         value = model.model_validate(dict(obj))
     except pydantic.ValidationError as err:
-        problems.extend(describe_errors(err.errors()))
+        hints = FIELD_HINTS if kind == "Application" else COMMON_HINTS
+        problems.extend(describe_errors(err.errors(), hints))
         raise ManifestError(problems, obj=_identity(obj)) from None
     if problems:
         raise ManifestError(problems, obj=_identity(obj))

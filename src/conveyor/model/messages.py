@@ -8,14 +8,19 @@ one are deployed to)``. This module does that translation and nothing else.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-# What a required field is for, said once where it is missing.
-FIELD_HINTS = {
+# What a required field is for, said once where it is missing (for any kind).
+COMMON_HINTS = {
     "apiVersion": "write apiVersion: argoproj.io/v1alpha1",
     "metadata": "give the manifest a metadata.name",
     "metadata.name": "the name of the object",
+}
+
+# An Application's own required fields.
+FIELD_HINTS = {
+    **COMMON_HINTS,
     "spec": "an Application needs spec.source and spec.destination",
     "spec.source": "the Git repository and path to deploy from",
     "spec.source.repoURL": "the Git repository to deploy from, e.g. https://github.com/org/repo",
@@ -27,21 +32,22 @@ FIELD_HINTS = {
 _INDEX = re.compile(r"\[\d+\]")
 
 
-def describe_errors(errors: Iterable[Any]) -> list[str]:
-    """Each pydantic error (``ValidationError.errors()``) as one or more sentences."""
+def describe_errors(errors: Iterable[Any], hints: Mapping[str, str] = FIELD_HINTS) -> list[str]:
+    """Each pydantic error (``ValidationError.errors()``) as one or more sentences; ``hints``
+    say what a missing field is for (an Application's by default)."""
     out: list[str] = []
     for error in errors:
-        out.extend(describe_error(error))
+        out.extend(describe_error(error, hints))
     return out
 
 
-def describe_error(error: Any) -> list[str]:
+def describe_error(error: Any, hints: Mapping[str, str] = FIELD_HINTS) -> list[str]:
     """One pydantic error as sentences (a validator may report several list items)."""
     path = field_path(error["loc"])
     kind = error["type"]
     got = type_name(error.get("input"))
     if kind == "missing":
-        hint = FIELD_HINTS.get(_INDEX.sub("[]", path))
+        hint = hints.get(_INDEX.sub("[]", path))
         return [f"{path}: field required" + (f" ({hint})" if hint else "")]
     simple = {
         "string_type": f"expected a string, got {got}"

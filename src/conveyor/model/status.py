@@ -4,17 +4,19 @@
 (``status.sync``, ``status.health``, ``status.history``, ``status.operationState``,
 ``status.conditions``, ``status.resources``, ``status.summary``), so ``conveyor app get -o
 json`` reads like ``argocd app get -o json`` and tools written for one work with the other.
-``from_dict`` reads it back (the store keeps it as JSON). Empty fields are left out, as Go's
-``omitempty`` does; times are RFC 3339 in UTC with whole seconds, as Kubernetes writes them.
+``from_dict`` reads it back (the store keeps it as JSON) and writes it back unchanged: a field
+is written when it was set (by the engine, or in the JSON read), and left out when it was not,
+as Go's ``omitempty`` leaves out what was never filled; times are RFC 3339 in UTC with whole
+seconds, as Kubernetes writes them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 from conveyor.model.health import Health, HealthStatus
@@ -35,8 +37,10 @@ __all__ = [
     "ResourceResult",
     "ResourceStatus",
     "ResultCode",
+    "RetryLimit",
     "Summary",
     "SyncOperation",
+    "SyncOperationResource",
     "SyncPhase",
     "SyncResult",
     "SyncState",
@@ -54,6 +58,9 @@ def rfc3339(moment: datetime) -> str:
 
 Time = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 """A timestamp field, written the Kubernetes way."""
+
+HealthField = Annotated[Health, PlainSerializer(Health.to_dict, return_type=dict)]
+"""A health field, written as Argo CD writes it (no empty message)."""
 
 
 class SyncStatus(StrEnum):
@@ -101,11 +108,15 @@ class ConditionType(StrEnum):
     SYNC_OPTION_WARNING = "SyncOptionWarning"
     # Conveyor's: a hook annotation names a hook type or delete policy that does not exist.
     HOOK_ANNOTATION_WARNING = "HookAnnotationWarning"
+    UNKNOWN_FIELD = "UnknownField"  # a manifest field Conveyor keeps but does not act on
 
     @property
     def is_error(self) -> bool:
         """An error condition, as opposed to a warning."""
         return self.value.endswith("Error")
+
+
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 
 
 class StatusModel(BaseModel):
@@ -120,9 +131,19 @@ class StatusModel(BaseModel):
         extra="allow",
     )
 
+    @model_validator(mode="after")
+    def _share_fields_set(self) -> Self:
+        """Models with the same fields set share one set object (never changed in place:
+        ``model_copy`` copies it first); the engine holds tens of these per app."""
+        shared = _FIELDS_SETS.setdefault(frozenset(self.__pydantic_fields_set__), set())
+        if not shared:
+            shared.update(self.__pydantic_fields_set__)
+        object.__setattr__(self, "__pydantic_fields_set__", shared)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
-        """Argo CD's JSON shape, empty fields left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        """Argo CD's JSON shape: the fields that were set (unset ones left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -139,9 +160,13 @@ class SyncState(StatusModel):
 
 
 class Condition(StatusModel):
-    """One ``status.conditions`` entry: something a person should know or fix."""
+    """One ``status.conditions`` entry: something a person should know or fix.
 
-    type: ConditionType
+    ``type`` is one of ``ConditionType`` or, for what a target reports about itself
+    (``Target.conditions()``), the target's own type name.
+    """
+
+    type: ConditionType | str
     message: str
     last_transition_time: Time | None = None
 
@@ -155,7 +180,7 @@ class ResourceStatus(StatusModel):
     namespace: str = ""
     name: str
     status: SyncStatus
-    health: Health | None = None
+    health: HealthField | None = None
     hook: bool = False
     requires_pruning: bool = False
     sync_wave: int = 0
@@ -172,7 +197,7 @@ class ResourceResult(StatusModel):
     status: ResultCode | None = None
     message: str = ""
     hook_type: HookType | None = None
-    hook_phase: OperationPhase | None = None
+    hook_phase: OperationPhase | Literal[""] | None = None  # "" for a hook a dry run lists
     sync_phase: SyncPhase | None = None
 
 
@@ -191,12 +216,31 @@ class InitiatedBy(StatusModel):
     automated: bool = False
 
 
+class SyncOperationResource(StatusModel):
+    """One ``operation.sync.resources`` entry: a resource the sync is limited to."""
+
+    group: str = ""
+    kind: str
+    namespace: str = ""
+    name: str
+
+
 class SyncOperation(StatusModel):
     """``operation.sync``: what a sync was asked to do."""
 
     revision: str = ""
     prune: bool = False
     dry_run: bool = False
+    sync_options: list[str] = []
+    resources: list[SyncOperationResource] = []
+    """Only these resources (``app sync --resource``); empty for all."""
+    source: dict[str, Any] | None = None  # spec.source to sync (a rollback's, or the app's)
+
+
+class RetryLimit(StatusModel):
+    """``operation.retry``: how many times a failed sync is tried again."""
+
+    limit: int = 0
 
 
 class Operation(StatusModel):
@@ -204,6 +248,7 @@ class Operation(StatusModel):
 
     sync: SyncOperation = SyncOperation()
     initiated_by: InitiatedBy = InitiatedBy()
+    retry: RetryLimit | None = None
 
 
 class OperationState(StatusModel):
@@ -244,7 +289,7 @@ class ApplicationStatus(StatusModel):
     """An Application's ``status``, as Argo CD writes it."""
 
     sync: SyncState = SyncState(status=SyncStatus.UNKNOWN)
-    health: Health = Health(HealthStatus.UNKNOWN)
+    health: HealthField = Health(HealthStatus.UNKNOWN)
     history: list[HistoryEntry] = []
     operation_state: OperationState | None = None
     conditions: list[Condition] = []

@@ -1,7 +1,8 @@
 """What to render: a directory of the exported repository plus the app's render parameters.
 
-The engine holds ``spec.source`` as the model's Source or as a plain dict with Argo CD's
-camelCase keys; ``RenderRequest.from_source`` accepts both, so the engine passes what it has.
+The engine holds ``spec.source`` as the model's typed ``Source`` and ``RenderRequest.from_source``
+reads its fields directly; a plain dict with Argo CD's camelCase keys (tools, tests) is checked
+field by field and gives the same request.
 Options are frozen values: the same request always renders the same manifests, which is what
 lets the cache key on them (``canonical()``).
 
@@ -19,13 +20,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from conveyor.errors import ValidationError
+from conveyor.model.source import Helm, Kustomize, Source
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """The names kustomize looks for, in its order."""
 HELM_CHART_FILE = "Chart.yaml"
+_CHART_REFUSED = (
+    "charts from a Helm repository are not rendered by Conveyor: commit the chart "
+    "to Git and point spec.source.path at it"
+)
 
 
 class SourceType(StrEnum):
@@ -156,27 +160,21 @@ class RenderRequest:
     def from_source(
         cls,
         root: Path,
-        source: BaseModel | Mapping[str, Any],
+        source: Source | Mapping[str, Any],
         *,
         app_name: str = "",
         namespace: str = "",
     ) -> RenderRequest:
         """The request for ``spec.source`` (model or camelCase dict); ValidationError if bad."""
-        spec = (
-            source.model_dump(by_alias=True, exclude_none=True)
-            if isinstance(source, BaseModel)
-            else source
-        )
+        if isinstance(source, Source):
+            return _from_model(root, source, app_name=app_name, namespace=namespace)
+        spec = source
         blocks = {name: spec.get(name) for name in ("directory", "kustomize", "helm")}
         given = [name for name, block in blocks.items() if block is not None]
         if len(given) > 1:
             raise ValidationError(f"set only one of {', '.join(given)}", obj="spec.source")
         if spec.get("chart"):
-            raise ValidationError(
-                "charts from a Helm repository are not rendered by Conveyor: commit the chart "
-                "to Git and point spec.source.path at it",
-                obj="spec.source.chart",
-            )
+            raise ValidationError(_CHART_REFUSED, obj="spec.source.chart")
         return cls(
             root=root,
             path=_string(spec, "path", "spec.source") or ".",
@@ -240,8 +238,7 @@ def _directory(spec: Mapping[str, Any]) -> DirectoryOptions:
     )
 
 
-def _kustomize(spec: Mapping[str, Any]) -> KustomizeOptions:
-    where = "spec.source.kustomize"
+def _replicas(spec: Mapping[str, Any], where: str) -> tuple[tuple[str, int], ...]:
     replicas: list[tuple[str, int]] = []
     for index, item in enumerate(spec.get("replicas") or []):
         entry = _mapping(item, f"{where}.replicas[{index}]")
@@ -251,6 +248,12 @@ def _kustomize(spec: Mapping[str, Any]) -> KustomizeOptions:
                 "needs a name and a whole-number count", obj=f"{where}.replicas[{index}]"
             )
         replicas.append((entry["name"], int(str(count))))
+    return tuple(replicas)
+
+
+def _kustomize(spec: Mapping[str, Any]) -> KustomizeOptions:
+    where = "spec.source.kustomize"
+    replicas = _replicas(spec, where)
     return KustomizeOptions(
         images=_strings(spec, "images", where),
         name_prefix=_string(spec, "namePrefix", where),
@@ -261,7 +264,7 @@ def _kustomize(spec: Mapping[str, Any]) -> KustomizeOptions:
         force_common_annotations=_bool(spec, "forceCommonAnnotations", where),
         label_without_selector=_bool(spec, "labelWithoutSelector", where),
         namespace=_string(spec, "namespace", where),
-        replicas=tuple(replicas),
+        replicas=replicas,
     )
 
 
@@ -304,4 +307,75 @@ def _helm(spec: Mapping[str, Any]) -> HelmOptions:
         ignore_missing_value_files=_bool(spec, "ignoreMissingValueFiles", where),
         kube_version=_string(spec, "kubeVersion", where),
         api_versions=_strings(spec, "apiVersions", where),
+    )
+
+
+def _from_model(root: Path, source: Source, *, app_name: str, namespace: str) -> RenderRequest:
+    """The request for a validated ``Source``: its typed fields, read as they are."""
+    if source.chart:
+        raise ValidationError(_CHART_REFUSED, obj="spec.source.chart")
+    given = [name for name in ("directory", "kustomize", "helm") if getattr(source, name)]
+    directory, kustomize, helm = source.directory, source.kustomize, source.helm
+    return RenderRequest(
+        root=root,
+        path=source.path or ".",
+        source_type=SourceType[given[0].upper()] if given else None,
+        directory=DirectoryOptions(
+            recurse=directory.recurse,
+            include=directory.include or "",
+            exclude=directory.exclude or "",
+        )
+        if directory is not None
+        else DirectoryOptions(),
+        kustomize=_kustomize_model(kustomize) if kustomize is not None else KustomizeOptions(),
+        helm=_helm_model(helm) if helm is not None else HelmOptions(),
+        app_name=app_name,
+        namespace=namespace,
+    )
+
+
+def _kustomize_model(kustomize: Kustomize) -> KustomizeOptions:
+    where = "spec.source.kustomize"
+    extra: Mapping[str, Any] = kustomize.model_extra or {}  # fields the model keeps as given
+    return KustomizeOptions(
+        images=tuple(kustomize.images or ()),
+        name_prefix=kustomize.name_prefix or "",
+        name_suffix=kustomize.name_suffix or "",
+        common_labels=dict(kustomize.common_labels or {}),
+        common_annotations=dict(kustomize.common_annotations or {}),
+        force_common_labels=bool(kustomize.force_common_labels),
+        force_common_annotations=bool(kustomize.force_common_annotations),
+        label_without_selector=_bool(extra, "labelWithoutSelector", where),
+        namespace=kustomize.namespace or "",
+        replicas=_replicas(extra, where),
+    )
+
+
+def _helm_model(helm: Helm) -> HelmOptions:
+    where = "spec.source.helm"
+    values = helm.values or ""
+    if helm.values_object is not None:  # Argo CD: valuesObject wins over values
+        values = json.dumps(helm.values_object)
+    for index, parameter in enumerate(helm.parameters or []):
+        if not parameter.name:
+            raise ValidationError("needs a name", obj=f"{where}.parameters[{index}]")
+    for index, file_parameter in enumerate(helm.file_parameters or []):
+        if not file_parameter.name or not file_parameter.path:
+            raise ValidationError("needs a name and a path", obj=f"{where}.fileParameters[{index}]")
+    return HelmOptions(
+        value_files=tuple(helm.value_files or ()),
+        values=values,
+        parameters=tuple(
+            HelmParameter(name=p.name, value=p.value, force_string=p.force_string)
+            for p in helm.parameters or []
+        ),
+        file_parameters=tuple(
+            HelmFileParameter(name=p.name, path=p.path) for p in helm.file_parameters or []
+        ),
+        release_name=helm.release_name or "",
+        namespace=helm.namespace or "",
+        skip_crds=bool(helm.skip_crds),
+        ignore_missing_value_files=bool(helm.ignore_missing_value_files),
+        kube_version=helm.kube_version or "",
+        api_versions=tuple(helm.api_versions or ()),
     )

@@ -196,6 +196,7 @@ def test_probe_defaults_and_thresholds() -> None:
         ProbeSpec.parse("Readiness", {"grpc": {"port": 1}})
 
 
+@pytest.mark.processes
 def test_container_ports_remap_declared_ports_and_never_repeat() -> None:
     book = HostPortBook()
     declared = [{"containerPort": 8080, "name": "http"}, {"containerPort": 9090}]

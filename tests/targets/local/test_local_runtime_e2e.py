@@ -125,8 +125,15 @@ async def test_rolling_update_under_load_loses_no_request_and_keeps_capacity(
             min_ready = min(min_ready, len(await ready_pods(target, "roll")))
 
     watcher = asyncio.create_task(watch_capacity())
-    load = asyncio.create_task(_steady_load(port, rate=200, until=lambda: not watching))
-    await asyncio.sleep(1)
+    served: list[int] = [0]
+    load = asyncio.create_task(
+        _steady_load(port, rate=200, until=lambda: not watching, served=served)
+    )
+
+    async def served_at_least(count: int) -> bool:
+        return served[0] >= count
+
+    await wait_for(lambda: served_at_least(250), what="250 requests served before the update")
     await target.apply(
         deployment("roll", "hello:v2", replicas=3, probes=READY_PROBE, strategy=strategy)
     )
@@ -136,7 +143,8 @@ async def test_rolling_update_under_load_loses_no_request_and_keeps_capacity(
     await wait_for(
         lambda: _count(_pods(target, "roll"), 3, exact=True), timeout=30, what="old pods gone"
     )
-    await asyncio.sleep(1)
+    after = served[0] + 250
+    await wait_for(lambda: served_at_least(after), what="250 requests served after the update")
     watching = False
     ok, failed = await load
     watcher.cancel()
@@ -317,8 +325,13 @@ async def _events(target: LocalTarget, selector: Selector) -> AsyncIterator[Watc
         yield event
 
 
-async def _steady_load(port: int, *, rate: float, until: Any) -> tuple[int, list[str]]:
-    """Send ``rate`` requests per second over keep-alive connections until ``until()``."""
+async def _steady_load(
+    port: int, *, rate: float, until: Any, served: list[int]
+) -> tuple[int, list[str]]:
+    """Send ``rate`` requests per second over keep-alive connections until ``until()``.
+
+    ``served[0]`` counts the successful answers as they come, for the test to wait on.
+    """
     ok = 0
     failed: list[str] = []
     interval = 1.0 / rate
@@ -331,6 +344,7 @@ async def _steady_load(port: int, *, rate: float, until: Any) -> tuple[int, list
                 response = await client.get(f"http://127.0.0.1:{port}/")
                 if response.status_code == 200:
                     ok += 1
+                    served[0] = ok
                 else:
                     failed.append(f"HTTP {response.status_code}")
             except httpx.HTTPError as err:

@@ -72,7 +72,8 @@ async def test_built_in_and_argoproj_kinds_need_no_crd(target: LocalTarget) -> N
         {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p"}},
         {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
          "metadata": {"name": "a"},
-         "spec": {"metrics": [{"name": "m", "provider": {"web": {"url": "http://x"}}}]}},
+         "spec": {"metrics": [{"name": "up", "successCondition": "result == 1",
+                               "provider": {"web": {"url": "http://127.0.0.1:1/"}}}]}},
     ):  # fmt: skip
         assert (await target.apply(obj))["metadata"]["uid"]
 
