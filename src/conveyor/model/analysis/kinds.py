@@ -33,7 +33,10 @@ DEFAULT_MEASUREMENT_RETENTION = 10  # latest measurements kept per metric
 
 # Providers Argo Rollouts ships that Conveyor keeps but does not measure with.
 UNSUPPORTED_PROVIDERS = {
-    name: "this metric provider is not available in Conveyor; use prometheus, web or job"
+    name: (
+        "this metric provider is not available in Conveyor; use prometheus, web, job or the"
+        " conveyor/builtin and conveyor/judge plugins"
+    )
     for name in (
         "datadog",
         "newRelic",
