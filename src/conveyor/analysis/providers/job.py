@@ -2,9 +2,10 @@
 
 Measuring creates a Job from ``provider.job`` (its metadata's labels and annotations copied,
 plus Argo's labels naming the run and metric, and owned by the run when it has a uid) and
-returns a Running measurement that names the Job and asks to be resumed shortly. Resuming reads the Job: Complete is Successful,
-Failed is Failed, anything else still Running. Terminating deletes the Job and ends the
-measurement as Successful with "Metric Terminated", as Argo does. A Job that disappeared is
+returns a Running measurement that names the Job and asks to be resumed shortly. Resuming
+reads the Job: Complete is Successful, Failed is Failed, anything else still Running.
+Terminating deletes the Job and ends the measurement as Successful with "Metric Terminated",
+as Argo does. A Job that disappeared is
 an Error.
 
 The provider talks to the target through ``JobTarget``, the three calls of Conveyor's Target
