@@ -53,9 +53,9 @@ def test_the_next_interval_is_a_timer() -> None:
 
 def test_args_are_rendered_from_secrets_and_fields() -> None:
     label = {"fieldRef": {"fieldPath": "metadata.labels['app']"}}
+    flag = {"fieldRef": {"fieldPath": "metadata.labels.on"}}
     args = [{"name": "t", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
-            {"name": "app", "valueFrom": label},
-            {"name": "on", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels.on"}}}]  # fmt: skip
+            {"name": "app", "valueFrom": label}, {"name": "on", "valueFrom": flag}]  # fmt: skip
     p = plan(
         run({"args": args, "metrics": [web(url="http://x/{{args.app}}/{{args.on}}/{{args.t}}")]})
     )
