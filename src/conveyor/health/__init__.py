@@ -23,6 +23,7 @@ from conveyor.health import (
     pod,
     pvc,
     replicaset,
+    rollout,
     service,
     statefulset,
 )
@@ -98,6 +99,7 @@ _BUILT_IN: tuple[tuple[str, str, HealthCheck], ...] = (
     ("batch", "Job", job.assess),
     # Argo Rollouts' kinds that Argo CD judges with a built-in check
     ("argoproj.io", "AnalysisRun", analysisrun.assess),
+    ("argoproj.io", "Rollout", rollout.assess),
 )
 for _group, _kind, _check in _BUILT_IN:
     register(_group, _kind)(_check)

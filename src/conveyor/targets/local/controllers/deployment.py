@@ -16,19 +16,21 @@ ReplicaSet controller has not yet acted on the last plan.
 from __future__ import annotations
 
 import copy
-import json
 import math
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from conveyor.model.objects import Object
 from conveyor.targets.local.controllers import common as c
+from conveyor.targets.local.controllers import replicasets as rsutil
+from conveyor.targets.local.controllers.replicasets import RSView as _RS
+from conveyor.targets.local.controllers.replicasets import int_or as _int_or
 
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 _NO_LIMIT = 2**31 - 1  # math.MaxInt32: "no progress deadline" / "keep all history"
-_MAX_REVISION_HISTORY_CHARS = 2000
+_KEYS = rsutil.DEPLOYMENT_KEYS
 _NOT_COPIED_TO_RS = frozenset(
     {
         "kubectl.kubernetes.io/last-applied-configuration",
@@ -67,19 +69,7 @@ def pod_template_hash(template: dict[str, Any], collision_count: int | None = No
     The pod-template-hash label itself is left out, so a ReplicaSet's template hashes like
     the Deployment template it came from.
     """
-    data = json.dumps(_without_hash(template), sort_keys=True, separators=(",", ":"), default=str)
-    raw = data.encode()
-    if collision_count is not None:
-        raw += (collision_count & 0xFFFFFFFF).to_bytes(8, "little")
-    return c.safe_encode(str(c.fnv1a_32(raw)))
-
-
-def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
-    clean = copy.deepcopy(template or {})
-    labels = (clean.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(c.LABEL_POD_TEMPLATE_HASH, None)
-    return clean
+    return rsutil.pod_template_hash(template, collision_count, label=c.LABEL_POD_TEMPLATE_HASH)
 
 
 @dataclass(frozen=True)
@@ -129,43 +119,6 @@ def _fencepost(value: Any, replicas: int, *, round_up: bool) -> int:
         return c.scaled_value("25%", replicas, round_up=round_up)
 
 
-@dataclass(eq=False)
-class _RS:
-    """A working view of one ReplicaSet while the plan is made (its scale may change)."""
-
-    obj: Object
-    replicas: int
-    original: int | None  # spec.replicas as found; None for a ReplicaSet this plan creates
-    annotations: dict[str, str]
-    pods: list[Object] = field(default_factory=list)
-    active: list[Object] = field(default_factory=list)
-    available_pods: int = 0
-
-    @property
-    def name(self) -> str:
-        return c.name_of(self.obj)
-
-    @property
-    def revision(self) -> int:
-        return _int_or(self.annotations.get(c.ANN_REVISION), 0)
-
-    @property
-    def available(self) -> int:
-        """Available Pods this ReplicaSet keeps once it has converged on spec.replicas."""
-        return min(self.replicas, self.available_pods)
-
-    def age_key(self) -> tuple[float, int, str]:
-        created = c.creation_time(self.obj)
-        return (created.timestamp() if created else 0.0, self.revision, self.name)
-
-
-def _int_or(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
 def plan_deployment(
     deployment: Object, replicasets: list[Object], pods: list[Object], now: datetime
 ) -> DeploymentPlan:
@@ -185,25 +138,17 @@ class _Planner:
         self.prev: dict[str, Any] = d.get("status") or {}
         self.conditions: list[dict[str, Any]] = copy.deepcopy(self.prev.get("conditions") or [])
         self.collision_count: int | None = self.prev.get("collisionCount")
-        uid = c.uid_of(d)
-        self.all: list[_RS] = []
-        for obj in replicasets:
-            if not c.is_controlled_by(obj, uid):
-                continue
-            replicas = c.spec_int(obj.get("spec") or {}, "replicas", 1)
-            annotations = dict(c.metadata(obj).get("annotations") or {})
-            rs = _RS(obj, replicas, replicas, annotations)
-            rs.pods = [p for p in pods if c.is_controlled_by(p, c.uid_of(obj))]
-            rs.active = [p for p in rs.pods if c.is_active(p)]
-            rs.available_pods = sum(1 for p in rs.active if self._available(p))
-            self.all.append(rs)
-        self.all.sort(key=_RS.age_key)
+        self.all: list[_RS] = rsutil.views(
+            d,
+            replicasets,
+            pods,
+            min_ready=self.spec.min_ready,
+            now=now,
+            revision_key=_KEYS.revision,
+        )
         self.new: _RS | None = None
         self.created: list[_RS] = []
         self.deleted: list[str] = []
-
-    def _available(self, pod: Object) -> bool:
-        return c.is_pod_available(pod, self.spec.min_ready, self.now)
 
     @property
     def olds(self) -> list[_RS]:
@@ -255,8 +200,7 @@ class _Planner:
 
     def resolve_new(self) -> None:
         """FindNewReplicaSet + revision sync: the oldest ReplicaSet with the current template."""
-        wanted = _without_hash(self.template)
-        self.new = next((rs for rs in self.all if _without_hash(_template(rs.obj)) == wanted), None)
+        self.new = rsutil.find_new(self.all, self.template, _KEYS.hash_label)
         if self.new is None:
             return
         self.sync_annotations(self.new, self.max_old_revision() + 1, exists=True)
@@ -273,37 +217,13 @@ class _Planner:
     def create_new(self) -> None:
         if self.new is not None:
             return
-        pod_hash = pod_template_hash(self.template, self.collision_count)
-        taken = {rs.name for rs in self.all}
-        while f"{self.name}-{pod_hash}" in taken:  # same name, other template: a hash collision
-            self.collision_count = (self.collision_count or 0) + 1
-            pod_hash = pod_template_hash(self.template, self.collision_count)
-        template = copy.deepcopy(self.template)
-        template.setdefault("metadata", {}).setdefault("labels", {})[c.LABEL_POD_TEMPLATE_HASH] = (
-            pod_hash
-        )
-        selector = copy.deepcopy((self.d.get("spec") or {}).get("selector") or {})
-        selector.setdefault("matchLabels", {})[c.LABEL_POD_TEMPLATE_HASH] = pod_hash
-        meta: dict[str, Any] = {
-            "name": f"{self.name}-{pod_hash}",
-            "labels": copy.deepcopy(template["metadata"]["labels"]),
-            "ownerReferences": [
-                c.controller_reference(self.d, api_version="apps/v1", kind="Deployment")
-            ],
-        }
-        if c.metadata(self.d).get("namespace"):
-            meta["namespace"] = c.metadata(self.d)["namespace"]
-        spec = {
-            "replicas": 0,
-            "minReadySeconds": self.spec.min_ready,
-            "selector": selector,
-            "template": template,
-        }
-        rs = _RS(
-            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta, "spec": spec},
-            0,
-            None,
-            {},
+        rs, self.collision_count = rsutil.new_replicaset(
+            self.d,
+            self.template,
+            {rs.name for rs in self.all},
+            self.collision_count,
+            keys=_KEYS,
+            min_ready=self.spec.min_ready,
         )
         self.all.append(rs)
         self.new = rs
@@ -317,21 +237,7 @@ class _Planner:
 
     def sync_annotations(self, rs: _RS, new_revision: int, *, exists: bool) -> None:
         """SetNewReplicaSetAnnotations: copied annotations, revision (+ history), replicas."""
-        for key, value in (c.metadata(self.d).get("annotations") or {}).items():
-            if key not in _NOT_COPIED_TO_RS:
-                rs.annotations[key] = value
-        old = rs.annotations.get(c.ANN_REVISION)
-        old_revision = _int_or(old, -1 if old else 0)
-        if 0 <= old_revision < new_revision:
-            rs.annotations[c.ANN_REVISION] = str(new_revision)
-            if old is not None:  # a template came back: remember the revisions it had
-                history = [
-                    r for r in rs.annotations.get(c.ANN_REVISION_HISTORY, "").split(",") if r
-                ]
-                history.append(old)
-                while len(",".join(history)) > _MAX_REVISION_HISTORY_CHARS and len(history) > 1:
-                    history.pop(0)
-                rs.annotations[c.ANN_REVISION_HISTORY] = ",".join(history)
+        rsutil.sync_revision(rs, self.d, new_revision, keys=_KEYS, not_copied=_NOT_COPIED_TO_RS)
         if not exists:
             self.set_replicas_annotations(rs)
 
@@ -477,25 +383,7 @@ class _Planner:
 
     def cleanup(self) -> None:
         """Delete the oldest revisions beyond revisionHistoryLimit that have nothing left."""
-        if self.spec.history_limit is None:
-            return
-        cleanable = [rs for rs in self.olds if not c.is_terminating(rs.obj)]
-        excess = len(cleanable) - self.spec.history_limit
-        if excess <= 0:
-            return
-        for rs in sorted(cleanable, key=lambda r: (r.revision, *r.age_key()))[:excess]:
-            status = rs.obj.get("status") or {}
-            lagging = int(c.metadata(rs.obj).get("generation") or 0) > int(
-                status.get("observedGeneration", c.metadata(rs.obj).get("generation") or 0)
-            )
-            if (
-                rs.replicas == 0
-                and rs.original == 0
-                and not rs.pods
-                and not status.get("replicas")
-                and not lagging
-            ):
-                self.deleted.append(rs.name)
+        self.deleted.extend(rsutil.history_to_delete(self.olds, self.spec.history_limit))
 
     # -- status -------------------------------------------------------------------------------
 
@@ -521,13 +409,11 @@ class _Planner:
             self.set_condition(PROGRESSING, "Unknown", "DeploymentResumed", "Deployment is resumed")
 
     def calculate_status(self) -> dict[str, Any]:
-        available = sum(rs.available_pods for rs in self.all)
+        counts = rsutil.replica_counts(self.all, self.new)
+        available = counts["availableReplicas"]
         status: dict[str, Any] = {
             "observedGeneration": self._generation(),
-            "replicas": sum(len(rs.active) for rs in self.all),
-            "updatedReplicas": len(self.new.active) if self.new else 0,
-            "readyReplicas": sum(1 for rs in self.all for p in rs.active if c.is_pod_ready(p)),
-            "availableReplicas": available,
+            **counts,
             "unavailableReplicas": max(sum(rs.replicas for rs in self.all) - available, 0),
         }
         if self.collision_count is not None:
@@ -595,16 +481,11 @@ class _Planner:
         )
 
     def timed_out(self, cond: dict[str, Any] | None) -> bool:
-        if (
-            cond is None
-            or self.spec.deadline is None
-            or cond.get("reason") == "NewReplicaSetAvailable"
-        ):
+        if cond is None or cond.get("reason") == "NewReplicaSetAvailable":
             return False
         if cond.get("reason") == "ProgressDeadlineExceeded":
-            return True
-        since = c.parse_time(cond.get("lastUpdateTime"))
-        return since is not None and since + timedelta(seconds=self.spec.deadline) < self.now
+            return self.spec.deadline is not None
+        return rsutil.timed_out(cond, self.spec.deadline, self.now)
 
     def requeue_for_deadline(self, status: dict[str, Any]) -> float | None:
         """requeueStuckDeployment: look again just after the progress deadline would pass."""
@@ -613,43 +494,19 @@ class _Planner:
             return None
         if cond.get("reason") in ("ProgressDeadlineExceeded", "NewReplicaSetAvailable"):
             return None
-        since = c.parse_time(cond.get("lastUpdateTime"))
-        if since is None:
-            return None
-        remaining = (since + timedelta(seconds=self.spec.deadline) - self.now).total_seconds()
-        return max(remaining, 0.0) + 1.0
+        return rsutil.seconds_until_deadline(cond, self.spec.deadline, self.now)
 
     # -- the plan -----------------------------------------------------------------------------
 
     def result(self, status: dict[str, Any], requeue: float | None) -> DeploymentPlan:
-        scale: dict[str, int] = {}
-        annotate: dict[str, dict[str, str]] = {}
-        for rs in self.all:
-            if rs.original is None:
-                rs.obj["spec"]["replicas"] = rs.replicas
-                rs.obj["metadata"]["annotations"] = dict(rs.annotations)
-                continue
-            if rs.replicas != rs.original:
-                scale[rs.name] = rs.replicas
-            before = c.metadata(rs.obj).get("annotations") or {}
-            changed = {k: v for k, v in rs.annotations.items() if before.get(k) != v}
-            if changed:
-                annotate[rs.name] = changed
-        ready_waits = (
-            c.seconds_until_available(p, self.spec.min_ready, self.now)
-            for rs in self.all
-            for p in rs.active
-        )
+        done = rsutil.changes(self.all, self.created)
         return DeploymentPlan(
-            create=tuple(rs.obj for rs in self.created),
-            scale=scale,
-            annotate=annotate,
+            create=done.create,
+            scale=done.scale,
+            annotate=done.annotate,
             delete=tuple(self.deleted),
             status=status,
-            requeue_after=c.earliest([requeue, *ready_waits]),
+            requeue_after=c.earliest(
+                [requeue, *rsutil.ready_waits(self.all, self.spec.min_ready, self.now)]
+            ),
         )
-
-
-def _template(rs: Object) -> dict[str, Any]:
-    template = (rs.get("spec") or {}).get("template")
-    return template if isinstance(template, dict) else {}
