@@ -3,8 +3,8 @@
 Each controller looks at one object and the children it controls and answers what
 Kubernetes' own controller (or Argo Rollouts') would do next (``DeploymentPlan``,
 ``ReplicaSetPlan``, ``JobPlan``, ``RolloutPlan``, ``AnalysisRunPlan``); the runtime carries
-the plan out and calls again on every change. Keeping the rules pure lets tests drive whole rollouts step by step,
-with time under their control.
+the plan out and calls again on every change. Keeping the rules pure lets tests drive whole
+rollouts step by step, with time under their control.
 """
 
 from conveyor.targets.local.controllers.analysisrun import AnalysisRunPlan, plan_analysisrun
