@@ -42,15 +42,18 @@ class _Run:
     def __init__(
         self,
         host: str,
-        port: int,
+        port: int | list[int],
         path: str,
         duration: float,
         requests_per_second: float | None,
     ) -> None:
         self.host = host
-        self.port = port
+        self.ports = port if isinstance(port, list) else [port]
+        self.port = self.ports[0]
+        self.connects = 0
         self.request = (
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: conveyor-loadgen\r\n\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{self.port}\r\n"
+            "User-Agent: conveyor-loadgen\r\n\r\n"
         ).encode()
         self.loop = asyncio.get_running_loop()
         self.start = self.loop.time()
@@ -99,7 +102,9 @@ class _Run:
 
     async def _connect(self) -> None:
         try:
-            await self.loop.create_connection(lambda: _Client(self), self.host, self.port)
+            port = self.ports[self.connects % len(self.ports)]  # spread over the ports
+            self.connects += 1
+            await self.loop.create_connection(lambda: _Client(self), self.host, port)
         except OSError:
             self.errors += 1
             await asyncio.sleep(0.05)
@@ -254,7 +259,7 @@ class _Client(asyncio.Protocol):
 
 async def run_load(
     host: str,
-    port: int,
+    port: int | list[int],
     *,
     path: str = "/",
     connections: int = 50,
@@ -282,15 +287,21 @@ def main() -> None:
     parser.add_argument("host_arg", nargs="?", metavar="HOST", help=argparse.SUPPRESS)
     parser.add_argument("port_arg", nargs="?", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--host", default=None, help="where to send requests (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port to send requests to")
+    parser.add_argument(
+        "--port", default=None, help="port to send requests to (several: comma-separated)"
+    )
     parser.add_argument("--path", default="/")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rps", type=float, default=None, help="pace total load to this rate")
     args = parser.parse_args()
     host = args.host or args.host_arg or "127.0.0.1"
-    port = args.port if args.port is not None else args.port_arg
-    if port is None:
+    if args.port is not None:
+        ports = [int(p) for p in str(args.port).split(",")]
+        port: int | list[int] = ports if len(ports) > 1 else ports[0]
+    elif args.port_arg is not None:
+        port = args.port_arg
+    else:
         parser.error("--port is required")
     result = asyncio.run(
         run_load(

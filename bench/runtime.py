@@ -54,7 +54,7 @@ from conveyor.bootstrap import local_target  # noqa: E402
 from conveyor.logging import configure  # noqa: E402
 from conveyor.model.objects import ObjectKey  # noqa: E402
 from conveyor.settings import Settings  # noqa: E402
-from conveyor.targets.local.services import pod_is_ready  # noqa: E402
+from conveyor.targets.local.network.services import pod_is_ready  # noqa: E402
 from conveyor.targets.local.target import LocalTarget  # noqa: E402
 from conveyor.targets.protocol import Selector  # noqa: E402
 from support.runtime_helpers import (  # noqa: E402

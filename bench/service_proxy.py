@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from conveyor.logging import configure  # noqa: E402
-from conveyor.targets.local.proxy import Endpoint, ServiceProxy  # noqa: E402
+from conveyor.targets.local.network.endpoints import Endpoint  # noqa: E402
+from conveyor.targets.local.network.proxy import ServiceProxy  # noqa: E402
 
 BODY = json.dumps({"version": "v1", "pod": "bench-0"}).encode()
 
@@ -126,9 +127,9 @@ async def wait_listening(port: int) -> None:
 
 
 async def load(
-    port: int, connections: int, duration: float, rps: float | None = None
+    port: int | str, connections: int, duration: float, rps: float | None = None
 ) -> dict[str, Any]:
-    """One run of bench/loadgen.py in its own process; its JSON result."""
+    """One run of bench/loadgen.py in its own process (``port``: one, or "p1,p2"); its JSON."""
     args = ["--host", "127.0.0.1", "--port", str(port)]
     args += ["--connections", str(connections), "--duration", str(duration)]
     if rps:

@@ -110,6 +110,7 @@ PROCESS_MODULES = (
     "cli/test_cli_e2e.py",
     "cli/test_demo.py",
     "engine/test_admission.py",  # the local runtime with its kubelet
+    "engine/test_controller_regressions.py",  # git repos
     "engine/test_engine_e2e.py",
     "engine/test_hardening.py",  # git repos
     "engine/test_sync_options_app.py",  # git repos
@@ -128,6 +129,8 @@ PROCESS_MODULES = (
     "targets/local/test_kubelet_waiting.py",
     "targets/local/test_local_runtime_e2e.py",
     "targets/local/test_proxy.py",  # listeners on 127.0.0.1
+    "targets/local/test_proxy_framing.py",
+    "targets/local/test_proxy_weights.py",
 )
 """Test modules whose every test starts a process or binds a port (paths under tests/)."""
 

@@ -94,8 +94,9 @@ def test_an_empty_render_is_not_synced_unless_allow_empty(clock: ManualClock) ->
     empty = Compared(desired_count=0)
     refused = decide(state(), empty, clock.monotonic())
     assert refused.verdict is Verdict.SKIP and "allowEmpty" in refused.reason
+    assert refused.sync_error.endswith("auto-sync will wipe out all resources")  # Argo CD's words
     allowed = decide(state(policy=automated(allowEmpty=True)), empty, clock.monotonic())
-    assert allowed.verdict is Verdict.SYNC
+    assert allowed.verdict is Verdict.SYNC and not allowed.sync_error
 
 
 def test_a_failed_revision_is_not_retried_but_a_new_one_is(clock: ManualClock) -> None:

@@ -318,3 +318,39 @@ async def test_a_dry_run_lists_hooks_without_running_them(tmp_path: Path, repo: 
     hook = next(r for r in results if r["kind"] == "Job")
     assert (hook["hookType"], hook["hookPhase"]) == ("PreSync", "")
     assert app["status"]["sync"]["status"] == "OutOfSync"
+
+
+async def test_a_resumed_operation_keeps_the_initiator_it_started_with(
+    tmp_path: Path, repo: ConfigRepo
+) -> None:
+    """A rollback interrupted by a crash is still a rollback when the next process resumes it
+    (``initiatedBy`` alone would make it a user's sync: DORA figures would count it wrong)."""
+    home = tmp_path / "home"
+    async with controller_on(home) as (controller, _, _, _):
+        await controller.apply_application(application("web", repo, "app", automated=False))
+        await until(controller, "web", lambda a: bool(a["status"].get("sync")), "compared")
+        operation = {
+            "sync": {"revision": "", "prune": True, "syncOptions": ["CreateNamespace=true"]},
+            "initiatedBy": {"username": "admin"},
+            "info": [{"name": "initiator", "value": "rollback"}],
+        }  # what a rollback records before it starts, left Running as by kill -9
+        await controller.repo.create_operation("web", operation, datetime.now().astimezone())
+    started: list[OperationStarted] = []
+    settings = Settings.from_env(home=home)
+    async with local_target(settings) as target:
+        database = await open_database(settings)
+        comparer = Comparer(RepoCache(home / "repos"), Renderer(), home / "checkouts")
+        restarted = Controller(EngineStore(database), target, comparer, LiveState(target),
+                               options=QUIET)  # fmt: skip
+        restarted.add_event_listener(
+            lambda e: started.append(e) if isinstance(e, OperationStarted) else None
+        )
+        await restarted.start()
+        try:
+            await until(restarted, "web", succeeded, "the resumed sync")
+        finally:
+            await restarted.stop()
+            await database.close()
+    assert [(e.app, e.initiator, e.username) for e in started] == [
+        ("web", Initiator.ROLLBACK, "admin")
+    ]

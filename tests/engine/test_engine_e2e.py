@@ -502,6 +502,12 @@ async def test_automated_sync_never_empties_an_app_unless_allow_empty(env: Env) 
         lambda a: a["status"]["sync"]["revision"] == emptied,
         what="the empty commit compared",
     )
+    assert {
+        "type": "SyncError",
+        "message": f"Skipping sync attempt to {emptied}: auto-sync will wipe out all resources",
+    }.items() <= next(
+        c for c in app["status"]["conditions"] if c["type"] == "SyncError"
+    ).items()  # the decision is shown, as Argo CD shows it
     # The reconcile that compared the empty commit decided against an automated sync; the next
     # one (a refresh: a git fetch and a compare) would have seen it launched, had it been.
     env.controller.refresh("guarded")

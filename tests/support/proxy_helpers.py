@@ -11,9 +11,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
-from conveyor.targets.local.proxy import Endpoint
+import pytest
+
+from conveyor.targets.local.network.context import ProxyOptions
+from conveyor.targets.local.network.endpoints import Endpoint
+from conveyor.targets.local.network.proxy import ProxyProtocol, ServiceProxy
+from conveyor.targets.local.network.stats import ServiceStats
 
 TIMEOUT = 5.0  # seconds any single read may take before the test fails instead of hanging
 BIG = bytes(range(256)) * 4096 * 32  # 32 MiB: more than every socket buffer on the way
@@ -44,6 +51,10 @@ class Upstream:
 
     def weighted(self, weight: int) -> Endpoint:
         return Endpoint("127.0.0.1", self.port, weight, self.name)
+
+    def of(self, replicaset: str) -> Endpoint:
+        """This Pod as an endpoint of ``replicaset``."""
+        return Endpoint("127.0.0.1", self.port, 1, self.name, replicaset)
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
@@ -135,10 +146,19 @@ class Upstream:
             )
             return False
         payload = body if path == "/echo" else self.name.encode()
+        if path == "/headers":  # the header names that reached the Pod, one per line
+            payload = "\n".join(sorted(headers)).encode()
+        status = int(path[8:]) if path.startswith("/status/") else 200
         close = path == "/close"
         writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Method: %s\r\n%s\r\n"
-            % (len(payload), method.encode(), b"Connection: close\r\n" if close else b"")
+            b"HTTP/1.1 %d %s\r\nContent-Length: %d\r\nX-Method: %s\r\n%s\r\n"
+            % (
+                status,
+                HTTPStatus(status).phrase.encode(),
+                len(payload),
+                method.encode(),
+                b"Connection: close\r\n" if close else b"",
+            )
         )
         if method != "HEAD":
             writer.write(payload)
@@ -175,6 +195,65 @@ async def banner_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
     """A server that speaks first (as SMTP or Redis replicas do)."""
     writer.write(b"220 ready\r\n")
     await echo_tcp(reader, writer)
+
+
+# -- fixtures (tests/targets/local/conftest.py makes them visible) -------------------------
+
+MakeUpstream = Callable[..., Awaitable[Upstream]]
+MakeProxy = Callable[..., Awaitable[ServiceProxy]]
+MakeTcpServer = Callable[..., Awaitable[Endpoint]]
+
+
+@pytest.fixture
+async def make_upstream() -> AsyncIterator[MakeUpstream]:
+    made: list[Upstream] = []
+
+    async def make(name: str, **options: object) -> Upstream:
+        upstream = Upstream(name, **options)  # type: ignore[arg-type]
+        await upstream.start()
+        made.append(upstream)
+        return upstream
+
+    yield make
+    for upstream in made:
+        await upstream.stop()
+
+
+@pytest.fixture
+async def make_proxy() -> AsyncIterator[MakeProxy]:
+    made: list[ServiceProxy] = []
+
+    async def make(
+        *endpoints: Endpoint,
+        protocol: ProxyProtocol = "http",
+        options: ProxyOptions | None = None,
+        stats: ServiceStats | None = None,
+    ) -> ServiceProxy:
+        proxy = ServiceProxy(
+            name="default/web/http", port=0, protocol=protocol, options=options, stats=stats
+        )
+        await proxy.start()
+        proxy.set_endpoints(endpoints)
+        made.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in made:
+        await proxy.stop()
+
+
+@pytest.fixture
+async def make_tcp_server() -> AsyncIterator[MakeTcpServer]:
+    servers: list[asyncio.Server] = []
+
+    async def make(handler: Callable[..., Awaitable[None]]) -> Endpoint:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        servers.append(server)
+        return Endpoint("127.0.0.1", server.sockets[0].getsockname()[1])
+
+    yield make
+    for server in servers:
+        server.close()
 
 
 # -- client side ----------------------------------------------------------------------------

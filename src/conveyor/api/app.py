@@ -86,6 +86,7 @@ def local_engine(
                 render_observer=hooks.metrics.render,
             ) as controller,
         ):
+            hooks.metrics.bind_service_traffic(target.runtime.all_service_stats)
             yield controller
 
     return factory

@@ -7,32 +7,45 @@
     argocd_git_request_total{repo,request_type}                     counter
     argocd_git_request_duration_seconds{repo,request_type}          histogram
     conveyor_render_duration_seconds{source_type,outcome}           histogram
+    conveyor_service_requests_total{namespace,service,replicaset,code}   counter
+    conveyor_service_request_duration_seconds{namespace,service,replicaset} histogram
 
 Argo CD times manifest generation only inside its repo-server (``argocd_repo_...``), which
 Conveyor does not have; renders (plain YAML, Kustomize, Helm) get a ``conveyor_`` name with
 the source type as a label. Each app instance has its own registry, so tests and several
-servers in one process never share counters. This class is the observer the engine, the
-source and the render stages report to; ``argocd_app_info`` is read from the controller at
-scrape time, so it is never stale.
+servers in one process never share counters. The Service proxies of the local runtime run in
+this process and keep their own per-ReplicaSet counts (``code`` is the status class, ``2xx``);
+those are read at scrape time, so recording a request costs the proxy no registry update.
+This class is the observer the engine, the source and the render stages report to;
+``argocd_app_info`` is read from the controller at scrape time, so it is never stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from conveyor.engine.events import EngineEvent, OperationFinished
 from conveyor.render import SourceType
 from conveyor.source import GitRequest
+from conveyor.targets.local.network.stats import ReplicaSetStats
 
 RECONCILE_BUCKETS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 """Argo CD's buckets for argocd_app_reconcile."""
 
 Applications = Callable[[], list[dict[str, Any]]]
+ServiceTraffic = Callable[[], Iterable[tuple[str, str, ReplicaSetStats]]]
+"""(namespace, service, one ReplicaSet's stats) for every Service the proxies served."""
 
 
 def _labels(app: dict[str, Any]) -> dict[str, str]:
@@ -86,6 +99,38 @@ class _AppInfo(Collector):
         yield family
 
 
+class _ServiceTraffic(Collector):
+    """What each ReplicaSet behind each Service served, read from the proxies at scrape time."""
+
+    def __init__(self, source: Callable[[], ServiceTraffic]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "conveyor_service_requests",
+            "HTTP requests a Service answered, by the ReplicaSet that served them and status "
+            "class.",
+            labels=["namespace", "service", "replicaset", "code"],
+        )
+        duration = HistogramMetricFamily(
+            "conveyor_service_request_duration_seconds",
+            "Latency of HTTP requests through a Service, by ReplicaSet, in seconds.",
+            labels=["namespace", "service", "replicaset"],
+        )
+        for namespace, service, stats in self.source()():
+            labels = [namespace, service, stats.replicaset]
+            for code, count in stats.requests_by_class().items():
+                if count:
+                    requests.add_metric([*labels, code], count)
+            histogram = stats.histogram()
+            buckets = [
+                ("+Inf" if math.isinf(le) else repr(le), count) for le, count in histogram.buckets
+            ]
+            duration.add_metric(labels, buckets, histogram.sum)
+        yield requests
+        yield duration
+
+
 class Metrics:
     """The server's registry, and the observers that fill it."""
 
@@ -126,6 +171,12 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_AppInfo(lambda: self._applications()))
+        self._service_traffic: ServiceTraffic = list
+        self.registry.register(_ServiceTraffic(lambda: self._service_traffic))
+
+    def bind_service_traffic(self, source: ServiceTraffic) -> None:
+        """Read the Service proxies' per-ReplicaSet stats from ``source`` at scrape time."""
+        self._service_traffic = source
 
     def bind(
         self,

@@ -16,7 +16,7 @@ is tested without an event loop. The rules are Argo CD's (``autoSync`` in its ap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -87,6 +87,8 @@ class Decision:
     """Set with SYNC: the commit to sync (the one compared)."""
     retry_after: float = 0.0
     """Set with WAIT: seconds until the self-heal sync may start."""
+    sync_error: str = ""
+    """Set with a SKIP that a person must see: Argo CD's SyncError condition message."""
 
 
 def last_revision(operation: OperationState | None) -> str | None:
@@ -121,7 +123,12 @@ def decide(
     if state.operation_running:
         return skip("an operation is running")
     if comparison.desired_count == 0 and not policy.allow_empty:
-        return skip("Git holds no resources: syncing would delete them all (allowEmpty is off)")
+        refused = skip("Git holds no resources: syncing would delete them all (allowEmpty is off)")
+        return replace(
+            refused,
+            sync_error=f"Skipping sync attempt to {comparison.revision}: auto-sync will wipe out "
+            "all resources",
+        )
     last = state.last_operation
     same_revision = last is not None and last_revision(last) == comparison.revision
     if (

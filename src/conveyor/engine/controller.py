@@ -23,7 +23,7 @@ import pydantic
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.engine.appstate import AppState
-from conveyor.engine.autosync import AutoSyncState, SelfHealBackoff, Verdict, decide
+from conveyor.engine.autosync import AutoSyncState, Decision, SelfHealBackoff, Verdict, decide
 from conveyor.engine.compare import Comparer, Comparison
 from conveyor.engine.events import (
     AppCreated,
@@ -409,8 +409,11 @@ class Controller:
         state.refresh = state.hard_refresh = False
         state.comparison = comparison
         conditions.extend(comparison.conditions)
+        decision = self._decide(state, comparison)
+        if decision.sync_error:
+            conditions.append(Condition(type=ConditionType.SYNC_ERROR, message=decision.sync_error))
         await self._record(state, comparison, conditions)
-        await self._auto_sync(state, comparison)
+        await self._auto_sync(state, comparison, decision)
         self._schedule_poll(state.name)
 
     async def _revision(self, state: AppState) -> str:
@@ -436,9 +439,9 @@ class Controller:
         )
         await self._save_status(state, status)
 
-    async def _auto_sync(self, state: AppState, comparison: Comparison) -> None:
-        """Decide, and start the sync the policy asks for with the comparison in hand."""
-        decision = decide(
+    def _decide(self, state: AppState, comparison: Comparison) -> Decision:
+        """Whether the policy asks for an automated sync of ``comparison`` now."""
+        return decide(
             AutoSyncState(
                 policy=state.app.automated,
                 operation_running=state.running,
@@ -450,6 +453,9 @@ class Controller:
             self.clock.monotonic(),
             backoff=self._backoff,
         )
+
+    async def _auto_sync(self, state: AppState, comparison: Comparison, decision: Decision) -> None:
+        """Start the sync ``decision`` asks for, with the comparison in hand."""
         state.self_heal_attempts = decision.self_heal_attempts
         state.next_self_heal = decision.next_self_heal
         if decision.verdict is Verdict.WAIT:

@@ -36,7 +36,9 @@ from conveyor.model.appproject import AppProject
 from conveyor.model.objects import ObjectKey
 from conveyor.model.source import Source
 from conveyor.model.status import (
+    INITIATOR_INFO,
     HistoryEntry,
+    Info,
     InitiatedBy,
     Operation,
     OperationPhase,
@@ -146,6 +148,7 @@ class OperationRunner:
             initiated_by=InitiatedBy(automated=True)
             if ask.initiator in (Initiator.AUTOMATED, Initiator.SELF_HEAL)
             else InitiatedBy(username=ask.username),
+            info=[Info(name=INITIATOR_INFO, value=ask.initiator.value)],
             retry=RetryLimit(limit=retry_limit(app)),
         )
         record = await self.repo.create_operation(state.name, operation.to_dict(), self.clock.now())
@@ -198,8 +201,13 @@ class OperationRunner:
                 state=record.state, finished_at=self.clock.now(), history=None, history_limit=0,
             )  # fmt: skip
             return
-        initiated = Operation.from_dict(record.operation).initiated_by
-        initiator = Initiator.AUTOMATED if initiated.automated else Initiator.USER
+        operation = Operation.from_dict(record.operation)
+        initiated = operation.initiated_by
+        kept = operation.info_value(INITIATOR_INFO)  # how it started, kept across the restart
+        if kept in set(Initiator):
+            initiator = Initiator(kept)
+        else:  # recorded before the info entry existed
+            initiator = Initiator.AUTOMATED if initiated.automated else Initiator.USER
         if record.phase == OperationPhase.TERMINATING:
             state.operation = None
             outcome = SyncOutcome("Failed", "Operation terminated")

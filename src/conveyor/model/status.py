@@ -243,12 +243,29 @@ class RetryLimit(StatusModel):
     limit: int = 0
 
 
+class Info(StatusModel):
+    """One ``operation.info`` entry: a name and a value shown with the operation."""
+
+    name: str
+    value: str
+
+
+INITIATOR_INFO = "initiator"
+"""The ``operation.info`` entry that says why an operation started (user, automated,
+rollback, self-heal): ``initiatedBy`` tells only a user from the controller."""
+
+
 class Operation(StatusModel):
     """``operationState.operation``: the request that started the operation."""
 
     sync: SyncOperation = SyncOperation()
     initiated_by: InitiatedBy = InitiatedBy()
+    info: list[Info] | None = None
     retry: RetryLimit | None = None
+
+    def info_value(self, name: str) -> str | None:
+        """The value of info entry ``name``, if there is one."""
+        return next((i.value for i in self.info or [] if i.name == name), None)
 
 
 class OperationState(StatusModel):

@@ -25,7 +25,7 @@ from conveyor.model.health import HealthStatus
 from conveyor.model.objects import ObjectKey
 from conveyor.settings import Settings
 from conveyor.targets.local.kubelet import KubeletOptions
-from conveyor.targets.local.services import pod_is_ready
+from conveyor.targets.local.network.services import pod_is_ready
 from conveyor.targets.local.target import LocalTarget
 from conveyor.targets.protocol import Selector, WatchEvent
 from support.runtime_helpers import (
@@ -289,6 +289,52 @@ async def test_state_survives_a_restart_of_conveyor(
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+async def test_service_splits_by_replicaset_weight_and_measures_each(
+    target: LocalTarget,
+) -> None:
+    # two Deployments behind one Service, as stable and canary: two pod-template-hashes
+    for name, image in (("web-stable", "hello:v1"), ("web-canary", "hello:v2")):
+        manifest = deployment(name, image, probes=READY_PROBE)
+        manifest["spec"]["template"]["metadata"]["labels"]["tier"] = "web"
+        await target.apply(manifest)
+    svc = service("web")
+    svc["spec"]["selector"] = {"tier": "web"}
+    await target.apply(svc)
+    for name in ("web-stable", "web-canary"):
+        await wait_for(lambda n=name: _count(ready_pods(target, n), 1), what=f"{name} ready")
+    pods = [p for p in await target.list(Selector(kind="Pod")) if pod_is_ready(p)]
+    hashes = {
+        p["metadata"]["labels"]["app"]: p["metadata"]["labels"]["pod-template-hash"] for p in pods
+    }
+    stable, canary = hashes["web-stable"], hashes["web-canary"]
+    url = f"http://127.0.0.1:{await serving_port(target, 'web')}/"
+
+    async def both_served() -> bool:
+        async with httpx.AsyncClient() as client:
+            return {(await client.get(url)).json()["version"] for _ in range(6)} == {"v1", "v2"}
+
+    await wait_for(both_served, what="both ReplicaSets behind the Service")
+
+    def served() -> dict[str, int]:
+        stats = target.runtime.service_stats("default", "web")
+        return {rs: s.requests_by_class()["2xx"] for rs, s in stats.items()}
+
+    before = served()
+    target.runtime.set_weights("default", "web", {stable: 90, canary: 10})
+    versions: dict[str, int] = {}
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            version = (await client.get(url)).json()["version"]
+            versions[version] = versions.get(version, 0) + 1
+    assert versions == {"v1": 90, "v2": 10}
+    after = served()
+    assert {rs: after[rs] - before.get(rs, 0) for rs in after} == {stable: 90, canary: 10}
+    target.runtime.set_weights("default", "web", {stable: 0, canary: 100})
+    async with httpx.AsyncClient() as client:
+        for _ in range(5):
+            assert (await client.get(url)).json()["version"] == "v2"
 
 
 async def _count(pods_coro: Any, n: int, *, exact: bool = False) -> list[dict[str, Any]] | None:

@@ -12,75 +12,26 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from conveyor.errors import ConflictError
-from conveyor.targets.local import proxy_http, proxy_tcp
-from conveyor.targets.local.proxy import Endpoint, ProxyProtocol, ServiceProxy
+from conveyor.targets.local.network.context import ProxyOptions
+from conveyor.targets.local.network.endpoints import Endpoint
+from conveyor.targets.local.network.proxy import ProxyProtocol, ServiceProxy
 from support.proxy_helpers import (
     BIG,
     TIMEOUT,
     Client,
-    Upstream,
+    MakeProxy,
+    MakeTcpServer,
+    MakeUpstream,
     banner_tcp,
     echo_tcp,
     free_port,
 )
 
 pytestmark = pytest.mark.timeout(30)
-
-
-# -- fixtures -------------------------------------------------------------------------------
-
-MakeUpstream = Callable[..., Awaitable[Upstream]]
-MakeProxy = Callable[..., Awaitable[ServiceProxy]]
-
-
-@pytest.fixture
-async def make_upstream() -> AsyncIterator[MakeUpstream]:
-    made: list[Upstream] = []
-
-    async def make(name: str, **options: object) -> Upstream:
-        upstream = Upstream(name, **options)  # type: ignore[arg-type]
-        await upstream.start()
-        made.append(upstream)
-        return upstream
-
-    yield make
-    for upstream in made:
-        await upstream.stop()
-
-
-@pytest.fixture
-async def make_proxy() -> AsyncIterator[MakeProxy]:
-    made: list[ServiceProxy] = []
-
-    async def make(*endpoints: Endpoint, protocol: ProxyProtocol = "http") -> ServiceProxy:
-        proxy = ServiceProxy(name="default/web/http", port=0, protocol=protocol)
-        await proxy.start()
-        proxy.set_endpoints(endpoints)
-        made.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in made:
-        await proxy.stop()
-
-
-@pytest.fixture
-async def make_tcp_server() -> AsyncIterator[Callable[..., Awaitable[Endpoint]]]:
-    servers: list[asyncio.Server] = []
-
-    async def make(handler: Callable[..., Awaitable[None]]) -> Endpoint:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(server)
-        return Endpoint("127.0.0.1", server.sockets[0].getsockname()[1])
-
-    yield make
-    for server in servers:
-        server.close()
 
 
 # -- balancing ------------------------------------------------------------------------------
@@ -109,11 +60,8 @@ async def test_weights_share_requests_and_zero_gets_none(
     assert proxy.endpoints == (stable.weighted(3), canary.weighted(1), off.weighted(0))
 
 
-async def test_no_endpoints_answers_503_with_a_reason(
-    make_proxy: MakeProxy, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(proxy_tcp, "ENDPOINT_WAIT", 0.05)
-    proxy = await make_proxy()
+async def test_no_endpoints_answers_503_with_a_reason(make_proxy: MakeProxy) -> None:
+    proxy = await make_proxy(options=ProxyOptions(endpoint_wait=0.05))
     client = await Client.connect(proxy.port)
     response = await client.request()
     assert response.status == 503
@@ -326,7 +274,7 @@ async def test_keep_alive_connection_closed_by_upstream_is_retried(
 
 
 async def test_unsafe_request_is_not_sent_twice_but_avoids_stale_connections(
-    make_upstream: MakeUpstream, make_proxy: MakeProxy, monkeypatch: pytest.MonkeyPatch
+    make_upstream: MakeUpstream, make_proxy: MakeProxy
 ) -> None:
     pod = await make_upstream("pod", answer_per_connection=1)
     proxy = await make_proxy(pod.endpoint)
@@ -342,19 +290,20 @@ async def test_unsafe_request_is_not_sent_twice_but_avoids_stale_connections(
     response = await client.request("POST", "/echo", b"key", {"Idempotency-Key": "k1"})
     assert (response.status, response.body) == (200, b"key")
     # and a pooled connection idle for a while is not used for it at all
-    monkeypatch.setattr(proxy_http, "UNSAFE_REUSE_IDLE", 0.0)
+    proxy = await make_proxy(pod.endpoint, options=ProxyOptions(unsafe_reuse_idle=0.0))
+    client = await Client.connect(proxy.port)
     assert (await client.request()).status == 200
     response = await client.request("POST", "/echo", b"fresh")
     assert (response.status, response.body) == (200, b"fresh")
 
 
 async def test_refused_endpoint_is_skipped_for_another(
-    make_upstream: MakeUpstream, make_proxy: MakeProxy, monkeypatch: pytest.MonkeyPatch
+    make_upstream: MakeUpstream, make_proxy: MakeProxy
 ) -> None:
-    monkeypatch.setattr(proxy_tcp, "DOWN_FOR", 0.0)  # keep trying it, so every request retries
     pod = await make_upstream("pod")
     dead = Endpoint("127.0.0.1", free_port(), name="dead")
-    proxy = await make_proxy(dead, pod.endpoint)
+    # down_for 0: keep trying it, so every request retries
+    proxy = await make_proxy(dead, pod.endpoint, options=ProxyOptions(down_for=0.0))
     client = await Client.connect(proxy.port)
     assert [(await client.request()).text for _ in range(6)] == ["pod"] * 6
     response = await client.request("POST", "/echo", b"never sent, so retried")
@@ -362,7 +311,7 @@ async def test_refused_endpoint_is_skipped_for_another(
 
 
 async def test_502_when_every_endpoint_fails(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
 ) -> None:
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -455,7 +404,7 @@ async def test_removed_endpoint_finishes_in_flight_and_closes_idle(
 
 
 async def test_tcp_mode_pipes_both_ways_with_half_close(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
 ) -> None:
     proxy = await make_proxy(await make_tcp_server(echo_tcp), protocol="tcp")
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -504,7 +453,7 @@ async def test_auto_sniffs_http_and_balances_per_request(
 
 @pytest.mark.parametrize("first", [b"\x16\x03\x01\x02\x00", b"PING\r\n", b"hello world"])
 async def test_auto_takes_other_bytes_as_tcp(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy, first: bytes
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy, first: bytes
 ) -> None:
     proxy = await make_proxy(await make_tcp_server(echo_tcp), protocol="auto")
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
@@ -515,7 +464,7 @@ async def test_auto_takes_other_bytes_as_tcp(
 
 
 async def test_auto_takes_a_silent_client_as_tcp_for_servers_that_speak_first(
-    make_tcp_server: Callable[..., Awaitable[Endpoint]], make_proxy: MakeProxy
+    make_tcp_server: MakeTcpServer, make_proxy: MakeProxy
 ) -> None:
     proxy = await make_proxy(await make_tcp_server(banner_tcp), protocol="auto")
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)

@@ -27,10 +27,12 @@ from conveyor.targets.local.analysisruns import DEFAULT_CONCURRENCY, AnalysisRun
 from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import StateJournal
 from conveyor.targets.local.kubelet import ImageResolver, Kubelet, KubeletOptions
+from conveyor.targets.local.network.balancer import Weights
+from conveyor.targets.local.network.ports import PortAllocator
+from conveyor.targets.local.network.services import ServiceManager
+from conveyor.targets.local.network.stats import ReplicaSetStats
 from conveyor.targets.local.objects import ObjectStore
 from conveyor.targets.local.persistence import WriteBehind
-from conveyor.targets.local.ports import PortAllocator
-from conveyor.targets.local.services import ServiceManager
 from conveyor.targets.protocol import WatchEvent
 from conveyor.workqueue import WorkQueue
 
@@ -181,6 +183,23 @@ class LocalRuntime:
         """Wait until the work queue is empty (for tests and benchmarks; bound it with
         ``asyncio.timeout``)."""
         await self._queue.drain()
+
+    # -- traffic ---------------------------------------------------------------------------
+
+    def set_weights(self, namespace: str, service: str, weights: Weights | None) -> None:
+        """Share a Service's traffic between ReplicaSets (pod-template-hash -> weight).
+
+        Takes effect for the next request (HTTP) or connection (TCP); None: every Pod alike.
+        """
+        self.services.set_weights(namespace, service, weights)
+
+    def service_stats(self, namespace: str, service: str) -> dict[str, ReplicaSetStats]:
+        """What each ReplicaSet behind a Service served, by pod-template-hash."""
+        return self.services.stats(namespace, service)
+
+    def all_service_stats(self) -> list[tuple[str, str, ReplicaSetStats]]:
+        """Every Service's per-ReplicaSet stats, as (namespace, service, stats)."""
+        return self.services.all_stats()
 
     # -- queueing --------------------------------------------------------------------------
 

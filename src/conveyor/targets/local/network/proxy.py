@@ -1,13 +1,14 @@
 """A Kubernetes Service of the local runtime: a listener on 127.0.0.1 balancing over Pods.
 
 The runtime creates one ``ServiceProxy`` per Service port and calls ``set_endpoints`` with the
-Ready Pods' ports (and weights, for canaries) whenever they change. The swap is atomic: new
-requests go to the new set at once, idle connections to removed Pods close, requests already
-on their way to them finish. Clients should not notice a rollout.
+Ready Pods' ports (and their ReplicaSets) whenever they change, and ``set_weights`` when a
+canary step shifts traffic between ReplicaSets. Both take effect for the next request: idle
+connections to removed Pods close, requests already on their way to them finish. Clients
+should not notice a rollout.
 
-Protocol ``http`` balances each request (``proxy_http``); ``tcp`` balances each connection
-(``proxy_tcp``); ``auto`` looks at the first bytes a client sends: an HTTP/1.x request line
-means HTTP, anything else, or silence for ``SNIFF_TIMEOUT`` (protocols where the server speaks
+Protocol ``http`` balances each request (``http_frontend``); ``tcp`` balances each connection
+(``tcp``); ``auto`` looks at the first bytes a client sends: an HTTP/1.x request line means
+HTTP, anything else, or silence for ``sniff_timeout`` (protocols where the server speaks
 first), means TCP.
 """
 
@@ -20,14 +21,15 @@ from collections.abc import Sequence
 from typing import Literal
 
 from conveyor.errors import ConflictError, PermanentError
-from conveyor.targets.local.proxy_http import HttpFrontend
-from conveyor.targets.local.proxy_tcp import Endpoint, ProxyContext, TcpFrontend
-
-__all__ = ["Endpoint", "ProxyProtocol", "ServiceProxy"]
+from conveyor.targets.local.network.balancer import Weights
+from conveyor.targets.local.network.context import ProxyContext, ProxyOptions
+from conveyor.targets.local.network.endpoints import Endpoint
+from conveyor.targets.local.network.http_frontend import HttpFrontend
+from conveyor.targets.local.network.stats import ServiceStats
+from conveyor.targets.local.network.tcp import TcpFrontend
 
 ProxyProtocol = Literal["auto", "http", "tcp"]  # what the listener expects its clients to speak
 
-SNIFF_TIMEOUT = 0.2  # seconds of client silence after which a connection is taken as TCP
 _SNIFF_LIMIT = 8192  # a request line longer than this is not worth waiting for
 _REQUEST_LINE = re.compile(rb"[A-Z][A-Z_-]{0,19} [^\s]+ HTTP/1\.[01]\r?\n")
 _METHOD_PREFIX = re.compile(rb"[A-Z][A-Z_-]{0,19}( [^\s]*( H?T?T?P?/?1?\.?)?)?")
@@ -57,7 +59,7 @@ class _Sniffer(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.ctx.transports.add(transport)
         loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(SNIFF_TIMEOUT, self._decide, False)
+        self.timer = loop.call_later(self.ctx.options.sniff_timeout, self._decide, False)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -95,15 +97,23 @@ class ServiceProxy:
     """One Service port: a listener balancing over the endpoints given to ``set_endpoints``."""
 
     def __init__(
-        self, *, name: str, port: int, host: str = "127.0.0.1", protocol: ProxyProtocol = "auto"
+        self,
+        *,
+        name: str,
+        port: int,
+        host: str = "127.0.0.1",
+        protocol: ProxyProtocol = "auto",
+        options: ProxyOptions | None = None,
+        stats: ServiceStats | None = None,
     ) -> None:
+        """``stats``: where HTTP requests are recorded per ReplicaSet (None: not recorded)."""
         if protocol not in ("auto", "http", "tcp"):
             raise ValueError(f"protocol must be auto, http or tcp, not {protocol!r}")
         self._name = name
         self._host = host
         self._port = port
         self._protocol = protocol
-        self._ctx = ProxyContext(name)
+        self._ctx = ProxyContext(name, options or ProxyOptions(), stats)
         self._server: asyncio.Server | None = None
 
     @property
@@ -120,6 +130,11 @@ class ServiceProxy:
     def endpoints(self) -> tuple[Endpoint, ...]:
         """The current endpoint set, as last given to ``set_endpoints``."""
         return self._ctx.balancer.endpoints
+
+    @property
+    def weights(self) -> dict[str, int] | None:
+        """The ReplicaSet weights in force, as last given to ``set_weights``."""
+        return self._ctx.balancer.weights
 
     async def start(self) -> None:
         """Listen; ``ConflictError`` names the port and the Service when the port is taken."""
@@ -165,3 +180,15 @@ class ServiceProxy:
             ctx.ready.set()
         else:
             ctx.ready.clear()
+
+    def set_weights(self, weights: Weights | None) -> None:
+        """Share traffic between ReplicaSets by weight, from the next request (or connection).
+
+        ``weights`` maps pod-template-hash to a relative weight; a ReplicaSet it leaves out
+        gets none while a weighted one has a Ready endpoint. None: every endpoint alike.
+        """
+        self._ctx.balancer.set_weights(weights)
+
+    def set_stats(self, stats: ServiceStats | None) -> None:
+        """Record HTTP requests in ``stats`` from now on (None: stop recording)."""
+        self._ctx.stats = stats

@@ -1,9 +1,15 @@
 """Services of the local runtime: a listener on 127.0.0.1 per Service port.
 
 Each port of a Service gets its nodePort (or one allocated and kept across restarts) and a
-ServiceProxy balancing over the Ready, non-terminating Pods its selector matches. The port
-reached is reported in the Service's status as a load balancer ingress on 127.0.0.1, which is
-what the UI and ``app get`` show as the Service's URL.
+ServiceProxy balancing over the Ready, non-terminating Pods its selector matches, each known by
+its ReplicaSet (``rollouts-pod-template-hash``, else ``pod-template-hash``). The port reached
+is reported in the Service's status as a load balancer ingress on 127.0.0.1, which is what the
+UI and ``app get`` show as the Service's URL.
+
+Traffic weights between ReplicaSets (``set_weights``, what a canary step asks for) apply to
+every port of the Service at once and to ports created later. They are held in memory: the
+caller that decides them (the Rollout controller) keeps the decision and sets it again after a
+restart. What each ReplicaSet served is read with ``stats``.
 """
 
 from __future__ import annotations
@@ -14,11 +20,23 @@ from typing import Any
 from conveyor.errors import ConveyorError
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.local.events import EventRecorder
+from conveyor.targets.local.network.balancer import Weights, validate_weights
+from conveyor.targets.local.network.endpoints import Endpoint
+from conveyor.targets.local.network.ports import PortAllocator
+from conveyor.targets.local.network.proxy import ServiceProxy
+from conveyor.targets.local.network.stats import ReplicaSetStats, ServiceStats
 from conveyor.targets.local.objects import ObjectStore, labels_match
-from conveyor.targets.local.ports import PortAllocator
-from conveyor.targets.local.proxy import Endpoint, ServiceProxy
 
 HostPort = Callable[[ObjectKey, int | str], int | None]
+
+ROLLOUTS_HASH_LABEL = "rollouts-pod-template-hash"  # on a Rollout's Pods (Argo Rollouts)
+HASH_LABEL = "pod-template-hash"  # on a Deployment's Pods
+
+
+def replicaset_of(pod: Object) -> str:
+    """The Pod's ReplicaSet, by its template hash label; "" when it has none."""
+    labels = pod["metadata"].get("labels") or {}
+    return str(labels.get(ROLLOUTS_HASH_LABEL) or labels.get(HASH_LABEL) or "")
 
 
 def pod_is_ready(pod: Object) -> bool:
@@ -46,6 +64,8 @@ class ServiceManager:
         self._host_port = host_port
         self._events = events
         self._proxies: dict[str, ServiceProxy] = {}
+        self._weights: dict[tuple[str, str], dict[str, int]] = {}
+        self._stats: dict[tuple[str, str], ServiceStats] = {}
 
     def selecting(self, pod: Object) -> list[ObjectKey]:
         """Services in the Pod's namespace whose selector matches it."""
@@ -72,7 +92,8 @@ class ServiceManager:
                 continue
             host_port = self._host_port(ObjectKey.of(pod), target)
             if host_port is not None:
-                out.append(Endpoint("127.0.0.1", host_port, 1, pod["metadata"]["name"]))
+                name = pod["metadata"]["name"]
+                out.append(Endpoint("127.0.0.1", host_port, 1, name, replicaset_of(pod)))
         return out
 
     async def reconcile(self, key: ObjectKey, svc: Object | None) -> None:
@@ -88,11 +109,13 @@ class ServiceManager:
             if owner not in wanted:
                 self._ports.release(owner)
         if svc is None:
+            self._weights.pop((key.namespace, key.name), None)
+            self._stats.pop((key.namespace, key.name), None)
             return
         ingress_ports = []
         for owner, port in wanted.items():
             try:
-                proxy = await self._ensure_proxy(owner, port)
+                proxy = await self._ensure_proxy(key, owner, port)
             except ConveyorError as err:
                 self._events.record(key, "FailedToAllocatePort", err.message, "Warning")
                 continue
@@ -101,7 +124,7 @@ class ServiceManager:
         status = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1", "ports": ingress_ports}]}}
         self._store.update_status(key, status)
 
-    async def _ensure_proxy(self, owner: str, port: dict[str, Any]) -> ServiceProxy:
+    async def _ensure_proxy(self, key: ObjectKey, owner: str, port: dict[str, Any]) -> ServiceProxy:
         requested = port.get("nodePort")
         host_port = self._ports.allocate(owner, int(requested) if requested else None)
         proxy = self._proxies.get(owner)
@@ -114,7 +137,12 @@ class ServiceManager:
             if str(port.get("appProtocol", port.get("name", ""))).startswith("http")
             else "auto"
         )
-        proxy = ServiceProxy(name=owner, port=host_port, protocol=protocol)  # type: ignore[arg-type]
+        service = (key.namespace, key.name)
+        stats = self._stats.get(service)
+        if stats is None:
+            stats = self._stats[service] = ServiceStats()
+        proxy = ServiceProxy(name=owner, port=host_port, protocol=protocol, stats=stats)  # type: ignore[arg-type]
+        proxy.set_weights(self._weights.get(service))
         await proxy.start()
         self._proxies[owner] = proxy
         return proxy
@@ -128,3 +156,39 @@ class ServiceManager:
         for proxy in self._proxies.values():
             await proxy.stop()
         self._proxies.clear()
+
+    def set_weights(self, namespace: str, service: str, weights: Weights | None) -> None:
+        """Share the Service's traffic between ReplicaSets by weight, from the next request.
+
+        ``weights`` maps pod-template-hash to a relative weight (None: every Pod alike); a
+        ReplicaSet left out gets no traffic while a weighted one has a Ready Pod. Applies to
+        every port of the Service, and to ports it gets later.
+        """
+        validate_weights(weights)
+        service_key = (namespace, service)
+        prefix = f"{namespace}/{service}/"
+        for owner, proxy in self._proxies.items():
+            if owner.startswith(prefix):
+                proxy.set_weights(weights)
+        if weights is None:
+            self._weights.pop(service_key, None)
+        else:
+            self._weights[service_key] = dict(weights)
+
+    def weights(self, namespace: str, service: str) -> dict[str, int] | None:
+        """The ReplicaSet weights set for a Service, if any."""
+        held = self._weights.get((namespace, service))
+        return None if held is None else dict(held)
+
+    def stats(self, namespace: str, service: str) -> dict[str, ReplicaSetStats]:
+        """What each ReplicaSet behind the Service served (HTTP), by pod-template-hash."""
+        stats = self._stats.get((namespace, service))
+        return {} if stats is None else stats.snapshot()
+
+    def all_stats(self) -> list[tuple[str, str, ReplicaSetStats]]:
+        """Every Service's per-ReplicaSet stats, as (namespace, service, stats), sorted."""
+        return [
+            (namespace, service, rs_stats)
+            for (namespace, service), stats in sorted(self._stats.items())
+            for _, rs_stats in sorted(stats.snapshot().items())
+        ]
