@@ -265,6 +265,7 @@ async def test_the_phase_waits_for_its_measurement_to_be_written(tmp_path: Path)
         await runtime.stop()
 
 
+@pytest.mark.processes  # a real HTTP server
 async def test_web_metric_against_a_real_server(tmp_path: Path) -> None:
     with JSONServer({"ok": 0.98}).running() as server:
         url = server.url
@@ -300,7 +301,7 @@ async def test_builtin_plugin_metric_reads_the_service_stats(tmp_path: Path) -> 
         runtime_dir=tmp_path / "runtime",
         journal=MemoryJournal(),
         images=ArtifactImages(ArtifactStore(tmp_path / "artifacts")),
-        service_stats=stats,
+        analysis_providers=default_providers(stats=stats),
     )
     await runtime.start()
     target = LocalTarget(runtime)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.analysis.providers import Provider, default_providers
-from conveyor.analysis.servicestats import ServiceStats
 from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey
@@ -102,7 +101,6 @@ class LocalRuntime:
         flush_interval: float = 0.2,
         analysis_providers: Mapping[str, Provider] | None = None,
         analysis_concurrency: int = DEFAULT_CONCURRENCY,
-        service_stats: ServiceStats | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.journal = WriteBehind(journal, interval=flush_interval, clock=self.clock)
@@ -125,10 +123,9 @@ class LocalRuntime:
         self._queue: WorkQueue[ObjectKey] = WorkQueue(self._handle, workers=1)
         self._terminating: dict[ObjectKey, asyncio.Task[None]] = {}
         if analysis_providers is None:
-            # service_stats: the proxy's per-ReplicaSet numbers (the runtime gives its own once
-            # its Services record them)
+            # conveyor/builtin and conveyor/judge read this runtime's Service stats
             analysis_providers = default_providers(
-                jobs=RuntimeJobs(self.store, self.delete), stats=service_stats
+                jobs=RuntimeJobs(self.store, self.delete), stats=self
             )
         self.analysis = AnalysisRunner(
             store=self.store,
