@@ -53,8 +53,8 @@ DEFAULT_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
-class _Job:
-    """One measurement task of one run."""
+class _Measuring:
+    """One measurement (or resume, or terminate) of one metric of one run, in flight."""
 
     key: ObjectKey
     uid: str
@@ -137,7 +137,7 @@ class AnalysisRunner:
         for task in plan.tasks:
             if task.metric.name in running:
                 continue
-            job = _Job(
+            work = _Measuring(
                 key=key,
                 uid=str(meta.get("uid") or ""),
                 task=task,
@@ -152,7 +152,7 @@ class AnalysisRunner:
             )
             verb = "terminate" if task.terminate and task.resume is not None else "measure"
             running[task.metric.name] = asyncio.get_running_loop().create_task(
-                self._run(job), name=f"analysis:{key}:{task.metric.name}:{verb}"
+                self._run(work), name=f"analysis:{key}:{task.metric.name}:{verb}"
             )
         if not running:
             self._inflight.pop(key, None)
@@ -165,59 +165,59 @@ class AnalysisRunner:
             task.cancel()
             running.pop(name, None)
 
-    async def _run(self, job: _Job) -> None:
-        name = job.task.metric.name
+    async def _run(self, work: _Measuring) -> None:
+        name = work.task.metric.name
         try:
             async with self._limit:
-                measurement = await self._take(job)
-            if self._record(job, measurement):
-                await self._written(job.key)
+                measurement = await self._take(work)
+            if self._record(work, measurement):
+                await self._written(work.key)
         finally:
-            running = self._inflight.get(job.key, {})
+            running = self._inflight.get(work.key, {})
             if running.get(name) is asyncio.current_task():
                 running.pop(name, None)
             if not running:
-                self._inflight.pop(job.key, None)
-        self._enqueue(job.key)
+                self._inflight.pop(work.key, None)
+        self._enqueue(work.key)
 
-    async def _take(self, job: _Job) -> Measurement:
-        task, metric = job.task, job.task.metric
+    async def _take(self, work: _Measuring) -> Measurement:
+        task, metric = work.task, work.task.metric
         try:
             if task.resume is not None and task.terminate:
                 return await terminate(
-                    metric, task.resume, self.providers, self._clock, job.context
+                    metric, task.resume, self.providers, self._clock, work.context
                 )
             if task.resume is not None:
-                return await resume(metric, task.resume, self.providers, self._clock, job.context)
-            return await measure(metric, self.providers, self._clock, job.context)
+                return await resume(metric, task.resume, self.providers, self._clock, work.context)
+            return await measure(metric, self.providers, self._clock, work.context)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # a provider's bug: an Error measurement, and said so
-            message = job.args.mask(f"{metric.provider.kind} provider failed: {err}")
-            log.exception("measurement failed", run=str(job.key), metric=metric.name)
-            self._events.record(job.key, "MeasurementFailed", message, "Warning")
+            message = work.args.mask(f"{metric.provider.kind} provider failed: {err}")
+            log.exception("measurement failed", run=str(work.key), metric=metric.name)
+            self._events.record(work.key, "MeasurementFailed", message, "Warning")
             return errored(task.resume or begin(self._clock), message, self._clock)
 
-    def _record(self, job: _Job, measurement: Measurement) -> bool:
+    def _record(self, work: _Measuring, measurement: Measurement) -> bool:
         """The measurement in the run's status (synchronously); False when the run is gone."""
-        run = self._store.get(job.key)
-        if run is None or str(run["metadata"].get("uid") or "") != job.uid:
+        run = self._store.get(work.key)
+        if run is None or str(run["metadata"].get("uid") or "") != work.uid:
             return False
         status = AnalysisRunStatus.from_dict(run.get("status"))
-        if status.phase.completed and not job.task.terminate:
+        if status.phase.completed and not work.task.terminate:
             return False
-        provider = self.providers.get(job.task.metric.provider.kind)
+        provider = self.providers.get(work.task.metric.provider.kind)
         recorded = planner.record(
-            job.spec,
+            work.spec,
             status,
-            job.task.metric.name,
+            work.task.metric.name,
             measurement,
-            resumed=job.task.resume is not None,
-            args=job.args,
-            metadata=provider.metadata(job.task.metric) if provider else None,
+            resumed=work.task.resume is not None,
+            args=work.args,
+            metadata=provider.metadata(work.task.metric) if provider else None,
         )
-        self._store.update_status(job.key, recorded.to_dict())
-        self._writing[job.key] = self._writing.get(job.key, 0) + 1
+        self._store.update_status(work.key, recorded.to_dict())
+        self._writing[work.key] = self._writing.get(work.key, 0) + 1
         return True
 
     async def _written(self, key: ObjectKey) -> None:
