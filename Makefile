@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint bench clean
+PORT ?= 8600
+
+.PHONY: demo demo-port test check lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The real helm, for the Helm rendering tests (Conveyor itself uses the helm on PATH).
+# The real helm, for the Helm rendering tests (Conveyor uses the helm next to its executable, else on PATH).
 $(BIN)/helm: tools/install_helm.py | $(STAMP)
 	$(BIN)/python tools/install_helm.py $@
 
@@ -27,8 +29,13 @@ $(WHEELHOUSE)/.complete: $(DEMO_REQUIREMENTS) | $(STAMP)
 		-r $(DEMO_REQUIREMENTS)
 	touch $@
 
-demo: $(STAMP)
-	$(BIN)/conveyor demo
+# `make demo PORT=8601`: the port is checked first, so a taken one fails before any build.
+demo-port:
+	$(PYTHON) tools/check_port.py '$(PORT)'
+
+demo: demo-port
+	$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/conveyor demo --port '$(PORT)'
 
 test: $(STAMP) $(BIN)/helm $(WHEELHOUSE)/.complete
 	$(BIN)/python -m pytest -q

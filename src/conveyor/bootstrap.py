@@ -20,6 +20,7 @@ from conveyor.render import RenderCache, Renderer, RenderObserver
 from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
 from conveyor.store import EngineStore, RuntimeStateStore, open_database
+from conveyor.store.repocreds import RepoCredentialStore
 from conveyor.targets.local.images import ArtifactImages
 from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.runtime import LocalRuntime
@@ -101,7 +102,10 @@ async def engine(
     """
     options = options or ControllerOptions()
     database = await open_database(settings)
-    repos = RepoCache(settings.home / "repos", on_request=git_observer)
+    credentials = RepoCredentialStore(settings.home)  # `conveyor repo add`; re-read on change
+    repos = RepoCache(
+        settings.home / "repos", on_request=git_observer, credentials=credentials.lookup
+    )
     live = LiveState(target)
     comparer = Comparer(
         repos,

@@ -9,7 +9,10 @@ environment, every run here gets:
   ``http.lowSpeedLimit``/``http.lowSpeedTime`` abort an http(s) transfer that stays below a
   rate (curl's own connect timeout also applies), and ssh gets ``ConnectTimeout`` plus
   keep-alives (``ServerAliveInterval``/``CountMax``) so a silent server is dropped;
-- ``start_new_session``: no controlling terminal, so ssh cannot prompt either.
+- ``start_new_session``: no controlling terminal, so ssh cannot prompt either;
+- stored repository credentials (``HttpCredentials``) as an ``Authorization`` header scoped
+  to the repository's URL, given through git's ``GIT_CONFIG_*`` environment: never in the URL
+  or the argument list, where ``ps`` and error messages would show them.
 
 Callers turn a ``GitRunError`` and a non-zero exit into their own errors, with credentials
 masked by what they know about the URL.
@@ -18,11 +21,12 @@ masked by what they know about the URL.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -57,6 +61,25 @@ class NetworkLimits:
 
 
 DEFAULT_LIMITS = NetworkLimits()
+
+
+@dataclass(frozen=True)
+class HttpCredentials:
+    """A username and password (or token) for one http(s) repository."""
+
+    url: str
+    """The repository URL (without credentials); the header is sent to URLs under it only."""
+    username: str
+    password: str = field(repr=False)
+
+    def env(self) -> dict[str, str]:
+        """git's ``http.<url>.extraHeader`` as environment configuration."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{self.url}.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {token}",
+        }
 
 
 @dataclass(frozen=True)
@@ -101,18 +124,22 @@ async def run_git(
     stdout: IO[bytes] | None = None,
     limits: NetworkLimits = DEFAULT_LIMITS,
     ceiling: Path | None = None,
+    credentials: HttpCredentials | None = None,
 ) -> GitOutput:
     """Run ``git <safe flags> <limits> [--git-dir] <args>`` and wait for it.
 
     ``env`` is added to the safe environment; ``stdin`` is written to git's input; with
     ``stdout`` git writes there instead of into the result; with ``ceiling`` git does not look
     for a repository above that directory (GIT_CEILING_DIRECTORIES). A non-zero exit is
-    returned, not raised. Raises GitRunError when git is missing or runs past ``timeout``
+    returned, not raised. ``credentials`` authenticate to an http(s) remote (see the module
+    docstring). Raises GitRunError when git is missing or runs past ``timeout``
     seconds (it is killed); a cancelled caller also kills it.
     """
     full_env = limited_env(env, limits)
     if ceiling is not None:
         full_env["GIT_CEILING_DIRECTORIES"] = str(ceiling)
+    if credentials is not None:
+        full_env.update(credentials.env())  # after git_env, which drops GIT_CONFIG_COUNT
     try:
         proc = await asyncio.create_subprocess_exec(
             *git_argv([*limits.config(), *args], git_dir=git_dir),

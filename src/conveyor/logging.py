@@ -1,7 +1,8 @@
 """Structured logs (structlog): one line per event, key/values, the object's identity bound.
 
 Secret values never reach a log: ``mask_secrets`` runs as a processor and replaces any value
-whose key looks like a credential, and callers never log Secret data in the first place.
+whose key looks like a credential and the password of any URL in a text value (the one masking
+function, ``conveyor.redaction``), and callers never log Secret data in the first place.
 """
 
 from __future__ import annotations
@@ -14,15 +15,20 @@ from typing import Any
 
 import structlog
 
+from conveyor.redaction import MASK, mask_credentials
+
+__all__ = ["MASK", "configure", "get_logger", "mask_secrets"]
+
 _SECRET_KEY = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|credential)")
-MASK = "******"
 
 
 def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Replace the values of keys that name credentials."""
+    """Replace the values of keys that name credentials, and URL credentials in any text."""
     for key in list(event):
         if key != "event" and _SECRET_KEY.search(key):
             event[key] = MASK
+        elif isinstance(event[key], str) and "://" in event[key]:
+            event[key] = mask_credentials(event[key])
     return event
 
 

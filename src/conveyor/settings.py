@@ -12,6 +12,11 @@ from pathlib import Path
 
 import platformdirs
 
+PRIVATE_DIR = 0o700
+"""CONVEYOR_HOME holds live Secret data (the database), tokens, checkouts and Pod logs."""
+PRIVATE_UMASK = 0o077
+"""What the server creates under CONVEYOR_HOME is readable by its user only."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -32,6 +37,15 @@ class Settings:
         """Pod logs and scratch space of the local runtime."""
         return self.home / "runtime"
 
+    def make_private(self) -> None:
+        """Make ``home`` 0700 and what this process creates from now on 0600/0700.
+
+        The server calls it before opening the database: the SQLite file, its journal, the
+        mirrors, checkouts, artifacts and Pod logs are then readable by this user only.
+        """
+        os.umask(PRIVATE_UMASK)
+        os.chmod(self.home, PRIVATE_DIR)
+
     @classmethod
     def from_env(cls, home: Path | None = None) -> Settings:
         """Build settings from CONVEYOR_HOME / CONVEYOR_DATABASE_URL, creating the home dir."""
@@ -39,7 +53,7 @@ class Settings:
             env_home = os.environ.get("CONVEYOR_HOME")
             home = Path(env_home) if env_home else Path(platformdirs.user_data_dir("conveyor"))
         home = home.expanduser().resolve()
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         url = (
             os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
         )

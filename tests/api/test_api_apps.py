@@ -196,3 +196,45 @@ def test_malformed_manifests_are_400s_everywhere(
         reply = api.request(method, path, json=body)
         assert reply.status_code in (400, 404), (method, path, reply.text)
     assert api.get("/api/v1/applications/odd").status_code == 404
+
+
+def test_sync_of_resources_the_app_lacks_is_refused_and_selectors_pick_apps(
+    api: httpx.Client, repo: ConfigRepo
+) -> None:
+    manifest = app_manifest("picky", repo.url)
+    manifest["metadata"]["labels"] = {"team": "a", "tier": "web"}
+    assert api.post("/api/v1/applications", json=manifest).status_code == 200
+    wait_app(api, "picky", lambda a: a["status"].get("sync", {}).get("status") == "OutOfSync",
+             what="compared")  # fmt: skip
+
+    missing = {
+        "resources": [
+            {"kind": "ConfigMap", "name": "nope"},
+            {"group": "apps", "kind": "ConfigMap", "name": "settings"},
+        ]
+    }
+    refused = api.post("/api/v1/applications/picky/sync", json=missing)
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        "No matching app resources found for resource filter: "
+        ":ConfigMap:nope, apps:ConfigMap:settings"
+    )
+    assert "operationState" not in api.get("/api/v1/applications/picky").json()["status"]
+
+    one = {"resources": [{"kind": "ConfigMap", "name": "settings"}]}  # any namespace
+    assert api.post("/api/v1/applications/picky/sync", json=one).status_code == 200
+    app = wait_app(api, "picky", lambda a: a["status"].get("operationState", {}).get("phase")
+                   == "Succeeded", what="the sync done")  # fmt: skip
+    synced = {r["name"]: r["status"] for r in app["status"]["resources"]}
+    assert synced == {"settings": "Synced", "creds": "OutOfSync"}
+
+    def names(selector: str) -> list[str]:
+        answer = api.get("/api/v1/applications", params={"selector": selector})
+        assert answer.status_code == 200, answer.text
+        return [a["metadata"]["name"] for a in answer.json()["items"]]
+
+    assert names("team=a,tier in (web, api)") == ["picky"]
+    assert "picky" not in names("team!=a")
+    assert "picky" not in names("!tier")
+    bad = api.get("/api/v1/applications", params={"selector": "team=a=b"})
+    assert bad.status_code == 400 and "does not parse" in bad.json()["message"]

@@ -25,8 +25,22 @@ from support.server_helpers import free_port
             ["app", "create", "x", "--dest-server", "s"],
         ),
         (["apply", "-f", "-", "--", "--server"], ["apply", "-f", "-", "--", "--server"]),
+        (["app", "delete", "x", "--cascade=false"], ["app", "delete", "x", "--no-cascade"]),
+        (["app", "diff", "x", "--exit-code=true"], ["app", "diff", "x", "--exit-code"]),
+        (["app", "list", "--insecure", "--grpc-web"], ["app", "list"]),
+        (["app", "get", "--path=false"], ["app", "get", "--path=false"]),
     ],
-    ids=["after", "equals", "before", "dest-server", "after-dashes"],
+    ids=[
+        "after",
+        "equals",
+        "before",
+        "dest-server",
+        "after-dashes",
+        "bool-false",
+        "bool-true",
+        "no-op-transport",
+        "not-a-bool-flag",
+    ],
 )
 def test_global_flags_may_follow_the_subcommand(argv: list[str], expected: list[str]) -> None:
     assert hoist_global_flags(argv) == expected
@@ -64,6 +78,23 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
         result = conveyor(tmp_path / "home", "server", "--port", str(port))
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["192.0.2.1", "0.0.0.0", "::"])
+def test_a_host_beyond_loopback_without_tls_is_warned_about(host: str) -> None:
+    """Checked without binding: tests bind 127.0.0.1 only (the server prints this warning
+    before it binds, see cli/server_cmd.py)."""
+    from conveyor.cli.server_cmd import plain_http_warning
+
+    warning = plain_http_warning(host)
+    assert warning is not None and "TLS" in warning and host in warning
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_hosts_are_not_warned_about(host: str) -> None:
+    from conveyor.cli.server_cmd import plain_http_warning
+
+    assert plain_http_warning(host) is None
 
 
 APP: dict[str, Any] = {
@@ -158,3 +189,70 @@ def test_apply_refuses_an_alias_bomb_with_its_document_before_any_request(
     assert result.returncode == 1
     assert f"error: {bomb}: document 1 (line 1): a document expands to more than" in (result.stderr)
     assert "no Conveyor server" not in result.stderr
+
+
+def test_resource_filters_follow_argocd() -> None:
+    from conveyor.cli import resource_filter
+    from conveyor.cli.client import CliError
+
+    app = {"status": {"resources": [
+        {"group": "apps", "kind": "Deployment", "namespace": "web", "name": "api"},
+        {"group": "", "kind": "Service", "namespace": "web", "name": "api"},
+        {"group": "", "kind": "ConfigMap", "namespace": "other", "name": "api"},
+    ]}}  # fmt: skip
+
+    def picked(*specs: str) -> list[str]:
+        return [f"{r['kind']}/{r['namespace']}" for r in resource_filter.select(app, list(specs))]
+
+    assert picked("apps:Deployment:api") == ["Deployment/web"]
+    assert picked(":ConfigMap:other/api") == ["ConfigMap/other"]
+    assert picked("*:*:api", "!:ConfigMap:*") == ["Deployment/web", "Service/web"]
+    assert picked("!apps:Deployment:api") == ["Service/web", "ConfigMap/other"]
+    with pytest.raises(CliError, match="No matching app resources found for resource filter: "
+                       ":Deployment:api"):  # fmt: skip
+        picked(":Deployment:api")  # Deployment is in the apps group
+    with pytest.raises(CliError, match="expected GROUP:KIND:NAME"):
+        picked("Deployment:api")
+
+
+def test_label_selectors_follow_kubernetes() -> None:
+    from conveyor.errors import ValidationError
+    from conveyor.model.labelselectors import parse_selector
+
+    labels = {"app.kubernetes.io/instance": "root", "team": "a"}
+    cases = {
+        "app.kubernetes.io/instance=root": True, "app.kubernetes.io/instance!=root": False,
+        "team in (a,b)": True, "team notin (a, b)": False, "!team": False, "missing": False,
+        "missing!=x": True, "team==a,app.kubernetes.io/instance": True, "": True,
+    }  # fmt: skip
+    assert {text: parse_selector(text).matches(labels) for text in cases} == cases
+    with pytest.raises(ValidationError, match="'a b c' does not parse"):
+        parse_selector("a b c")
+
+
+def test_app_get_tree_puts_owned_objects_under_their_owner() -> None:
+    app = {"status": {"resources": [
+        {"group": "apps", "kind": "Deployment", "namespace": "w", "name": "web",
+         "status": "Synced"},
+        {"group": "", "kind": "Service", "namespace": "w", "name": "web", "status": "OutOfSync"},
+    ]}}  # fmt: skip
+    nodes = [
+        {"uid": "d", "group": "apps", "kind": "Deployment", "namespace": "w", "name": "web",
+         "health": {"status": "Healthy"}},
+        {"uid": "r", "group": "apps", "kind": "ReplicaSet", "namespace": "w", "name": "web-1",
+         "parentRefs": [{"uid": "d"}], "health": {"status": "Healthy"}},
+        {"uid": "p1", "kind": "Pod", "namespace": "w", "name": "web-1-a",
+         "parentRefs": [{"uid": "r"}], "health": {"status": "Healthy"}},
+        {"uid": "p2", "kind": "Pod", "namespace": "w", "name": "web-1-b",
+         "parentRefs": [{"uid": "r"}], "health": {"status": "Progressing",
+                                                  "message": "not ready"}},
+        {"uid": "s", "group": "", "kind": "Service", "namespace": "w", "name": "web",
+         "health": {"status": "Healthy"}},
+    ]  # fmt: skip
+    assert app_view.tree_rows(app, nodes) == [
+        ["Deployment/web", "Synced", "Healthy", ""],
+        ["└─ReplicaSet/web-1", "", "Healthy", ""],
+        ["  ├─Pod/web-1-a", "", "Healthy", ""],
+        ["  └─Pod/web-1-b", "", "Progressing", "not ready"],
+        ["Service/web", "OutOfSync", "Healthy", ""],
+    ]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -68,3 +71,44 @@ def test_demo_serves_dev_with_the_built_sha_and_runs_again(tmp_path: Path) -> No
     assert again.returncode == 0, again.stdout + again.stderr
     assert revision.group(1) in again.stdout
     assert "building artifact" not in again.stdout  # reused
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield int(sock.getsockname()[1])
+
+
+def test_demo_on_a_taken_port_fails_before_building(tmp_path: Path, taken_port: int) -> None:
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [CONVEYOR, "demo", "--port", str(taken_port), "--no-serve"],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{taken_port}" in done.stderr
+    assert not (home / "demo").exists()  # nothing was prepared or built
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_demo_checks_its_port_before_building(taken_port: int) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        ["make", "-C", str(root), "demo", f"PORT={taken_port}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{taken_port}" in done.stderr
+    assert "pip install" not in done.stdout and "conveyor demo" not in done.stdout
+    bad = subprocess.run(
+        ["make", "-C", str(root), "demo", "PORT=http"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode != 0
+    assert "PORT must be a number" in bad.stderr

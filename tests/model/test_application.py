@@ -71,3 +71,11 @@ def test_sync_options() -> None:
 def test_revision_history_limit_default() -> None:
     assert app().revision_history_limit == 10
     assert app(revisionHistoryLimit=3).revision_history_limit == 3
+
+
+@pytest.mark.parametrize("value", ["99999999999999999h", 10**20, "1e400h", "2562048h"])
+def test_an_enormous_duration_is_refused_as_a_value_error(value: str | int) -> None:
+    from conveyor.model.durations import parse_duration
+
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(value)

@@ -230,3 +230,135 @@ def test_glob_helpers() -> None:
     assert not glob_match("backend-*", "front")
     assert glob_match("[a-c]x", "bx") and not glob_match("[!a-c]x", "bx")
     assert not glob_match("{unclosed", "unclosed")
+
+
+# -- sourceRepos: one repository, whatever the spelling ----------------------------------------
+
+DENIED_SPELLINGS = [
+    "/srv/git/denied",
+    "/srv/git/a/../denied",
+    "/srv/git/./denied",
+    "/srv/git//denied",
+    "/srv/git/denied/",
+    "/srv/git/denied/.git",
+    "file:///srv/git/denied",
+    "file://localhost/srv/git/denied",
+]
+
+
+@pytest.mark.parametrize("url", DENIED_SPELLINGS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "patterns",
+    [["*", "!/srv/git/denied"], ["*", "!file:///srv/git/denied"], ["/srv/git/allowed"]],
+    ids=["deny-path", "deny-file-url", "allow-other"],
+)
+def test_a_denied_local_repo_is_denied_in_every_spelling(patterns: list[str], url: str) -> None:
+    assert not project(sourceRepos=patterns).permits_source(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/company/web/../secret",
+        "https://github.com/company/./secret",
+        "https://github.com/company//secret",
+        "https://github.com/company/secret/",
+        "https://user:pw@github.com/company/secret.git",
+    ],
+    ids=lambda v: str(v),
+)
+def test_a_denied_remote_repo_is_denied_in_every_spelling(url: str) -> None:
+    p = project(sourceRepos=["https://github.com/company/*", "!https://github.com/company/secret"])
+    verdict = p.permits_source(url)
+    assert not verdict
+    assert "pw" not in verdict.reason
+
+
+def test_a_local_pattern_still_permits_its_repo_in_any_spelling() -> None:
+    p = project(sourceRepos=["/srv/git/*"])
+    assert p.permits_source("file://localhost/srv/git/web/.git")
+    assert not p.permits_source("/srv/git/web/../../etc/repo")
+
+
+# -- resource lists by API group and kind -----------------------------------------------------
+
+
+def _team_app() -> Any:
+    return application_from_dict(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "web"},
+            "spec": {
+                "project": "team",
+                "source": {"repoURL": "https://github.com/company/web", "path": "."},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"},
+            },
+        }
+    ).value
+
+
+CRD_CLUSTER_WIDGET = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "clusterwidgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Cluster",
+        "names": {"kind": "ClusterWidget", "plural": "clusterwidgets"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"apiVersion": "networking.k8s.io/v1", "kind": "IPAddress", "metadata": {"name": "a"}},
+        {
+            "apiVersion": "storage.k8s.io/v1beta1",
+            "kind": "VolumeAttributesClass",
+            "metadata": {"name": "fast"},
+        },
+        {"apiVersion": "example.com/v1", "kind": "ClusterWidget", "metadata": {"name": "w"}},
+        {"apiVersion": "evil.example.com/v1", "kind": "ClusterRole", "metadata": {"name": "r"}},
+    ],
+    ids=["IPAddress", "VolumeAttributesClass", "crd-cluster-kind", "lookalike-group"],
+)
+def test_cluster_scoped_kinds_by_group_need_the_cluster_whitelist(obj: dict[str, Any]) -> None:
+    """Only CRDs may be cluster-scoped here; whatever the group, nothing else gets through."""
+    p = project(
+        sourceRepos=["*"],
+        destinations=[{"server": "*", "namespace": "*"}],
+        clusterResourceWhitelist=[
+            {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}
+        ],
+    )
+    problems = p.check(_team_app(), [CRD_CLUSTER_WIDGET, obj])
+    assert len(problems) == 1, problems
+    assert "cluster-scoped resource kind" in problems[0]
+    assert "is not permitted in project 'team'" in problems[0]
+
+
+def test_a_namespaced_crd_kind_follows_the_namespace_lists() -> None:
+    crd = {**CRD_CLUSTER_WIDGET, "spec": {**CRD_CLUSTER_WIDGET["spec"], "scope": "Namespaced"}}
+    p = project(
+        sourceRepos=["*"],
+        destinations=[{"server": "*", "namespace": "*"}],
+        clusterResourceWhitelist=[{"group": "*", "kind": "CustomResourceDefinition"}],
+        namespaceResourceBlacklist=[{"group": "example.com", "kind": "*"}],
+    )
+    widget = {"apiVersion": "example.com/v1", "kind": "ClusterWidget", "metadata": {"name": "w"}}
+    problems = p.check(_team_app(), [crd, widget])
+    assert len(problems) == 1 and "spec.namespaceResourceBlacklist[0]" in problems[0], problems
+
+
+@pytest.mark.parametrize("group", ["", "evil.example.com", "apps"])
+def test_a_blacklist_for_every_group_holds_whatever_the_api_version(group: str) -> None:
+    p = project(
+        sourceRepos=["*"],
+        destinations=[{"server": "*", "namespace": "*"}],
+        namespaceResourceBlacklist=[{"group": "*", "kind": "Pod"}],
+    )
+    api_version = f"{group}/v1" if group else "v1"
+    pod = {"apiVersion": api_version, "kind": "Pod", "metadata": {"name": "p"}}
+    assert len(p.check(_team_app(), [pod])) == 1

@@ -272,6 +272,24 @@ def test_every_helm_option_the_renderer_passes_loads_without_a_warning() -> None
     assert loaded.value.to_manifest()["spec"]["source"]["helm"] == helm
 
 
+def test_every_kustomize_option_the_renderer_applies_loads_without_a_warning() -> None:
+    kustomize = {
+        "images": ["web=registry/web:v2"],
+        "namePrefix": "pre-",
+        "nameSuffix": "-suf",
+        "commonLabels": {"team": "a"},
+        "commonAnnotations": {"owner": "a"},
+        "forceCommonLabels": True,
+        "forceCommonAnnotations": True,
+        "labelWithoutSelector": True,
+        "namespace": "web",
+        "replicas": [{"name": "web", "count": 3}, {"name": "worker", "count": "2"}],
+    }
+    loaded = application_from_dict(app_with("spec.source.kustomize", kustomize))
+    assert loaded.warnings == ()
+    assert loaded.value.to_manifest()["spec"]["source"]["kustomize"] == kustomize
+
+
 def test_unknown_sync_option_is_kept_with_a_warning() -> None:
     obj = app_with("spec.syncPolicy", {"syncOptions": ["Frobnicate=true"]})
     loaded = application_from_dict(obj)

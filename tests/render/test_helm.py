@@ -6,6 +6,11 @@ The checks that refuse a request before helm runs need no helm at all.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +198,22 @@ async def test_invalid_yaml_output_names_the_template(tree: TreeWriter) -> None:
         await render_helm(RenderRequest(root=root, path="chart"))
     assert caught.value.file == "templates/bad.yaml"
     assert "YAML parse error" in str(caught.value)
+
+
+@pytest.mark.processes
+def test_helm_next_to_the_conveyor_executable_is_found_without_path(tmp_path: Path) -> None:
+    """A server started as .venv/bin/conveyor (venv not activated) finds the venv's helm."""
+    real = shutil.which("helm") or str(Path(sysconfig.get_path("scripts")) / "helm")
+    if not Path(real).is_file():
+        pytest.skip("no helm installed (make test installs it into the venv)")
+    bin_dir, empty = tmp_path / "venv-bin", tmp_path / "empty"
+    bin_dir.mkdir()
+    empty.mkdir()
+    (bin_dir / "helm").symlink_to(real)
+    script = bin_dir / "conveyor"
+    script.write_text("from conveyor.render.process import helm_binary\nprint(helm_binary())\n")
+    env = {**os.environ, "PATH": str(empty)}
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == str(bin_dir / "helm")

@@ -246,3 +246,83 @@ def test_image_edit_replaces_by_name_keeps_others_and_honours_star() -> None:
         {"name": "nginx", "newName": "mirror/nginx", "newTag": "2.0"},
         {"name": "zeta", "newTag": "1"},
     ]
+
+
+# -- remote bases: the project's sourceRepos, and never Conveyor's own mirrors -----------------
+
+
+def _git_repo(path: Path, files: dict[str, str]) -> Path:
+    import subprocess
+    from textwrap import dedent
+
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(dedent(text).lstrip("\n"), encoding="utf-8")
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
+    env = {**os.environ, **who, "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "c"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+    return path
+
+
+OTHER_TEAM = {
+    "app/kustomization.yaml": "resources: [cm.yaml]\n",
+    "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-team-secret}\n",
+}
+
+
+@pytest.mark.processes
+async def test_a_remote_base_outside_the_projects_repos_is_refused(
+    tree: TreeWriter, tmp_path: Path
+) -> None:
+    other = _git_repo(tmp_path / "other-team", OTHER_TEAM)
+    root = tree({"app/kustomization.yaml": f"resources:\n- file://{other}//app\n"})
+    allowed = (f"file://{root}", "https://github.com/company/*")
+    request = RenderRequest(root=root, path="app", source_repos=allowed, project="team-a")
+    with pytest.raises(RenderError) as err:
+        await render_kustomize(request)
+    assert "is not permitted in project 'team-a'" in str(err.value)
+    assert err.value.file == "kustomization.yaml"
+    assert err.value.line == 2
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://github.com/evil/repo//base?ref=v1",
+        "git::https://github.com/evil/repo//base",
+        "github.com/evil/repo/base?ref=main",
+        "git@github.com:evil/repo.git//base",
+        "ssh://git@github.com/evil/repo//base",
+    ],
+)
+async def test_remote_base_spellings_are_checked(tree: TreeWriter, entry: str) -> None:
+    root = tree({"app/kustomization.yaml": f"resources:\n- {entry}\n"})
+    request = RenderRequest(
+        root=root, path="app", source_repos=("!**/evil/*", "*"), project="team-a"
+    )
+    with pytest.raises(RenderError, match="denied by"):
+        await render_kustomize(request)
+
+
+@pytest.mark.processes
+async def test_a_base_in_conveyors_mirror_cache_is_refused(
+    tree: TreeWriter, tmp_path: Path
+) -> None:
+    mirrors = tmp_path / "home" / "repos"
+    other = _git_repo(mirrors / "other-team-0123456789abcdef", OTHER_TEAM)
+    root = tree({"app/kustomization.yaml": f"resources:\n- file://{other}//app\n"})
+    request = RenderRequest(
+        root=root, path="app", source_repos=("*",), private_dirs=(str(mirrors),)
+    )
+    with pytest.raises(RenderError, match="Conveyor's own"):
+        await render_kustomize(request)
+
+
+@pytest.mark.processes
+async def test_a_permitted_remote_base_still_renders(tree: TreeWriter, tmp_path: Path) -> None:
+    other = _git_repo(tmp_path / "shared", OTHER_TEAM)
+    root = tree({"app/kustomization.yaml": f"resources:\n- file://{other}//app\n"})
+    request = RenderRequest(root=root, path="app", source_repos=(f"{tmp_path}/*",))
+    assert names(await render_kustomize(request)) == ["other-team-secret"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.errors import ValidationError
-from conveyor.gitrun import NetworkLimits, limited_env
+from conveyor.gitrun import HttpCredentials, NetworkLimits, limited_env, run_git
 from conveyor.source import GitError, RepoCache
+from support.git_http import GitHttpServer
 
 # Stall limits of one second; the overall time limits stay at a minute, so an error that
 # arrives is git giving up on its own, never the runner killing it.
@@ -60,3 +62,20 @@ def test_a_configured_ssh_command_keeps_its_options_and_gets_the_limits() -> Non
     assert "BatchMode=yes" in limited_env(None, FAST)["GIT_SSH_COMMAND"]
     wrapper = limited_env({"GIT_SSH_COMMAND": "/usr/local/bin/my-ssh-wrapper"}, FAST)
     assert wrapper["GIT_SSH_COMMAND"] == "/usr/local/bin/my-ssh-wrapper"
+
+
+async def test_credentials_reach_git_through_its_environment_only(tmp_path: Path) -> None:
+    origin = tmp_path / "origin"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin / "repo.git")], check=True)
+    with GitHttpServer(origin, "bob", "pa55-word") as server:
+        url = f"{server.url}/repo.git"
+        refused = await run_git(["ls-remote", "--", url], timeout=60)
+        assert refused.returncode != 0 and server.refused > 0
+        wrong = HttpCredentials(url=f"{server.url}/other.git", username="bob", password="pa55-word")
+        elsewhere = await run_git(["ls-remote", "--", url], timeout=60, credentials=wrong)
+        assert elsewhere.returncode != 0  # the header is scoped to its repository's URL
+        right = HttpCredentials(url=url, username="bob", password="pa55-word")
+        assert "pa55-word" not in repr(right)
+        done = await run_git(["ls-remote", "--", url], timeout=60, credentials=right)
+        assert done.returncode == 0, done.stderr
+        assert server.served > 0

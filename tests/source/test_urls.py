@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from conveyor.engine.compare import checkout_path
 from conveyor.source import mask_credentials, repo_key, strip_credentials
 from conveyor.source.urls import mirror_name
 
@@ -70,3 +73,26 @@ def test_strip_credentials() -> None:
     assert strip_credentials("https://token@host/r") == "https://host/r"
     assert strip_credentials("ssh://git@host/r") == "ssh://git@host/r"
     assert strip_credentials("/local/path") == "/local/path"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://host/../../../../tmp/evil/repo.git",
+        "https://host/org/./../../../../tmp/evil/repo",
+        "ssh://git@host/../../tmp/evil/repo",
+        "git@host:../../tmp/evil/repo",
+    ],
+    ids=lambda v: str(v),
+)
+def test_repo_key_has_no_dot_segments(url: str) -> None:
+    key = repo_key(url)
+    assert "/../" not in key and "/./" not in key and not key.endswith("/..")
+    assert key.endswith("tmp/evil/repo")
+
+
+def test_checkout_paths_stay_under_the_checkouts_dir(tmp_path: Path) -> None:
+    root = tmp_path / "checkouts"
+    for url in ("https://host/../../../../tmp/evil/repo.git", "/a/../../b", "file:///../x"):
+        path = checkout_path(root, url, "0" * 40)
+        assert path.resolve().is_relative_to(root.resolve())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ async def test_migrations_create_the_tables_the_models_describe(database: Databa
         "deployments",
         "alembic_version",
     } <= set(schema["tables"])
-    assert schema["version"] == "0004"
+    assert schema["version"] == "0005"
     assert schema["diff"] == []  # the hand-written migration matches tables.py exactly
 
 
@@ -64,7 +65,7 @@ async def test_opening_again_migrates_nothing_and_keeps_data(settings: Settings)
         async with third.engine.connect() as conn:
             schema = await conn.run_sync(_schema)
             ports = (await conn.execute(text("SELECT owner, port FROM runtime_ports"))).all()
-        assert schema["version"] == "0004"
+        assert schema["version"] == "0005"
         assert schema["diff"] == []
         assert [tuple(row) for row in ports] == [("a/b/http", 30000)]
     finally:
@@ -164,3 +165,15 @@ def test_json_is_compact_and_deterministic() -> None:
     first = dumps_json({"b": [1, {"d": None, "c": "é"}], "a": date(2024, 1, 2)})
     second = dumps_json({"a": date(2024, 1, 2), "b": [1, {"c": "é", "d": None}]})
     assert first == second == '{"a":"2024-01-02","b":[1,{"c":"é","d":null}]}'
+
+
+async def test_the_sqlite_file_is_private(tmp_path: Path) -> None:
+    """It holds live Secret data (the runtime journal) and token hashes."""
+    settings = Settings.from_env(home=tmp_path / "home")
+    database = await open_database(settings)
+    try:
+        db_file = settings.home / "conveyor.db"
+        assert stat.S_IMODE(db_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700
+    finally:
+        await database.close()

@@ -21,19 +21,24 @@ from conveyor.api import (
     routes_account,
     routes_apps,
     routes_artifacts,
+    routes_clusters,
     routes_deployments,
     routes_logs,
     routes_operations,
     routes_projects,
+    routes_repos,
     routes_resources,
     routes_stream,
     routes_system,
     webhook,
 )
+from conveyor.api.access import require_access
 from conveyor.api.accesslog import AccessLog
-from conveyor.api.auth import ensure_admin_token, require_token
+from conveyor.api.auth import ensure_admin_token
+from conveyor.api.bodyguard import BodyGuard
 from conveyor.api.context import ApiContext
 from conveyor.api.events import AppEvents
+from conveyor.api.masking import MaskedJSONResponse
 from conveyor.api.metrics import Metrics
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import engine, local_target
@@ -140,10 +145,12 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        default_response_class=MaskedJSONResponse,
     )
     errors.install(app)
-    app.add_middleware(AccessLog)
-    authenticated = [Depends(require_token)]
+    app.add_middleware(BodyGuard)
+    app.add_middleware(AccessLog)  # outermost: 401s and 413s of BodyGuard are logged too
+    authenticated = [Depends(require_access)]
     for module in (
         routes_apps,
         routes_operations,
@@ -151,7 +158,9 @@ def create_app(
         routes_resources,
         routes_logs,
         routes_projects,
+        routes_repos,
         routes_artifacts,
+        routes_clusters,
         routes_stream,
         routes_account,
     ):

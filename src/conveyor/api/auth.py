@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from conveyor.api.bodyguard import CALLER_STATE
 from conveyor.api.discovery import ADMIN_TOKEN_FILE, read_admin_token, write_admin_token
 from conveyor.logging import get_logger
 from conveyor.store import TokenInfo, TokenStore
@@ -53,7 +54,10 @@ async def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TokenInfo:
-    """The caller's token, or a 401."""
+    """The caller's token, or a 401 (already verified by ``BodyGuard`` for a body)."""
+    verified = getattr(request.state, CALLER_STATE, None)
+    if isinstance(verified, TokenInfo):
+        return verified
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required (Authorization: Bearer TOKEN)")
     tokens: TokenStore = request.app.state.context.tokens

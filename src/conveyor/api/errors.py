@@ -36,6 +36,7 @@ from conveyor.errors import (
 )
 from conveyor.logging import get_logger
 from conveyor.model.appproject import ProjectDenied
+from conveyor.redaction import mask_credentials
 
 log = get_logger(component="api")
 
@@ -73,9 +74,10 @@ def error_response(
     problems: list[str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
+    message = mask_credentials(message)
     body: dict[str, Any] = {"error": message, "message": message, "code": status}
     if problems:
-        body["problems"] = problems
+        body["problems"] = [mask_credentials(p) for p in problems]
     return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 
 

@@ -36,6 +36,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from conveyor.engine.events import EngineEvent, OperationFinished
+from conveyor.redaction import strip_credentials
 from conveyor.render import SourceType
 from conveyor.source import GitRequest
 from conveyor.targets.local.network.stats import ReplicaSetStats
@@ -87,7 +88,7 @@ class _AppInfo(Collector):
                     base["name"],
                     base["project"],
                     str(bool((spec.get("syncPolicy") or {}).get("automated") is not None)).lower(),
-                    str((spec.get("source") or {}).get("repoURL") or ""),
+                    strip_credentials(str((spec.get("source") or {}).get("repoURL") or "")),
                     base["dest_server"],
                     str((spec.get("destination") or {}).get("namespace") or ""),
                     str((status.get("sync") or {}).get("status") or "Unknown"),

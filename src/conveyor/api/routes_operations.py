@@ -15,7 +15,7 @@ from conveyor.api.auth import Caller
 from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import AppName, RollbackBody, SyncBody
-from conveyor.errors import ConflictError
+from conveyor.errors import ConflictError, ValidationError
 from conveyor.model.objects import ObjectKey
 from conveyor.source import validate_revision
 
@@ -32,10 +32,12 @@ async def sync_application(
     ] = None,
 ) -> dict[str, Any]:
     body = body or SyncBody()
-    ctx.controller.application(name)  # 404 before judging the body
+    app = ctx.controller.application(name)  # 404 before judging the body
     if body.revision:
         validate_revision(body.revision)
     keys = [ObjectKey(r.group, r.kind, r.namespace, r.name) for r in body.resources]
+    if keys:
+        keys = _select(app, keys)
     await ctx.controller.sync(
         name,
         revision=body.revision or None,
@@ -45,6 +47,34 @@ async def sync_application(
         initiated_by=caller.name,
     )
     return ctx.controller.application(name)
+
+
+def _select(app: dict[str, Any], keys: list[ObjectKey]) -> list[ObjectKey]:
+    """The app's resources that ``keys`` name, as argocd's CLI resolves ``--resource``: an
+    empty namespace matches any. One that names none of them would sync nothing and
+    "succeed": refuse it with argocd's message."""
+    known = [
+        ObjectKey(
+            str(r.get("group") or ""), str(r.get("kind")), str(r.get("namespace") or ""),
+            str(r.get("name")),
+        )
+        for r in (app.get("status") or {}).get("resources") or []
+    ]  # fmt: skip
+    chosen = [
+        res
+        for res in known
+        if any(
+            (k.group, k.kind, k.name) == (res.group, res.kind, res.name)
+            and (not k.namespace or k.namespace == res.namespace)
+            for k in keys
+        )
+    ]
+    if chosen:
+        return chosen
+    shown = ", ".join(
+        f"{k.group}:{k.kind}:{k.namespace + '/' if k.namespace else ''}{k.name}" for k in keys
+    )
+    raise ValidationError(f"No matching app resources found for resource filter: {shown}")
 
 
 @router.delete("/{name}/operation", summary="Terminate the running operation")

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from conveyor.api.access import visible
+from conveyor.api.auth import Caller
 from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import JsonObject, ProjectName, manifest_name
@@ -28,8 +30,9 @@ async def _projects(ctx: Ctx) -> dict[str, dict[str, Any]]:
 
 
 @router.get("", summary="List projects")
-async def list_projects(ctx: Ctx) -> dict[str, Any]:
-    return {"items": list((await _projects(ctx)).values())}
+async def list_projects(ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    projects = await _projects(ctx)
+    return {"items": [p for name, p in projects.items() if visible(caller, "projects", name)]}
 
 
 @router.post("", summary="Create or update a project")

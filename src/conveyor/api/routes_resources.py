@@ -15,10 +15,16 @@ from fastapi import APIRouter, Body, Query
 
 from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
-from conveyor.api.schemas import DNS_LABEL, GROUP, K8S_NAME, AppName
+from conveyor.api.schemas import DNS_LABEL, GROUP, K8S_NAME, REVISION_MAX, AppName
 from conveyor.engine import views
+from conveyor.errors import ValidationError
+from conveyor.model.objects import ObjectKey
+from conveyor.source import validate_revision
+from conveyor.targets.protocol import Selector
 
 router = APIRouter(prefix="/api/v1/applications", tags=["resources"], responses=ERROR_RESPONSES)
+
+MAX_LOCAL_OBJECTS = 10_000
 
 Kind = Annotated[str, Query(min_length=1, max_length=63, pattern=K8S_NAME)]
 ResourceName = Annotated[
@@ -58,9 +64,60 @@ async def manifests(
 
 
 @router.get("/{name}/diff", summary="Per resource: sync status and a unified diff, masked")
-async def diff(ctx: Ctx, name: AppName) -> dict[str, Any]:
+async def diff(
+    ctx: Ctx,
+    name: AppName,
+    revision: Annotated[
+        str | None,
+        Query(max_length=REVISION_MAX, description="Compare with this revision instead."),
+    ] = None,
+) -> dict[str, Any]:
     ctx.controller.application(name)
+    if revision:
+        validate_revision(revision)
+        return await views.diff_at(ctx.controller, name, revision)
     return views.diff(ctx.controller, name)
+
+
+@router.post("/{name}/diff", summary="Diff the live state against manifests rendered elsewhere")
+async def diff_local(
+    ctx: Ctx,
+    name: AppName,
+    body: Annotated[
+        dict[str, Any], Body(description='`{"manifests": [object...]}`, as `app diff --local`.')
+    ],
+) -> dict[str, Any]:
+    ctx.controller.application(name)
+    objects = body.get("manifests")
+    if not isinstance(objects, list) or len(objects) > MAX_LOCAL_OBJECTS:
+        raise ValidationError(f"manifests: a list of at most {MAX_LOCAL_OBJECTS} objects")
+    return await views.diff_local(ctx.controller, name, objects)
+
+
+@router.get("/{name}/orphaned", summary="Objects in the app's namespace that no app tracks")
+async def orphaned(ctx: Ctx, name: AppName) -> dict[str, Any]:
+    ctx.controller.application(name)
+    objects = await ctx.controller.target.list(Selector())
+    return {"items": views.orphaned(ctx.controller, objects, name)}
+
+
+@router.delete("/{name}/resource", summary="Delete a live object of the app")
+async def delete_resource(
+    ctx: Ctx,
+    name: AppName,
+    kind: Kind,
+    resource_name: ResourceName,
+    namespace: Namespace = None,
+    group: Group = None,
+) -> dict[str, Any]:
+    obj = views.find_resource(
+        ctx.controller, name, kind=kind, resource_name=resource_name,
+        namespace=namespace, group=group,
+    )  # fmt: skip
+    key = ObjectKey.of(obj)
+    await ctx.controller.target.delete(key)
+    return {"deleted": {"group": key.group, "kind": key.kind, "namespace": key.namespace,
+                        "name": key.name}}  # fmt: skip
 
 
 @router.get("/{name}/resource-tree", summary="The app's objects and what they own")

@@ -74,6 +74,41 @@ class TokenBody(_Body):
     """``POST /account/token``: what the new token is for."""
 
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w .@-]+$")] = "token"
+    role: Annotated[
+        str | None,
+        Field(
+            max_length=63,
+            pattern=r"^[a-z0-9][a-z0-9-]*$",
+            description="admin, readonly, or the name of the token's own role (with projects"
+            " or policy). Default: admin, the role of the caller.",
+        ),
+    ] = None
+    projects: Annotated[
+        list[Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN)]] | None,
+        Field(max_length=100, description="Limit the token to the apps of these projects."),
+    ] = None
+    policy: Annotated[
+        str | None,
+        Field(
+            max_length=65536,
+            description="Argo CD RBAC policy CSV of the token's own role, e.g."
+            " 'p, role:deployer, applications, sync, team-a/*, allow'.",
+        ),
+    ] = None
+
+
+URL_MAX = 2048
+
+
+class RepositoryBody(_Body):
+    """``POST /repositories``: Argo CD's Repository, in part (http(s) username/password)."""
+
+    repo: Annotated[str, Field(min_length=1, max_length=URL_MAX)]
+    username: Annotated[str, Field(max_length=255)] = ""
+    password: Annotated[str, Field(max_length=4096)] = ""
+    type: Annotated[str, Field(pattern=r"^git$")] = "git"
+    name: Annotated[str, Field(max_length=253)] = ""
+    project: Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9.-]*$")] = ""
 
 
 JsonObject = dict[str, Any]

@@ -122,11 +122,19 @@ def _with_on_ready(factory: ControllerFactory, on_ready: OnReady, url: str) -> C
     return wrapped
 
 
-def serve(settings: Settings, options: ServerOptions, *, on_ready: OnReady | None = None) -> None:
-    """Run the server until SIGINT or SIGTERM."""
+def serve(
+    settings: Settings,
+    options: ServerOptions,
+    *,
+    on_ready: OnReady | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Run the server until SIGINT or SIGTERM; on ``sock`` if given (bound early by a caller
+    that must know the port is free before slow work), else on options.host:port."""
     for noisy in ("alembic", "uvicorn.error"):  # plain-text lines; ours say the same, structured
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sock = bind(options.host, options.port)
+    settings.make_private()
+    sock = sock or bind(options.host, options.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
+from conveyor.api.bodyguard import BodyTooDeep, parse_json
 from conveyor.api.context import Ctx
 from conveyor.api.discovery import WEBHOOK_SECRET_FILE
 from conveyor.api.errors import ERROR_RESPONSES
@@ -109,7 +109,9 @@ async def webhook(ctx: Ctx, request: Request) -> dict[str, Any]:
     if event not in _PUSH_EVENTS[provider]:
         return {"refreshed": [], "ignored": f"{provider} event {event!r} is not a push"}
     try:
-        payload = json.loads(body)
+        payload = parse_json(body)
+    except BodyTooDeep as err:
+        raise ValidationError(f"the webhook's body is refused: {err}") from err
     except (ValueError, UnicodeDecodeError) as err:
         raise ValidationError(f"the webhook's body is not JSON: {err}") from err
     if not isinstance(payload, dict):

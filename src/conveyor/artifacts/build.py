@@ -40,6 +40,7 @@ from conveyor.artifacts.store import (
 )
 from conveyor.clock import rfc3339
 from conveyor.errors import ConflictError, NotFoundError, PermanentError, ValidationError
+from conveyor.redaction import strip_credentials
 
 PIP_PYTHON_OPTION = (22, 3)
 """The first pip with ``--python``: the outer pip installs into a venv made ``--without-pip``."""
@@ -90,7 +91,7 @@ async def build_artifact(
     repo: gitsource.GitRepo | None = None
     sha: str | None = None
     if gitsource.is_remote(source):
-        recorded = gitsource.redact(source)
+        recorded = strip_credentials(source)
     else:
         local = _local_directory(source)
         recorded = str(local)

@@ -17,11 +17,11 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit, urlunsplit
 
 from conveyor import gitrun
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.model.revisions import is_commit_sha, revision_problem
+from conveyor.redaction import strip_credentials
 
 URL_SCHEMES = frozenset({"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"})
 """Schemes git may fetch from; anything else is refused before git sees it."""
@@ -84,22 +84,6 @@ def is_remote(source: str) -> bool:
     return bool(colon) and bool(head) and "/" not in head
 
 
-def redact(source: str) -> str:
-    """``source`` without credentials: no password ever, and no user at all for http(s)."""
-    if "://" not in source:
-        return source
-    try:
-        parts = urlsplit(source)
-    except ValueError:
-        return source.split("://", 1)[0] + "://<unparsable URL>"
-    if "@" not in parts.netloc:
-        return source
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    user = userinfo.split(":", 1)[0]
-    netloc = host if parts.scheme in ("http", "https") or not user else f"{user}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 @dataclass(frozen=True)
 class GitResult:
     """What a git command said; ``stderr`` is already free of the source's credentials."""
@@ -139,7 +123,8 @@ class GitRepo:
         sha = result.stdout.strip()
         if result.returncode != 0 or not is_commit_sha(sha):
             raise NotFoundError(
-                f"revision {revision!r} does not name a commit in {redact(self.source)}; "
+                f"revision {revision!r} does not name a commit in"
+                f" {strip_credentials(self.source)}; "
                 "check the branch, tag or SHA (for a URL, it must be fetchable from the remote)"
             )
         return sha
@@ -177,7 +162,9 @@ async def clone_bare(
         "clone", "--bare", "--quiet", "--", url, str(dest), source=url, limits=limits
     )
     if result.returncode != 0:
-        raise ValidationError(f"cannot fetch {redact(url)}: {result.stderr or 'git clone failed'}")
+        raise ValidationError(
+            f"cannot fetch {strip_credentials(url)}: {result.stderr or 'git clone failed'}"
+        )
     return GitRepo(dest, source=url, limits=limits)
 
 
@@ -212,8 +199,8 @@ async def run_git(
 
 def _clean(text: str, source: str) -> str:
     """Git's message on one line, with the source's credentials replaced by the redacted form."""
-    if source and source != redact(source):
-        text = text.replace(source, redact(source))
+    if source and source != strip_credentials(source):
+        text = text.replace(source, strip_credentials(source))
     return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
 

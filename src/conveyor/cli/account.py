@@ -1,12 +1,15 @@
 """``conveyor account generate-token|list-tokens|revoke-token``: API tokens.
 
 A new token is printed once, alone on stdout (``TOKEN=$(conveyor account generate-token)``);
-the server keeps only its hash.
+the server keeps only its hash. A token acts as one role (see docs/api.md): ``--role admin``
+(the default), ``--role readonly``, or a role of its own limited to ``--project`` or written
+as Argo CD RBAC policy CSV (``--policy-file``). Only an admin token makes or revokes tokens.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -23,11 +26,41 @@ def generate_token(
     name: Annotated[
         str, typer.Option("--name", help="What the token is for (shown as who synced).")
     ] = "token",
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="admin (default), readonly, or a name for the token's own role"
+            " (with --project or --policy-file).",
+        ),
+    ] = None,
+    project: Annotated[
+        list[str] | None,
+        typer.Option("--project", help="Limit the token to this project's apps (repeatable)."),
+    ] = None,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-file",
+            help="Argo CD RBAC policy CSV for the role, e.g."
+            " 'p, role:NAME, applications, sync, team-a/*, allow'.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
 ) -> None:
     """Create a new API token and print it (it cannot be shown again)."""
+    body: dict[str, Any] = {"name": name}
+    if role is not None:
+        body["role"] = role
+    if project:
+        body["projects"] = project
+    if policy_file is not None:
+        body["policy"] = policy_file.read_text(encoding="utf-8")
     with Client() as client:
-        result = client.post("/api/v1/account/token", {"name": name})
-    typer.echo(f"token {result['id']} ({result['name']}) created", err=True)
+        result = client.post("/api/v1/account/token", body)
+    typer.echo(f"token {result['id']} ({result['name']}, {result['role']}) created", err=True)
     typer.echo(result["token"])
 
 
@@ -43,7 +76,8 @@ def list_tokens(
         items = client.get("/api/v1/account/tokens")["items"]
     if not output.dump(items, output_format):
         output.print_table(
-            ["ID", "NAME", "CREATED"], [[t["id"], t["name"], t["createdAt"]] for t in items]
+            ["ID", "NAME", "ROLE", "CREATED"],
+            [[t["id"], t["name"], t.get("role", ""), t["createdAt"]] for t in items],
         )
 
 

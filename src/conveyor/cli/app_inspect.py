@@ -2,22 +2,26 @@
 
 ``diff`` prints one unified diff per resource (live -> Git, Secret values masked by the
 server) and exits 1 when anything differs, 0 when nothing does, 2 on error, as
-``argocd app diff`` does, so scripts can gate on it.
+``argocd app diff`` does, so scripts can gate on it. ``--local DIR`` renders DIR here, with
+the app's source options, and has the server compare that with the live state.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 
-from conveyor.cli import output
+from conveyor.cli import app_view, output
 from conveyor.cli.app_cmd import HardRefreshOpt, NameArg, RefreshOpt, refresh_mode
 from conveyor.cli.client import Client, CliError
 from conveyor.cli.output import Output, OutputOpt, handle_errors
+from conveyor.errors import ConveyorError
 
 DIFF_ERROR = 2
 
@@ -43,13 +47,31 @@ def diff(
     name: NameArg,
     refresh: RefreshOpt = False,
     hard_refresh: HardRefreshOpt = False,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Compare with this revision instead.")
+    ] = None,
+    local: Annotated[
+        str | None,
+        typer.Option("--local", help="Compare with this local directory, rendered here."),
+    ] = None,
+    exit_code: Annotated[
+        bool,
+        typer.Option("--exit-code/--no-exit-code", help="Exit 1 when something differs."),
+    ] = True,
 ) -> None:
     """Show what differs between Git and the live state; exit 1 if anything does."""
     try:
+        if local is not None and revision:
+            raise CliError("give --local or --revision, not both")
         with Client() as client:
             if mode := refresh_mode(refresh, hard_refresh):
                 client.get(f"/api/v1/applications/{name}", refresh=mode)
-            result = client.get(f"/api/v1/applications/{name}/diff")
+            if local is not None:
+                objects = _render_local(client.get(f"/api/v1/applications/{name}"), local)
+                path = f"/api/v1/applications/{name}/diff"
+                result = client.request("POST", path, json={"manifests": objects})
+            else:
+                result = client.get(f"/api/v1/applications/{name}/diff", revision=revision)
     except CliError as err:
         typer.echo(f"error: {err.message}", err=True)
         raise typer.Exit(DIFF_ERROR) from err
@@ -63,7 +85,28 @@ def diff(
         typer.echo(f"===== {group}{res['kind']} {where} ======")
         text = res.get("diff") or f"({res.get('status')}: {res.get('reason') or 'no diff'})\n"
         typer.echo(text, nl=not text.endswith("\n"))
-    raise typer.Exit(1 if different else 0)
+    raise typer.Exit(1 if different and exit_code else 0)
+
+
+def _render_local(application: dict[str, Any], directory: str) -> list[dict[str, Any]]:
+    """The app's source options applied to ``directory``, rendered here as argocd does (with
+    the kubectl and helm next to Conveyor or on PATH)."""
+    from conveyor.render import Renderer, RenderRequest  # here: keeps every other command fast
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise CliError(f"--local {directory}: not a directory")
+    spec = application.get("spec") or {}
+    source = {**(spec.get("source") or {}), "path": "."}
+    namespace = str((spec.get("destination") or {}).get("namespace") or "")
+    try:
+        request = RenderRequest.from_source(
+            root.resolve(), source, app_name=app_view.name(application), namespace=namespace
+        )
+        result = asyncio.run(Renderer().render(request))
+    except ConveyorError as err:
+        raise CliError(f"--local {directory}: {err}") from err
+    return result.manifests
 
 
 @app.command("manifests")
@@ -92,8 +135,24 @@ def manifests(
 
 @app.command("resources")
 @handle_errors
-def resources(name: NameArg, output_format: OutputOpt = Output.table) -> None:
+def resources(
+    name: NameArg,
+    output_format: OutputOpt = Output.table,
+    orphaned: Annotated[
+        bool,
+        typer.Option("--orphaned", help="Objects in the app's namespace that no app tracks."),
+    ] = False,
+) -> None:
     """The app's resources and what they own (ReplicaSets, Pods), with their health."""
+    if orphaned:
+        with Client() as client:
+            items = client.get(f"/api/v1/applications/{name}/orphaned")["items"]
+        if not output.dump(items, output_format):
+            output.print_table(
+                ["GROUP", "KIND", "NAMESPACE", "NAME", "ORPHANED"],
+                [[i["group"], i["kind"], i["namespace"], i["name"], "Yes"] for i in items],
+            )
+        return
     with Client() as client:
         nodes = client.get(f"/api/v1/applications/{name}/resource-tree")["nodes"]
     if output.dump(nodes, output_format):

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from conveyor.cli import app_view, output, waiting
+from conveyor.cli import app_view, output, resource_filter, waiting
 from conveyor.cli.app_cmd import NameArg
 from conveyor.cli.client import Client, CliError
 from conveyor.cli.output import Output, OutputOpt, handle_errors
@@ -21,15 +21,6 @@ TimeoutOpt = Annotated[
 ]
 
 app = typer.Typer(add_completion=False)
-
-
-def _resource(spec: str) -> dict[str, str]:
-    """argocd's ``--resource GROUP:KIND:NAME`` (NAME may be NAMESPACE/NAME)."""
-    parts = spec.split(":")
-    if len(parts) != 3 or not parts[1] or not parts[2]:
-        raise CliError(f"--resource {spec!r}: expected GROUP:KIND:NAME or GROUP:KIND:NS/NAME")
-    namespace, _, name = parts[2].rpartition("/")
-    return {"group": parts[0], "kind": parts[1], "namespace": namespace, "name": name}
 
 
 def _report(app: dict[str, Any], output_format: Output) -> None:
@@ -48,45 +39,116 @@ def _report(app: dict[str, Any], output_format: Output) -> None:
 @app.command("sync")
 @handle_errors
 def sync(
-    name: NameArg,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="The applications (or -l / --project).")
+    ] = None,
+    selector: Annotated[
+        str | None,
+        typer.Option("--selector", "-l", help="Sync the apps whose labels match (key=value,...)."),
+    ] = None,
+    project: Annotated[
+        list[str] | None, typer.Option("--project", help="Sync the apps of these projects.")
+    ] = None,
     revision: Annotated[
         str | None, typer.Option("--revision", help="Sync to this revision instead.")
     ] = None,
     prune: Annotated[
-        bool, typer.Option("--prune", help="Delete live objects that left Git.")
+        bool, typer.Option("--prune/--no-prune", help="Delete live objects that left Git.")
     ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run/--no-dry-run", help="Preview; change nothing.")
+    ] = False,
     resource: Annotated[
         list[str] | None,
-        typer.Option("--resource", help="Only GROUP:KIND:NAME (repeatable)."),
+        typer.Option(
+            "--resource",
+            help="Only [!]GROUP:KIND:[NAMESPACE/]NAME ('*' for any; repeatable; ! excludes).",
+        ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Not supported yet: warns, then syncs normally.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Not supported yet: warns, then syncs normally.")
+    ] = False,
+    retry_limit: Annotated[
+        int,
+        typer.Option("--retry-limit", help="Not supported yet: the app's retry policy applies."),
+    ] = 0,
+    assume_yes: Annotated[
+        bool, typer.Option("--assumeYes", help="Answer yes to prompts (sync asks none).")
+    ] = False,
     async_: Annotated[
         bool, typer.Option("--async", help="Do not wait for the operation to finish.")
     ] = False,
     timeout: TimeoutOpt = 0,
     output_format: OutputOpt = Output.table,
 ) -> None:
-    """Sync an application to its target revision (or --revision)."""
-    body: dict[str, Any] = {"prune": prune, "dryRun": dry_run}
-    if revision:
-        body["revision"] = revision
-    if resource:
-        body["resources"] = [_resource(r) for r in resource]
+    """Sync applications to their target revision (or --revision), as argocd app sync does."""
+    del assume_yes  # nothing to confirm: sync never prompts
+    names = list(names or [])
+    if not names and not selector and not project:
+        raise CliError("give the applications to sync, or -l SELECTOR, or --project")
+    if len(names) > 1 and selector:
+        raise CliError("Cannot use selector option when application name(s) passed as argument(s)")
+    if force:
+        output.warn("--force is not supported yet: objects are applied, not deleted and recreated")
+    if replace:
+        output.warn("--replace is not supported yet: objects are applied, not replaced")
+    if retry_limit:
+        output.warn("--retry-limit is not supported yet: the app's syncPolicy.retry applies")
+    failed = []
     with Client() as client:
-        started = client.post(f"/api/v1/applications/{name}/sync", body)
-        if async_:
-            typer.echo(f"sync of '{name}' started")
-            return
-        done = waiting.wait_operation(client, started, timeout)
-    _report(done, output_format)
+        if selector or project:
+            found = client.get("/api/v1/applications", selector=selector, projects=project)
+            if not found["items"]:
+                what = (f" selector {selector}" if selector else "") + (
+                    f" projects {project}" if project else ""
+                )
+                raise CliError(f"No matching apps found for filter:{what}")
+            names += [app_view.name(a) for a in found["items"] if app_view.name(a) not in names]
+        for qualified in names:
+            name = qualified.rpartition("/")[2]  # argocd's NAMESPACE/NAME, as list -o name prints
+            body: dict[str, Any] = {"prune": prune, "dryRun": dry_run}
+            if revision:
+                body["revision"] = revision
+            if resource:
+                current = client.get(f"/api/v1/applications/{name}")
+                body["resources"] = resource_filter.select(current, resource)
+            started = client.post(f"/api/v1/applications/{name}/sync", body)
+            if async_:
+                typer.echo(f"sync of '{name}' started")
+                continue
+            done = waiting.wait_operation(client, started, timeout)
+            try:
+                _report(done, output_format)
+            except CliError as err:
+                if len(names) == 1:
+                    raise
+                output.warn(f"{name}: {err.message}")  # the others are still synced
+                failed.append(name)
+    if failed:
+        raise CliError(f"sync failed: {', '.join(failed)}")
 
 
 @app.command("wait")
 @handle_errors
 def wait(
-    name: NameArg,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="The applications (or -l SELECTOR).")
+    ] = None,
+    selector: Annotated[
+        str | None,
+        typer.Option("--selector", "-l", help="Wait for the apps whose labels match."),
+    ] = None,
     sync_: Annotated[bool, typer.Option("--sync", help="Until Synced.")] = False,
     health: Annotated[bool, typer.Option("--health", help="Until Healthy.")] = False,
+    suspended: Annotated[
+        bool, typer.Option("--suspended", help="Until Suspended (or Healthy with --health).")
+    ] = False,
+    degraded: Annotated[
+        bool, typer.Option("--degraded", help="Until Degraded (or Healthy with --health).")
+    ] = False,
     operation: Annotated[
         bool, typer.Option("--operation", help="Until no operation runs.")
     ] = False,
@@ -94,22 +156,36 @@ def wait(
     output_format: OutputOpt = Output.table,
 ) -> None:
     """Wait until an application is Synced, Healthy and idle (or what the flags say)."""
-    if not (sync_ or health or operation):
+    if not (sync_ or health or operation or suspended or degraded):
         sync_ = health = operation = True
-    wanted = [w for w, on in (("Synced", sync_), ("Healthy", health), ("idle", operation)) if on]
+    healths = [
+        h for h, on in (("Healthy", health), ("Suspended", suspended), ("Degraded", degraded)) if on
+    ]
+    wanted = [
+        w
+        for w, on in (("Synced", sync_), (" or ".join(healths), bool(healths)), ("idle", operation))
+        if on
+    ]
 
     def ready(app: dict[str, Any]) -> bool:
         phase = app_view.operation(app).get("phase")
         return (
             (not sync_ or app_view.sync_status(app) == "Synced")
-            and (not health or app_view.health_status(app) == "Healthy")
+            and (not healths or app_view.health_status(app) in healths)
             and (not operation or phase not in ("Running", "Terminating"))
         )
 
+    names = [n.rpartition("/")[2] for n in names or []]
+    if not names and not selector:
+        raise CliError("give the applications to wait for, or -l SELECTOR")
     with Client() as client:
-        app_ = waiting.wait_for(client, name, ready, what=" and ".join(wanted), timeout=timeout)
-    if not output.dump(app_, output_format):
-        app_view.print_app(app_)
+        if selector:
+            found = client.get("/api/v1/applications", selector=selector)["items"]
+            names += [app_view.name(a) for a in found if app_view.name(a) not in names]
+        for name in names:  # one after the other, the timeout for each, as argocd does
+            app_ = waiting.wait_for(client, name, ready, what=" and ".join(wanted), timeout=timeout)
+            if not output.dump(app_, output_format):
+                app_view.print_app(app_)
 
 
 @app.command("rollback")

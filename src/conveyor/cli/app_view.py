@@ -188,13 +188,46 @@ def sync_result_rows(app: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HOOK PHASE", "MESSAGE"], rows
 
 
-def print_app(app: dict[str, Any]) -> None:
-    """``app get``'s table output."""
+def tree_rows(app: dict[str, Any], nodes: list[dict[str, Any]]) -> list[list[str]]:
+    """``app get -o tree``: each resource, then what it owns indented under it."""
+    states = {_key(r): r for r in _status(app).get("resources") or []}
+    by_uid = {n.get("uid"): n for n in nodes}
+    children: dict[Any, list[dict[str, Any]]] = {}
+    roots = []
+    for node in nodes:
+        parents = [p.get("uid") for p in node.get("parentRefs") or [] if p.get("uid") in by_uid]
+        if parents:
+            children.setdefault(parents[0], []).append(node)
+        else:
+            roots.append(node)
+    rows: list[list[str]] = []
+
+    def walk(node: dict[str, Any], indent: str, branch: str, last: bool) -> None:
+        state = states.get(_key(node), {})
+        health = node.get("health") or {}
+        rows.append([
+            f"{indent}{branch}{node.get('kind')}/{node.get('name')}",
+            str(state.get("status", "")), str(health.get("status") or ""),
+            str(health.get("message") or ""),
+        ])  # fmt: skip
+        inner = indent + ("" if not branch else "  " if last else "│ ")
+        kids = children.get(node.get("uid"), [])
+        for i, child in enumerate(kids):
+            end = i == len(kids) - 1
+            walk(child, inner, "└─" if end else "├─", end)
+
+    for root in roots:
+        walk(root, "", "", True)
+    return rows
+
+
+def print_app(app: dict[str, Any], *, show_operation: bool = True) -> None:
+    """``app get``'s table output (the operation block too, unless it is left out)."""
     output.fields(summary(app))
     if cond := condition_rows(app):
         typer.echo()
         output.print_table(["CONDITION", "MESSAGE", "LAST TRANSITION"], cond)
-    if op := operation_summary(app):
+    if show_operation and (op := operation_summary(app)):
         typer.echo()
         output.fields(op)
     columns, rows = resource_rows(app)

@@ -17,7 +17,7 @@ import signal
 import typer
 
 from conveyor.api.discovery import DEFAULT_HOST, DEFAULT_PORT
-from conveyor.api.server import ServerOptions, serve
+from conveyor.api.server import ServerOptions, bind, serve
 from conveyor.cli.demo_setup import prepare, register_and_wait
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import ConveyorError
@@ -29,10 +29,16 @@ def run(*, keep_serving: bool = True, host: str = DEFAULT_HOST, port: int = DEFA
     """Prepare, serve, register, report; exit non-zero if dev never became healthy."""
     configure(os.environ.get("CONVEYOR_LOG_LEVEL", "WARNING"))
     settings = Settings.from_env()
+    try:
+        sock = bind(host, port)  # before the slow preparation: a taken port fails at once
+    except ConveyorError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
     typer.echo(f"Conveyor demo in {settings.home}")
     try:
         setup = asyncio.run(prepare(settings, progress=typer.echo))
     except (ConveyorError, OSError) as err:
+        sock.close()
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     outcome: dict[str, bool] = {}
@@ -47,7 +53,7 @@ def run(*, keep_serving: bool = True, host: str = DEFAULT_HOST, port: int = DEFA
 
     options = ServerOptions(host=host, port=port, controller=ControllerOptions(poll_interval=10.0))
     try:
-        serve(settings, options, on_ready=on_ready)
+        serve(settings, options, on_ready=on_ready, sock=sock)
     except KeyboardInterrupt:
         pass
     except ConveyorError as err:

@@ -18,13 +18,16 @@ from conveyor.cli import (
     account,
     analysis_cmd,
     app_cmd,
+    app_edit,
     app_inspect,
     app_ops,
     apply_cmd,
     artifact,
     client,
+    cluster_cmd,
     deployments_cmd,
     proj_cmd,
+    repo_cmd,
     server_cmd,
 )
 from conveyor.logging import configure as configure_logging
@@ -37,10 +40,12 @@ app = typer.Typer(
 )
 app.add_typer(artifact.app, name="artifact")
 apps = typer.Typer(name="app", help="Applications: create, inspect, sync.", no_args_is_help=True)
-for group in (app_cmd.app, app_ops.app, app_inspect.app):
+for group in (app_cmd.app, app_ops.app, app_inspect.app, app_edit.app):
     apps.add_typer(group)  # no name: their commands join `conveyor app`
 app.add_typer(apps, name="app")
 app.add_typer(proj_cmd.app, name="proj")
+app.add_typer(cluster_cmd.app, name="cluster")
+app.add_typer(repo_cmd.app, name="repo")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(analysis_cmd.app, name="analysis")
@@ -48,6 +53,12 @@ app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 
 GLOBAL_FLAGS = ("--server", "--auth-token")
+NO_OP_FLAGS = ("--insecure", "--grpc-web")
+"""argocd's transport flags: Conveyor's API is plain HTTP(S) REST, so they change nothing."""
+BOOL_FLAGS = frozenset(
+    {"cascade", "prune", "dry-run", "exit-code", "directory-recurse", "auto-prune", "self-heal"}
+)
+"""Booleans scripts write as argocd (pflag) allows: ``--cascade=false``."""
 
 
 @app.callback()
@@ -93,8 +104,21 @@ def demo(
     demo_cmd.run(keep_serving=serve, host=host, port=port)
 
 
+def _argocd_bool(arg: str) -> str | None:
+    """``--cascade=false`` -> ``--no-cascade``, ``--cascade=true`` -> ``--cascade``."""
+    name, eq, value = arg.partition("=")
+    if not eq or name.removeprefix("--") not in BOOL_FLAGS or not name.startswith("--"):
+        return None
+    if value.lower() in ("true", "1", "t"):
+        return name
+    if value.lower() in ("false", "0", "f"):
+        return "--no-" + name.removeprefix("--")
+    return None
+
+
 def hoist_global_flags(argv: list[str]) -> list[str]:
-    """Move ``--server``/``--auth-token`` (and their values) to the front of ``argv``."""
+    """Move ``--server``/``--auth-token`` (and their values) to the front of ``argv``; drop
+    argocd's no-op transport flags; spell argocd's ``--flag=false`` as ``--no-flag``."""
     front: list[str] = []
     rest: list[str] = []
     i = 0
@@ -103,6 +127,13 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
         if arg == "--":
             rest.extend(argv[i:])
             break
+        if arg.split("=", 1)[0] in NO_OP_FLAGS:
+            i += 1
+            continue
+        if (spelled := _argocd_bool(arg)) is not None:
+            rest.append(spelled)
+            i += 1
+            continue
         if arg in GLOBAL_FLAGS and i + 1 < len(argv):
             front += [arg, argv[i + 1]]
             i += 2

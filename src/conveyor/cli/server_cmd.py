@@ -6,6 +6,7 @@ Imported only when the command runs, so that the client commands stay quick to s
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 from typing import Annotated
 
@@ -13,6 +14,24 @@ import typer
 
 from conveyor.api.discovery import DEFAULT_HOST, DEFAULT_PORT
 from conveyor.errors import ConveyorError
+
+
+def plain_http_warning(host: str) -> str | None:
+    """The warning for listening on ``host`` without TLS, or None for loopback addresses.
+
+    Conveyor serves plain HTTP: beyond this machine, bearer tokens, manifests (Secret values
+    included) and webhook bodies would cross the network in the clear.
+    """
+    if host.lower() == "localhost":
+        return None
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return None
+    return (
+        f"warning: serving plain HTTP on {host}: API tokens and manifests (Secret values"
+        " included) cross the network unencrypted. Conveyor has no TLS of its own; put a"
+        " TLS-terminating proxy in front of it, or listen on 127.0.0.1"
+    )
 
 
 def server(
@@ -42,6 +61,9 @@ def server(
         typer.echo("error: --poll-interval must be positive", err=True)
         raise typer.Exit(1)
     configure(os.environ.get("CONVEYOR_LOG_LEVEL", "INFO"), json=log_json)
+    warning = plain_http_warning(host)
+    if warning is not None:
+        typer.echo(warning, err=True)
     options = ServerOptions(
         host=host, port=port, controller=ControllerOptions(poll_interval=poll_interval)
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from conveyor.model.application import Application
 from conveyor.model.appproject import AppProject
 from conveyor.model.health import Health, HealthStatus
 from conveyor.model.objects import Object, ObjectKey, group_of
+from conveyor.model.scopes import crd_scopes, is_namespaced
 from conveyor.model.source import Source
 from conveyor.model.status import (
     Condition,
@@ -41,7 +43,7 @@ from conveyor.model.status import (
     SyncStatus,
 )
 from conveyor.render import CacheKey, Renderer, RenderRequest
-from conveyor.source import RepoCache, repo_key
+from conveyor.source import RepoCache, mirror_name, repo_key
 from conveyor.targets.protocol import TRACKING_LABEL
 
 _KEEP_EXPORTS = 4
@@ -122,6 +124,15 @@ def _external_urls(live: list[Object]) -> list[str]:
     return sorted(urls)
 
 
+def checkout_path(checkouts: Path, url: str, sha: str) -> Path:
+    """Where the tree of ``url`` at ``sha`` is exported: a hashed name, never the URL's path.
+
+    The directory is the mirror's name (slug + hash of ``repo_key``), so no spelling of a
+    repoURL (``https://host/../../tmp``) can place a checkout outside ``checkouts``.
+    """
+    return checkouts / mirror_name(url) / sha
+
+
 class Comparer:
     """Resolves, renders and compares; shared by every app of a controller."""
 
@@ -186,11 +197,11 @@ class Comparer:
 
     async def _checkout(self, url: str, sha: str) -> Path:
         """The whole tree at ``sha``, exported once and shared by every app at that commit."""
-        key = repo_key(url)
-        dest = self.checkouts / key / sha
+        key = mirror_name(url)
+        dest = checkout_path(self.checkouts, url, sha)
         async with self._export_locks[(key, sha)]:
             if not dest.is_dir():
-                tmp = self.checkouts / key / f".{sha}.tmp"
+                tmp = dest.with_name(f".{sha}.tmp")
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp.parent.mkdir(parents=True, exist_ok=True)
                 await self.repos.export(url, sha, ".", tmp)
@@ -209,14 +220,29 @@ class Comparer:
     # -- render and compare -----------------------------------------------------------------
 
     async def desired(
-        self, app: Application, sha: str, *, source: Source | None = None, hard: bool = False
+        self,
+        app: Application,
+        sha: str,
+        *,
+        source: Source | None = None,
+        hard: bool = False,
+        project: AppProject | None = None,
     ) -> tuple[list[Object], str]:
-        """Rendered, prepared objects of ``app`` (or of ``source``) at ``sha``."""
+        """Rendered, prepared objects of ``app`` (or of ``source``) at ``sha``.
+
+        With ``project``, Kustomize remote bases must match its sourceRepos; no base may be
+        read from Conveyor's mirrors or checkouts.
+        """
         src = source or app.spec.source
         url = src.repo_url
         namespace = app.spec.destination.namespace
-        root = self.checkouts / repo_key(url) / sha
-        request = RenderRequest.from_source(root, src, app_name=app.name, namespace=namespace)
+        root = checkout_path(self.checkouts, url, sha)
+        request = dataclasses.replace(
+            RenderRequest.from_source(root, src, app_name=app.name, namespace=namespace),
+            source_repos=tuple(project.spec.source_repos) if project is not None else None,
+            project=project.name if project is not None else "",
+            private_dirs=(str(self.repos.root), str(self.checkouts)),
+        )
         key = CacheKey.of(request, repo_url=repo_key(url), revision=sha)
         cached = None if hard else self.renderer.cache.get(key)
         if cached is None or cached.error is not None:
@@ -238,39 +264,59 @@ class Comparer:
         source: Source | None = None,
     ) -> Comparison:
         """Compare ``app`` at ``sha`` with its ``live`` objects."""
-        desired, source_type = await self.desired(app, sha, source=source, hard=hard)
-        errors = _project_errors(project, app, desired)
-        if errors:
-            raise ValidationError("; ".join(errors))
-        rules = compile_ignore_rules(app.spec.ignore_differences)
-        namespace = app.spec.destination.namespace
-        diff = diff_app(desired, live, namespace=namespace, ignore_rules=rules)
-        comparison = Comparison(
-            revision=sha,
-            desired=desired,
-            diff=diff,
-            source_type=source_type,
-            live=live,
-            ignore_rules=rules,
+        desired, source_type = await self.desired(
+            app, sha, source=source, hard=hard, project=project
         )
-        _fill_status(comparison)
-        warnings = option_conditions(app.sync_options, desired)
-        if self.live_lookup is not None:
-            warnings += shared_resource_conditions(app.name, desired, self.live_lookup)
-        comparison.conditions.extend(
-            Condition(type=w["type"], message=w["message"]) for w in warnings
-        )
-        return comparison
+        return compare_objects(
+            app, sha, desired, live,
+            project=project, source_type=source_type, live_lookup=self.live_lookup,
+        )  # fmt: skip
+
+
+def compare_objects(
+    app: Application,
+    revision: str,
+    desired: list[Object],
+    live: list[Object],
+    *,
+    project: AppProject,
+    source_type: str,
+    live_lookup: Lookup | None = None,
+) -> Comparison:
+    """Compare prepared ``desired`` objects with ``live`` ones, under the project's rules
+    (``app diff --local`` hands objects rendered elsewhere to this). With ``live_lookup``,
+    resources another app tracks give SharedResourceWarning conditions."""
+    errors = _project_errors(project, app, desired)
+    if errors:
+        raise ValidationError("; ".join(errors))
+    rules = compile_ignore_rules(app.spec.ignore_differences)
+    namespace = app.spec.destination.namespace
+    diff = diff_app(desired, live, namespace=namespace, ignore_rules=rules)
+    comparison = Comparison(
+        revision=revision,
+        desired=desired,
+        diff=diff,
+        source_type=source_type,
+        live=live,
+        ignore_rules=rules,
+    )
+    _fill_status(comparison)
+    warnings = option_conditions(app.sync_options, desired)
+    if live_lookup is not None:
+        warnings += shared_resource_conditions(app.name, desired, live_lookup)
+    comparison.conditions.extend(Condition(type=w["type"], message=w["message"]) for w in warnings)
+    return comparison
 
 
 def _project_errors(project: AppProject, app: Application, desired: list[Object]) -> list[str]:
     errors = []
     dest = app.spec.destination
     seen: set[tuple[str, str, str]] = set()
+    crds = crd_scopes(desired)
     for obj in desired:
         kind = str(obj.get("kind", ""))
         group = group_of(str(obj.get("apiVersion", "")))
-        namespaced = kind not in CLUSTER_SCOPED_KINDS
+        namespaced = is_namespaced(group, kind, crds)
         namespace = str((obj.get("metadata") or {}).get("namespace") or "")
         if (group, kind, namespace) in seen:
             continue

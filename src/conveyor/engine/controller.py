@@ -55,6 +55,7 @@ from conveyor.errors import (
     ValidationError,
 )
 from conveyor.logging import get_logger
+from conveyor.model.application import Application
 from conveyor.model.appproject import AppProject
 from conveyor.model.objects import ObjectKey
 from conveyor.model.repourls import repo_identity
@@ -185,6 +186,10 @@ class Controller:
     def application(self, name: str) -> dict[str, Any]:
         """The Application in Argo CD's shape, status included."""
         return self._state(name).to_dict()
+
+    def app_model(self, name: str) -> Application:
+        """The typed Application ``name`` (NotFoundError when there is none)."""
+        return self._state(name).app
 
     def applications(self) -> list[dict[str, Any]]:
         return [self.application(n) for n in self.names()]

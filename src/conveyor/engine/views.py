@@ -11,7 +11,9 @@ import copy
 from typing import Any
 
 from conveyor.diff import mask_secret
+from conveyor.engine.compare import Comparison, compare_objects, prepare
 from conveyor.engine.controller import Controller
+from conveyor.engine.validation import project_or_default
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.health import assess
 from conveyor.model.objects import Object, ObjectKey
@@ -43,6 +45,66 @@ def diff(controller: Controller, name: str) -> dict[str, Any]:
     comparison = controller.comparison(name)
     if comparison is None:
         raise NotFoundError(f"application {name!r} has not been compared yet (see its conditions)")
+    return comparison_diff(comparison)
+
+
+async def diff_at(controller: Controller, name: str, revision: str) -> dict[str, Any]:
+    """``diff`` against ``revision`` (a branch, tag or SHA) instead of the target revision:
+    looked up in the remote now (as argocd does), rendered, the project rules applied,
+    nothing recorded."""
+    spec = controller.app_model(name)
+    stored = await controller.repo.get_project(spec.project)
+    project = project_or_default(spec.project, stored.manifest if stored else None)
+    sha = await controller.comparer.resolve(spec.spec.source.repo_url, revision, force=True)
+    comparison = await controller.comparer.compare(
+        spec, sha, controller.live.app_objects(name), project=project
+    )
+    return comparison_diff(comparison)
+
+
+async def diff_local(controller: Controller, name: str, objects: list[Object]) -> dict[str, Any]:
+    """``diff`` against ``objects`` rendered elsewhere (``argocd app diff --local``), under the
+    app's project rules and ignoreDifferences; nothing recorded."""
+    spec = controller.app_model(name)
+    stored = await controller.repo.get_project(spec.project)
+    project = project_or_default(spec.project, stored.manifest if stored else None)
+    for index, obj in enumerate(objects):
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        if not isinstance(meta, dict) or not all(
+            isinstance(obj.get(f), str) and obj.get(f) for f in ("apiVersion", "kind")
+        ):
+            raise ValidationError(
+                f"manifests[{index}]: an object with apiVersion, kind and metadata is needed"
+            )
+        ObjectKey.of(obj)  # a name, or a ValidationError
+    desired = prepare(copy.deepcopy(objects), spec.name, spec.spec.destination.namespace)
+    comparison = compare_objects(
+        spec, "local", desired, controller.live.app_objects(name),
+        project=project, source_type="Local",
+    )  # fmt: skip
+    return comparison_diff(comparison)
+
+
+def orphaned(controller: Controller, objects: list[Object], name: str) -> list[dict[str, Any]]:
+    """Argo CD's orphaned resources of an app: top-level objects (no owner) in its destination
+    namespace that no application tracks (left by ``delete --cascade=false``, or made by hand)."""
+    namespace = controller.app_model(name).spec.destination.namespace
+    tracked = {
+        ObjectKey.of(o) for app in controller.names() for o in controller.live.app_objects(app)
+    }
+    out = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        key = ObjectKey.of(obj)
+        if key.namespace != namespace or key in tracked or meta.get("ownerReferences"):
+            continue
+        out.append({"group": key.group, "kind": key.kind, "namespace": key.namespace,
+                    "name": key.name})  # fmt: skip
+    return sorted(out, key=lambda r: (r["group"], r["kind"], r["name"]))
+
+
+def comparison_diff(comparison: Comparison) -> dict[str, Any]:
+    """A comparison as the diff view shows it."""
     resources = []
     for res in comparison.diff.resources:
         resources.append(

@@ -22,8 +22,10 @@ from conveyor.errors import ConveyorError, PermanentError, ValidationError
 from conveyor.model.application import DEFAULT_PROJECT, Application
 from conveyor.model.globs import compile_glob, glob_match
 from conveyor.model.manifest import API_VERSION, ArgoModel, Manifest
-from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
-from conveyor.model.repourls import normalize_git_url
+from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.repourls import project_repo_form
+from conveyor.model.scopes import CrdScopes, crd_scopes, is_namespaced
+from conveyor.redaction import strip_credentials
 
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
@@ -105,7 +107,7 @@ class AppProjectSpec(ArgoModel):
     def _globs_parse(self) -> AppProjectSpec:
         """A glob that does not parse would deny (or, negated, allow) everything silently."""
         found: list[tuple[str, str, str | None]] = [
-            (f"sourceRepos[{i}]", normalize_git_url(p.removeprefix("!")), "/")
+            (f"sourceRepos[{i}]", project_repo_form(p.removeprefix("!"), pattern=True), "/")
             for i, p in enumerate(self.source_repos)
         ]
         for i, dest in enumerate(self.destinations):
@@ -144,24 +146,12 @@ class AppProject(Manifest):
     spec: AppProjectSpec
 
     def permits_source(self, repo_url: str) -> Verdict:
-        """May applications in this project deploy from ``repo_url``?"""
-        source = normalize_git_url(repo_url)
-        me = f"project '{self.name}'"
-        allowed_by: str | None = None
-        for pattern in self.spec.source_repos:
-            deny = pattern.startswith("!")
-            hit = glob_match(normalize_git_url(pattern.removeprefix("!")), source, "/")
-            if deny and hit:
-                return Verdict(False, f"repository {repo_url} is denied by '{pattern}' in {me}")
-            if hit or deny:
-                allowed_by = allowed_by or pattern
-        if allowed_by is None:
-            return Verdict(
-                False,
-                f"repository {repo_url} is not permitted in {me}: add it (or a glob matching it)"
-                " to spec.sourceRepos",
-            )
-        return Verdict(True, f"repository {repo_url} is permitted by '{allowed_by}' in {me}")
+        """May applications in this project deploy from ``repo_url``, however it is spelled?
+
+        URL and patterns are compared in one form (``project_repo_form``): ``a/../denied``,
+        ``/denied/.git`` and ``file://localhost/denied`` are all ``/denied``.
+        """
+        return source_repos_verdict(self.spec.source_repos, repo_url, self.name)
 
     def permits_destination(
         self, namespace: str, *, server: str | None = None, name: str | None = None
@@ -238,23 +228,53 @@ class AppProject(Manifest):
         ):
             if not verdict:
                 problems.append(verdict.reason)
+        crds = crd_scopes(objects)
         for index, obj in enumerate(objects):
-            problem = self._check_object(index, obj, app)
+            problem = self._check_object(index, obj, app, crds)
             if problem:
                 problems.append(problem)
         return problems
 
-    def _check_object(self, index: int, obj: Object, app: Application) -> str | None:
+    def _check_object(
+        self, index: int, obj: Object, app: Application, crds: CrdScopes
+    ) -> str | None:
         dest = app.spec.destination
         try:
             key = ObjectKey.of(obj, default_namespace=dest.namespace)
         except ConveyorError as err:
             return f"rendered object #{index + 1} cannot be checked: {err}"
-        namespaced = key.kind not in CLUSTER_SCOPED_KINDS
+        namespaced = is_namespaced(key.group, key.kind, crds)
         verdict = self.permits_resource(key.group, key.kind, namespaced)
         if verdict and namespaced:
             verdict = self.permits_destination(key.namespace, server=dest.server, name=dest.name)
         return None if verdict else f"{key}: {verdict.reason}"
+
+
+def source_repos_verdict(patterns: Sequence[str], repo_url: str, project: str) -> Verdict:
+    """Whether sourceRepos ``patterns`` (of ``project``) permit ``repo_url``, and why.
+
+    The check behind ``AppProject.permits_source``, also run by the render stage on each
+    Kustomize remote base (which has the patterns, not the project).
+    """
+    source = project_repo_form(repo_url)
+    me = f"project '{project}'"
+    repo_url = strip_credentials(repo_url)
+    allowed_by: str | None = None
+    for pattern in patterns:
+        deny = pattern.startswith("!")
+        form = project_repo_form(pattern.removeprefix("!"), pattern=True)
+        hit = glob_match(form, source, "/")
+        if deny and hit:
+            return Verdict(False, f"repository {repo_url} is denied by '{pattern}' in {me}")
+        if hit or deny:
+            allowed_by = allowed_by or pattern
+    if allowed_by is None:
+        return Verdict(
+            False,
+            f"repository {repo_url} is not permitted in {me}: add it (or a glob matching it)"
+            " to spec.sourceRepos",
+        )
+    return Verdict(True, f"repository {repo_url} is permitted by '{allowed_by}' in {me}")
 
 
 def default_project() -> AppProject:

@@ -14,6 +14,10 @@ from typing import Annotated, Any
 from pydantic import PlainValidator
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_HOURS = 2_562_047
+"""Go's ``time.Duration`` holds at most 2562047h47m16.854775807s."""
+MAX_SECONDS = MAX_HOURS * 3600.0
+
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
@@ -23,17 +27,24 @@ def parse_duration(value: str | int) -> timedelta:
     Raises ValueError saying what is accepted.
     """
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
+        return _bounded(value, value)
     text = value.strip() if isinstance(value, str) else ""
     if text.isdigit():
-        return timedelta(seconds=int(text))
+        return _bounded(int(text), value)
     parts = _PART.findall(text)
     if not text or "".join(n + u for n, u in parts) != text:
         raise ValueError(
             f"'{value}' is not a duration: write a number with a unit (s, m or h),"
             " e.g. 5s, 2m, 1h, or whole seconds"
         )
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    return _bounded(sum(float(n) * _UNITS[u] for n, u in parts), value)
+
+
+def _bounded(seconds: float, value: str | int) -> timedelta:
+    """Go's durations stop at ~292 years; longer ones (or overflowing ones) are refused."""
+    if not seconds <= MAX_SECONDS:
+        raise ValueError(f"'{value}' is too long a duration: the longest is {MAX_HOURS}h")
+    return timedelta(seconds=seconds)
 
 
 def _validate(value: Any) -> str | int:

@@ -24,6 +24,13 @@ class Directory(ArgoModel):
     exclude: str | None = None
 
 
+class KustomizeReplica(ArgoModel):
+    """One ``kustomize edit set replicas NAME=COUNT``."""
+
+    name: str
+    count: int | str
+
+
 class Kustomize(ArgoModel):
     """``spec.source.kustomize``: overrides applied on top of the kustomization."""
 
@@ -31,7 +38,6 @@ class Kustomize(ArgoModel):
         "version": "Conveyor runs its bundled kustomize",
         "patches": "patches in the Application are not applied yet; put them in Git",
         "components": "components in the Application are not applied yet; put them in Git",
-        "replicas": "replica overrides in the Application are not applied yet",
     }
 
     images: list[str] | None = None
@@ -41,7 +47,9 @@ class Kustomize(ArgoModel):
     common_annotations: dict[str, str] | None = None
     force_common_labels: bool | None = None
     force_common_annotations: bool | None = None
+    label_without_selector: bool | None = None
     namespace: str | None = None
+    replicas: list[KustomizeReplica] | None = None
 
 
 class HelmParameter(ArgoModel):

@@ -1,4 +1,4 @@
-"""Helm charts, rendered by the real ``helm template`` when helm is on PATH.
+"""Helm charts, rendered by the real ``helm template`` (the helm next to Conveyor, or on PATH).
 
 Arguments follow Argo CD: the release name defaults to the app's name and the namespace to the
 destination's; CRDs are included unless skipCrds; value files come first, then the inline

@@ -5,7 +5,11 @@ every local base, component, generator and transformer directory it reaches) for
 a YAML error in a kustomization is reported with its file and line, and a reference whose real
 location is outside the repository (``../../../etc``, or a symlink) is refused. kustomize's
 own load restrictor already keeps *files* inside each kustomization's directory; directories
-are where it allows any path. Remote bases (URLs) are left to kustomize, as in Argo CD.
+are where it allows any path. A remote base (``https://host/org/repo//dir``, ``file:///...``)
+is fetched by kustomize, but only when the project's sourceRepos permit its repository
+(``RenderRequest.source_repos``, as Argo CD's repo-server would need it registered), and never
+from Conveyor's own directories (``private_dirs``: the mirrors of other teams' repositories).
+The remote base's own remote bases are kustomize's to fetch and are not seen here.
 
 spec.source.kustomize parameters are applied as edits to a copy: the directories of the graph
 are copied (hard links where the filesystem allows) into a temporary tree at the same relative
@@ -20,6 +24,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -29,7 +34,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from conveyor.model.appproject import source_repos_verdict
 from conveyor.model.objects import Object
+from conveyor.model.repourls import kustomize_remote_repo, parse_repo_url
 from conveyor.render import documents
 from conveyor.render.errors import RenderError
 from conveyor.render.kustomize_edits import apply_edits
@@ -57,7 +64,7 @@ async def render_kustomize(request: RenderRequest, *, kubectl: str | None = None
     The caller bounds the time (``asyncio.timeout``); cancelling kills kubectl.
     """
     root, app_dir = await asyncio.to_thread(resolve_app_dir, request.root, request.path)
-    graph = await asyncio.to_thread(read_graph, root, app_dir)
+    graph = await asyncio.to_thread(read_graph, root, app_dir, _remote_check(request))
     binary = kubectl if kubectl is not None else await asyncio.to_thread(kubectl_binary)
     if not request.kustomize.has_edits():
         output = await run_tool([binary, "kustomize", str(app_dir)])
@@ -125,8 +132,37 @@ def load_kustomization(path: Path, app_dir: Path) -> CommentedMap:
     return data
 
 
-def read_graph(root: Path, app_dir: Path) -> Graph:
-    """Every local kustomization directory the app reaches; refuses ones outside ``root``."""
+RemoteCheck = Callable[[str], str | None]
+"""A remote reference -> why it is refused, or None."""
+
+
+def _remote_check(request: RenderRequest) -> RemoteCheck:
+    private = [Path(os.path.realpath(d)) for d in request.private_dirs]
+
+    def check(entry: str) -> str | None:
+        repo = kustomize_remote_repo(entry)
+        if repo is None:
+            return None
+        parts = parse_repo_url(repo)
+        if parts.scheme == "file":
+            real = Path(os.path.realpath(parts.path))
+            if any(is_inside(real, d) for d in private):
+                return (
+                    f"remote base {entry!r} reads Conveyor's own repository mirrors:"
+                    " reference the repository by its URL"
+                )
+        if request.source_repos is None:
+            return None
+        verdict = source_repos_verdict(request.source_repos, repo, request.project)
+        return None if verdict else f"remote base {entry!r}: {verdict.reason}"
+
+    return check
+
+
+def read_graph(root: Path, app_dir: Path, remote: RemoteCheck | None = None) -> Graph:
+    """Every local kustomization directory the app reaches; refuses ones outside ``root``.
+
+    ``remote`` refuses remote references (see ``_remote_check``)."""
     order: list[Path] = []
     pending = [app_dir]
     while pending:
@@ -137,14 +173,22 @@ def read_graph(root: Path, app_dir: Path) -> Graph:
             raise RenderError(f"the app reaches more than {MAX_KUSTOMIZATIONS} kustomizations")
         order.append(directory)
         file = kustomization_file(directory, app_dir)
-        for target in _references(load_kustomization(file, app_dir), file, root, app_dir):
+        kustomization = load_kustomization(file, app_dir)
+        for target in _references(kustomization, file, root, app_dir, remote):
             if target.is_dir() and any((target / n).is_file() for n in KUSTOMIZATION_FILES):
                 pending.append(target)
     return Graph(tuple(order))
 
 
-def _references(kustomization: CommentedMap, file: Path, root: Path, app_dir: Path) -> list[Path]:
-    """The real paths of the local entries of REFERENCE_FIELDS, each checked against root."""
+def _references(
+    kustomization: CommentedMap,
+    file: Path,
+    root: Path,
+    app_dir: Path,
+    remote: RemoteCheck | None = None,
+) -> list[Path]:
+    """The real paths of the local entries of REFERENCE_FIELDS, each checked against root;
+    remote entries are checked by ``remote``."""
     targets = []
     for key in REFERENCE_FIELDS:
         entries = kustomization.get(key)
@@ -158,7 +202,12 @@ def _references(kustomization: CommentedMap, file: Path, root: Path, app_dir: Pa
             # kustomize joins and cleans the path lexically, then follows symlinks.
             joined = Path(os.path.normpath(os.path.join(file.parent, entry)))
             if not joined.exists():
-                continue  # a remote base, or missing: kustomize reports it
+                refused = remote(entry) if remote is not None else None
+                if refused is not None:
+                    raise RenderError(
+                        refused, file=display(file, app_dir), line=_item_line(entries, index)
+                    )
+                continue  # a permitted remote base, or missing: kustomize reports it
             target = joined.resolve()
             if not is_inside(target, root):
                 raise RenderError(

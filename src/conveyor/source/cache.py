@@ -18,12 +18,12 @@ import functools
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from conveyor.clock import Clock, SystemClock
-from conveyor.gitrun import DEFAULT_LIMITS, NetworkLimits
+from conveyor.gitrun import DEFAULT_LIMITS, HttpCredentials, NetworkLimits
 from conveyor.logging import get_logger
 from conveyor.model.revisions import may_be_short_sha
 from conveyor.source.catfile import ObjectReader
@@ -74,6 +74,10 @@ class _Mirror:
     """The branch-and-tag fetch running now, which new callers join."""
 
 
+CredentialLookup = Callable[[str], HttpCredentials | None]
+"""The stored credentials of a repository URL (``conveyor repo add``), or None."""
+
+
 class RepoCache:
     """Bare mirrors of git repositories under ``root``, keyed by ``urls.repo_key``.
 
@@ -94,8 +98,10 @@ class RepoCache:
         clock: Clock | None = None,
         limits: TreeLimits | None = None,
         network: NetworkLimits | None = None,
+        credentials: CredentialLookup | None = None,
     ) -> None:
         self.root = root
+        self._credentials = credentials
         self._git_timeout = git_timeout
         self._network = network or DEFAULT_LIMITS
         self._fetch_slots = asyncio.Semaphore(max_parallel_fetches)
@@ -169,6 +175,7 @@ class RepoCache:
             shutil.rmtree(tmp, ignore_errors=True)
 
     async def _git_network(self, args: list[str], url: str, *, git_dir: Path | None = None) -> str:
+        credentials = self._credentials(url) if self._credentials is not None else None
         return await run_git(
             args,
             git_dir=git_dir,
@@ -176,6 +183,7 @@ class RepoCache:
             timeout=self._git_timeout,
             url=url,
             limits=self._network,
+            credentials=credentials,
         )
 
     @contextlib.contextmanager

@@ -31,6 +31,7 @@ async def run_git(
     url: str | None = None,
     stdin: bytes | None = None,
     limits: gitrun.NetworkLimits = gitrun.DEFAULT_LIMITS,
+    credentials: gitrun.HttpCredentials | None = None,
 ) -> str:
     """Run git with ``args`` and return its stdout.
 
@@ -42,8 +43,9 @@ async def run_git(
     shown = mask_credentials(" ".join(["git", *args]), url)
     try:
         result = await gitrun.run_git(
-            args, git_dir=git_dir, env=env, timeout=timeout, stdin=stdin, limits=limits
-        )
+            args, git_dir=git_dir, env=env, timeout=timeout, stdin=stdin, limits=limits,
+            credentials=credentials,
+        )  # fmt: skip
     except gitrun.GitRunError as err:
         raise GitError(err.message, obj=shown) from err
     if result.returncode != 0:

@@ -11,7 +11,9 @@ A bad or unreachable URL becomes one ConveyorError that names the URL, password 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -117,6 +119,8 @@ async def open_database(settings: Settings) -> Database:
     )
     masked = mask_url(async_url)
     await asyncio.to_thread(_migrate, sync_url, masked)
+    if url.get_backend_name() == "sqlite" and url.database:
+        await asyncio.to_thread(_private_files, Path(url.database))
     options: dict[str, Any] = {"json_serializer": dumps_json, "json_deserializer": json.loads}
     if async_url.get_backend_name() != "sqlite":
         options["pool_pre_ping"] = True
@@ -131,6 +135,18 @@ async def open_database(settings: Settings) -> Database:
     return Database(
         engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False), url=masked
     )
+
+
+def _private_files(database: Path) -> None:
+    """The SQLite file and its journals, 0600: they hold live Secret data and token hashes.
+
+    Done once SQLite has created the file: creating it empty beforehand would let another
+    process (a CLI, a test) take the empty file for a database of its own while the server
+    migrates it. Until then the file holds no data, and ``CONVEYOR_HOME`` itself is 0700.
+    """
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(path, 0o600)
 
 
 def _parse(raw: str) -> URL:

@@ -133,6 +133,10 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(Text, unique=True)
     """Hex SHA-256 of the token."""
     created_at: Mapped[datetime]
+    role: Mapped[str] = mapped_column(Text, server_default="role:admin")
+    """The role the token acts as: ``role:admin``, ``role:readonly`` or its own (api.rbac)."""
+    policy: Mapped[str] = mapped_column(Text, server_default="")
+    """Argo CD RBAC policy CSV of the token's own role; empty for the built-in roles."""
 
 
 class DeploymentRow(Base):

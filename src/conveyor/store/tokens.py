@@ -21,6 +21,7 @@ from conveyor.store.db import Database
 from conveyor.store.tables import ApiToken
 
 ADMIN_ID = "admin"
+ADMIN_ROLE = "role:admin"
 TOKEN_PREFIX = "cvy_"  # noqa: S105 (a prefix, not a secret)
 """Marks Conveyor tokens, so that secret scanners and people can tell what leaked."""
 
@@ -42,18 +43,24 @@ class TokenInfo:
     id: str
     name: str
     created_at: datetime
+    role: str = ADMIN_ROLE
+    """The role the token acts as (``conveyor.api.rbac``)."""
+    policy: str = ""
+    """The RBAC policy CSV of its own role; empty for built-in roles."""
 
     def to_dict(self) -> dict[str, str]:
         return {
             "id": self.id,
             "name": self.name,
             "createdAt": self.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "role": self.role,
+            "policy": self.policy,
         }
 
 
 def _info(row: ApiToken) -> TokenInfo:
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-    return TokenInfo(row.id, row.name, created)
+    return TokenInfo(row.id, row.name, created, row.role, row.policy)
 
 
 class TokenStore:
@@ -63,8 +70,15 @@ class TokenStore:
         self._db = database
         self._clock = clock or SystemClock()
 
-    async def create(self, name: str, *, token_id: str | None = None) -> tuple[str, TokenInfo]:
-        """A new token named ``name``; returns (token, info). The token is not kept.
+    async def create(
+        self,
+        name: str,
+        *,
+        token_id: str | None = None,
+        role: str = ADMIN_ROLE,
+        policy: str = "",
+    ) -> tuple[str, TokenInfo]:
+        """A new token named ``name`` acting as ``role``; returns (token, info), token not kept.
 
         With ``token_id`` an existing token of that id is replaced (the admin token's
         rotation); otherwise the id is random.
@@ -75,6 +89,8 @@ class TokenStore:
             name=name,
             token_hash=hash_token(token),
             created_at=self._clock.now(),
+            role=role,
+            policy=policy,
         )
         async with self._db.sessions() as session, session.begin():
             if token_id is not None:

@@ -3,6 +3,7 @@ probe thresholds, host ports, log rotation and limit plans."""
 
 from __future__ import annotations
 
+import stat
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -208,6 +209,19 @@ def test_container_ports_remap_declared_ports_and_never_repeat() -> None:
     assert a.all().isdisjoint(b.all())
     assert a.env() == {"PORT": str(a.primary), "PORT_8080": str(a.primary),
                        "PORT_9090": str(a.lookup(9090))}  # fmt: skip
+
+
+def test_pod_logs_are_readable_by_their_user_only(tmp_path: Path) -> None:
+    """A Pod's output may print its Secret values; other users of the machine must not read it."""
+    log = ContainerLog(tmp_path / "pod", "c", max_bytes=100, backups=2)
+    log.new_instance()
+    for i in range(20):
+        log.write(f"line {i:02d} of the log\n".encode())
+    log.close()
+    assert stat.S_IMODE((tmp_path / "pod").stat().st_mode) & 0o077 == 0
+    files = log.current_files()
+    assert len(files) > 1  # rotated files too
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
 
 
 def test_log_rotation_keeps_whole_lines_within_the_bound(tmp_path: Path) -> None:

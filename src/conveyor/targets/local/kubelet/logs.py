@@ -51,7 +51,7 @@ class ContainerLog:
     def new_instance(self) -> None:
         """Keep the last instance's log as the previous one and start an empty file."""
         self.close()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         old = self.current_files()
         if old:
             for stale in self.previous_files():
@@ -59,7 +59,7 @@ class ContainerLog:
             for path in old:
                 suffix = path.name[len(f"{self.container}.log") :]
                 path.replace(self.directory / f"{self.container}.previous.log{suffix}")
-        self._file = self.current.open("ab")
+        self._file = _open_private(self.current)
         self._size = 0
 
     def write(self, data: bytes) -> None:
@@ -69,7 +69,7 @@ class ContainerLog:
         files; only a line longer than a whole file is split.
         """
         if self._file is None:
-            self._file = self.current.open("ab")
+            self._file = _open_private(self.current)
             self._size = self.current.stat().st_size
         while data:
             room = self._max - self._size
@@ -104,7 +104,7 @@ class ContainerLog:
                 if older.exists():
                     older.replace(Path(f"{base}.{i + 1}"))
             base.replace(Path(f"{base}.1"))
-        self._file = base.open("ab")
+        self._file = _open_private(base)
         self._size = 0
 
 
@@ -207,3 +207,8 @@ def _reopen_if_rotated(path: Path, handle: BinaryIO | None) -> BinaryIO | None:
         return path.open("rb")
     except FileNotFoundError:
         return None
+
+
+def _open_private(path: Path) -> BinaryIO:
+    """Append to ``path``, created 0600: a Pod's output may print its Secret values."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")

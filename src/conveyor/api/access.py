@@ -1,0 +1,124 @@
+"""Who may call which route: every authenticated route is checked against the caller's role.
+
+``require_access`` is the dependency of every authenticated router (``conveyor.api.app``). It
+authenticates (``require_token``), then looks the route up in ``ROUTES`` by method and path
+template and asks the token's policy (``conveyor.api.rbac``) about Argo CD's resource and
+action on the object: ``<project>/<app>`` for an app's routes, its project read from the
+controller. A route missing from the table is the admin's only, so a new route is never
+open by accident. Lists (apps, projects, the event stream) are filtered per item by
+``visible``; a body that names a project (create, update) is checked by ``enforce``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from conveyor.api import rbac
+from conveyor.api.auth import require_token
+from conveyor.errors import NotFoundError
+from conveyor.store import TokenInfo
+
+ADMIN_ONLY = "admin"
+LIST = "list"
+
+# (method, route path) -> (resource, action, what the object is)
+ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("GET", "/api/v1/applications"): ("applications", "get", LIST),
+    ("POST", "/api/v1/applications"): ("applications", "create", LIST),  # body: enforce()
+    ("GET", "/api/v1/applications/{name}"): ("applications", "get", "app"),
+    ("PUT", "/api/v1/applications/{name}"): ("applications", "update", "app"),
+    ("PATCH", "/api/v1/applications/{name}"): ("applications", "update", "app"),
+    ("DELETE", "/api/v1/applications/{name}"): ("applications", "delete", "app"),
+    ("POST", "/api/v1/applications/{name}/sync"): ("applications", "sync", "app"),
+    ("POST", "/api/v1/applications/{name}/rollback"): ("applications", "sync", "app"),
+    ("DELETE", "/api/v1/applications/{name}/operation"): ("applications", "sync", "app"),
+    ("GET", "/api/v1/applications/{name}/history"): ("applications", "get", "app"),
+    ("GET", "/api/v1/applications/{name}/manifests"): ("applications", "get", "app"),
+    ("GET", "/api/v1/applications/{name}/diff"): ("applications", "get", "app"),
+    ("GET", "/api/v1/applications/{name}/resource-tree"): ("applications", "get", "app"),
+    ("GET", "/api/v1/applications/{name}/events"): ("applications", "get", "app"),
+    ("POST", "/api/v1/applications/{name}/resource"): ("applications", "update", "app"),
+    ("GET", "/api/v1/applications/{name}/logs"): ("logs", "get", "app"),
+    ("GET", "/api/v1/stream/applications"): ("applications", "get", LIST),
+    ("GET", "/api/v1/projects"): ("projects", "get", LIST),
+    ("GET", "/api/v1/projects/{name}"): ("projects", "get", "project"),
+    ("POST", "/api/v1/projects"): ("projects", "update", ADMIN_ONLY),
+    ("DELETE", "/api/v1/projects/{name}"): ("projects", "delete", ADMIN_ONLY),
+    ("GET", "/api/v1/account/tokens"): ("accounts", "get", "*"),
+    ("POST", "/api/v1/account/token"): ("accounts", "update", ADMIN_ONLY),
+    ("DELETE", "/api/v1/account/tokens/{token_id}"): ("accounts", "update", ADMIN_ONLY),
+    ("GET", "/api/v1/artifacts"): ("artifacts", "get", "*"),
+    ("GET", "/api/v1/deployments"): ("deployments", "get", "*"),
+}
+
+
+def policy_of(caller: TokenInfo) -> rbac.Policy:
+    return rbac.parse_policy(caller.role, caller.policy)
+
+
+def forbidden(caller: TokenInfo, resource: str, action: str, obj: str) -> HTTPException:
+    return HTTPException(
+        403,
+        f"permission denied: token '{caller.name}' ({caller.role}) may not {action}"
+        f" {resource} {obj}",
+    )
+
+
+def enforce(caller: TokenInfo, resource: str, action: str, obj: str) -> None:
+    """403 unless the caller's role allows ``action`` on ``resource`` ``obj``."""
+    if not policy_of(caller).allows(resource, action, obj):
+        raise forbidden(caller, resource, action, obj)
+
+
+def visible(caller: TokenInfo, resource: str, obj: str) -> bool:
+    """Whether a list shows ``obj`` to the caller."""
+    return policy_of(caller).allows(resource, "get", obj)
+
+
+def app_object(app: dict[str, Any]) -> str:
+    """``<project>/<name>``, the object of an app in policies."""
+    meta, spec = app.get("metadata"), app.get("spec")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    project = spec.get("project") if isinstance(spec, dict) else None
+    return f"{project if isinstance(project, str) and project else 'default'}/{name or ''}"
+
+
+async def require_access(
+    request: Request, caller: Annotated[TokenInfo, Depends(require_token)]
+) -> TokenInfo:
+    """The caller, once its role allows this route on this object; 403 otherwise."""
+    policy = policy_of(caller)
+    if policy.is_admin:
+        return caller
+    route = request.scope.get("route")
+    template = str(getattr(route, "path", request.url.path))
+    entry = ROUTES.get((request.method, template))
+    if entry is None or entry[2] == ADMIN_ONLY:
+        resource, action = entry[:2] if entry else ("*", request.method.lower())
+        raise forbidden(caller, resource, action, "(only role:admin may)")
+    resource, action, kind = entry
+    if kind == LIST:
+        if not policy.may_list(resource):
+            raise forbidden(caller, resource, action, "*")
+        return caller
+    name = str(request.path_params.get("name", ""))
+    if kind == "app":
+        obj = f"/{name}"
+        with contextlib.suppress(NotFoundError):  # the handler answers 404 then
+            obj = app_object(request.app.state.context.controller.application(name))
+        if not policy.allows(resource, action, obj) and not (
+            obj.startswith("/") and policy.may_list(resource)
+        ):
+            raise forbidden(caller, resource, action, obj)
+        return caller
+    obj = name if kind == "project" else kind
+    if not policy.allows(resource, action, obj):
+        raise forbidden(caller, resource, action, obj)
+    return caller
+
+
+Access = Annotated[TokenInfo, Depends(require_access)]
+"""The authorized caller."""
