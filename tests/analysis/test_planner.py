@@ -265,3 +265,11 @@ def test_recorded_measurements_mask_secret_arguments() -> None:
     result = status.result("m")
     assert result is not None and result.metadata == {"q": "x{t='*****'}"}
     assert result.measurements[0].message == "GET http://h/?token=***** failed"
+
+
+def test_terminating_hands_back_an_in_flight_measurement_before_its_resume_time() -> None:
+    s = spec({"name": "m", "interval": "1m"})
+    in_flight = Measurement(R, T0, resume_at=T0 + timedelta(seconds=30))
+    status = record(s, AnalysisRunStatus(started_at=T0), "m", in_flight)
+    stopping = plan(s.model_copy(update={"terminate": True}), status, T0 + timedelta(seconds=5))
+    assert [(t.resume, t.terminate) for t in stopping.tasks] == [(in_flight, True)]

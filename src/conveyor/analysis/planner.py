@@ -198,7 +198,8 @@ def _due(
             continue
         last = result.last if result else None
         if last is not None and last.finished_at is None:
-            if last.resume_at is None or last.resume_at <= now:
+            # a run that ends stops its in-flight measurements now, not at their resume time
+            if terminating or last.resume_at is None or last.resume_at <= now:
                 tasks.append(MetricTask(metric, resume=last, terminate=terminating))
             continue
         if terminating:

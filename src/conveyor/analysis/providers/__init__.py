@@ -1,10 +1,11 @@
 """Metric providers behind one Protocol, chosen by the kind a metric names.
 
-``default_providers()`` gives the providers Conveyor ships (``prometheus``, ``web``, and
-``job`` when a target to run Jobs on is given); ``measure``/``resume``/``terminate`` take a
-measurement with the right one, and turn a metric whose provider Conveyor lacks
-(``datadog``, an unknown ``plugin``) into an Error measurement that says so, as Argo does
-for a provider it cannot build.
+``default_providers()`` gives the providers Conveyor ships (``prometheus``, ``web``, ``job``
+when a target to run Jobs on is given, and ``plugin`` with Conveyor's own plugins,
+``conveyor/builtin`` and ``conveyor/judge``, which read the Service stats when given);
+``measure``/``resume``/``terminate`` take a measurement with the right one, and turn a
+metric whose provider Conveyor lacks (``datadog``, an unknown ``plugin``) into an Error
+measurement that says so, as Argo does for a provider it cannot build.
 
 ``resolve_url`` lets the embedded runtime map the addresses written in templates
 (``http://prometheus:9090``, ``svc.ns.svc.cluster.local:port``) to local ports.
@@ -16,15 +17,22 @@ from collections.abc import Mapping
 
 from conveyor.analysis.providers.base import Provider as Provider
 from conveyor.analysis.providers.base import RunContext, URLResolver, begin, errored
+from conveyor.analysis.providers.builtin import BuiltinProvider
 from conveyor.analysis.providers.job import JobProvider, JobTarget
+from conveyor.analysis.providers.judge import JudgeProvider
+from conveyor.analysis.providers.plugin import PluginProvider
 from conveyor.analysis.providers.prometheus import PrometheusProvider
 from conveyor.analysis.providers.web import WebProvider
+from conveyor.analysis.servicestats import ServiceStats
 from conveyor.clock import Clock
 from conveyor.model.analysis.kinds import Metric
 from conveyor.model.analysis.status import Measurement
 
 __all__ = [
+    "BuiltinProvider",
     "JobProvider",
+    "JudgeProvider",
+    "PluginProvider",
     "PrometheusProvider",
     "Provider",
     "RunContext",
@@ -37,12 +45,18 @@ __all__ = [
 
 
 def default_providers(
-    resolve_url: URLResolver | None = None, jobs: JobTarget | None = None
+    resolve_url: URLResolver | None = None,
+    jobs: JobTarget | None = None,
+    stats: ServiceStats | None = None,
 ) -> dict[str, Provider]:
-    """The providers Conveyor ships, by kind (``job`` only with a target for its Jobs)."""
+    """The providers Conveyor ships, by kind (``job`` only with a target for its Jobs; the
+    plugins error without ``stats``, saying so)."""
     providers: dict[str, Provider] = {
         "prometheus": PrometheusProvider(resolve_url),
         "web": WebProvider(resolve_url),
+        "plugin": PluginProvider(
+            {BuiltinProvider.kind: BuiltinProvider(stats), JudgeProvider.kind: JudgeProvider(stats)}
+        ),
     }
     if jobs is not None:
         providers["job"] = JobProvider(jobs)

@@ -1,10 +1,11 @@
 """The ``job`` provider: a Job whose outcome is the measurement, as in Argo Rollouts.
 
 Measuring creates a Job from ``provider.job`` (its metadata's labels and annotations copied,
-plus Argo's labels naming the run and metric) and returns a Running measurement that names
-the Job and asks to be resumed shortly. Resuming reads the Job: Complete is Successful,
-Failed is Failed, anything else still Running. Terminating deletes the Job and ends the
-measurement as Successful with "Metric Terminated", as Argo does. A Job that disappeared is
+plus Argo's labels naming the run and metric, and owned by the run when it has a uid) and
+returns a Running measurement that names the Job and asks to be resumed shortly. Resuming
+reads the Job: Complete is Successful, Failed is Failed, anything else still Running.
+Terminating deletes the Job and ends the measurement as Successful with "Metric Terminated",
+as Argo does. A Job that disappeared is
 an Error.
 
 The provider talks to the target through ``JobTarget``, the three calls of Conveyor's Target
@@ -138,6 +139,12 @@ def _job(
     if context.run_name:
         labels[RUN_NAME_LABEL] = context.run_name[:63]
     meta: dict[str, Any] = {"name": name, "namespace": context.namespace, "labels": labels}
+    if context.run_uid and context.run_name:  # deleting the run deletes its Jobs, as in Argo
+        meta["ownerReferences"] = [
+            {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
+             "name": context.run_name, "uid": context.run_uid, "controller": True,
+             "blockOwnerDeletion": True}
+        ]  # fmt: skip
     if metadata.get("annotations"):
         meta["annotations"] = dict(metadata["annotations"])
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": copy.deepcopy(spec)}

@@ -21,6 +21,7 @@ from pydantic import Field, PlainValidator, field_validator, model_validator
 from conveyor.model.analysis.expr import PLACEHOLDER, check_condition
 from conveyor.model.analysis.jsonpath import JSONPathError
 from conveyor.model.analysis.jsonpath import parse as parse_json_path
+from conveyor.model.analysis.plugins import PLUGINS, check_plugin
 from conveyor.model.durations import parse_duration
 from conveyor.model.manifest import ArgoModel, Manifest, ObjectMeta
 
@@ -32,7 +33,10 @@ DEFAULT_MEASUREMENT_RETENTION = 10  # latest measurements kept per metric
 
 # Providers Argo Rollouts ships that Conveyor keeps but does not measure with.
 UNSUPPORTED_PROVIDERS = {
-    name: "this metric provider is not available in Conveyor; use prometheus, web or job"
+    name: (
+        "this metric provider is not available in Conveyor; use prometheus, web, job or the"
+        " conveyor/builtin and conveyor/judge plugins"
+    )
     for name in (
         "datadog",
         "newRelic",
@@ -213,12 +217,17 @@ class MetricProvider(ArgoModel):
             raise ValueError("no provider specified: set prometheus, web or job")
         if len(given) > 1:
             raise ValueError(f"multiple providers specified ({', '.join(given)}): keep one")
+        if self.plugin is not None:
+            check_plugin(self.plugin)
         return self
 
     def semantic_warnings(self) -> list[tuple[str, str]]:
         if self.plugin is None:
             return []
-        names = ", ".join(self.plugin) or "(none)"
+        unknown = [name for name in self.plugin if name not in PLUGINS]
+        if self.plugin and not unknown:
+            return []
+        names = ", ".join(unknown) or "(none)"
         return [("plugin", f"plugin {names} is not available in Conveyor; its measurements error")]
 
     @property

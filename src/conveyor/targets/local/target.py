@@ -38,8 +38,9 @@ RUNTIME_STATE_NOT_PERSISTED = "RuntimeStateNotPersisted"
 """Condition type while the runtime's journal cannot be written."""
 
 KINDS_WITH_BEHAVIOUR = frozenset(
-    {"Namespace", "ConfigMap", "Secret", "Deployment", "ReplicaSet", "Pod", "Service", "Job"}
-)
+    {"Namespace", "ConfigMap", "Secret", "Deployment", "ReplicaSet", "Pod", "Service", "Job",
+     "AnalysisRun"}
+)  # fmt: skip
 
 
 def _matches(obj: Object, selector: Selector) -> bool:

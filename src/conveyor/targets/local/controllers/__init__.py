@@ -2,11 +2,12 @@
 
 Each controller looks at one object and the children it controls and answers what
 Kubernetes' own controller (or Argo Rollouts') would do next (``DeploymentPlan``,
-``ReplicaSetPlan``, ``JobPlan``, ``RolloutPlan``); the runtime carries the plan out and calls
-again on every change. Keeping the rules pure lets tests drive whole rollouts step by step,
-with time under their control.
+``ReplicaSetPlan``, ``JobPlan``, ``RolloutPlan``, ``AnalysisRunPlan``); the runtime carries
+the plan out and calls again on every change. Keeping the rules pure lets tests drive whole
+rollouts step by step, with time under their control.
 """
 
+from conveyor.targets.local.controllers.analysisrun import AnalysisRunPlan, plan_analysisrun
 from conveyor.targets.local.controllers.deployment import (
     DeploymentPlan,
     plan_deployment,
@@ -24,12 +25,14 @@ from conveyor.targets.local.controllers.rollout_types import (
 
 __all__ = [
     "AnalysisRunInfo",
+    "AnalysisRunPlan",
     "AnalysisRunRequest",
     "DeploymentPlan",
     "JobPlan",
     "ReplicaSetPlan",
     "RolloutEvent",
     "RolloutPlan",
+    "plan_analysisrun",
     "plan_deployment",
     "plan_job",
     "plan_replicaset",
