@@ -12,7 +12,9 @@ Force=true deletes and creates again, Validate=false skips the schema check,
 RespectIgnoreDifferences=true keeps the live value of ignored fields, PrunePropagationPolicy
 says what a pruned object's dependants do, SkipDryRunOnMissingResource skips the dry run of a
 kind the target does not know yet (a CRD in the same sync does that on its own), and
-FailOnSharedResource=true fails the sync before it starts when another app tracks a resource.
+FailOnSharedResource=true fails the sync before it starts when another app tracks a resource;
+without it, such a resource is left as it is (never taken over, so never pruned or deleted by
+this app), everything else is synced, and the sync ends Failed naming it.
 
 A step's time limit is measured on the injected clock, so tests move time instead of waiting.
 """
@@ -28,7 +30,7 @@ from typing import Any
 from conveyor.clock import Clock, SystemClock
 from conveyor.diff import IgnoreRule, keep_ignored
 from conveyor.engine.livestate import LiveState
-from conveyor.engine.syncoptions import shared_resource_failure
+from conveyor.engine.syncoptions import shared_resource_failure, tracked_by
 from conveyor.engine.syncplan import PlanOptions, SyncTask, groups, plan_sync, sync_fail_hooks
 from conveyor.errors import ConveyorError, NotFoundError
 from conveyor.health import assess
@@ -132,6 +134,8 @@ class SyncExecutor:
             if progress is not None:
                 await progress(list(results.values()))
 
+        # generateName hooks are named per sync: revision, phase and the sync's start
+        naming = (request.revision, int(self.clock.now().timestamp()))
         if request.options.sync.fail_on_shared_resource:
             shared = shared_resource_failure(request.app, request.desired, self.live.get)
             if shared is not None:
@@ -140,7 +144,7 @@ class SyncExecutor:
             live = {ObjectKey.of(o): o for o in self.live.app_objects(request.app)}
             tasks = plan_sync(
                 request.desired, live, set(request.out_of_sync), request.options,
-                namespace=request.namespace,
+                namespace=request.namespace, naming=naming,
             )  # fmt: skip
             await self._validate(request, tasks)
             if request.dry_run:
@@ -167,14 +171,19 @@ class SyncExecutor:
         except asyncio.CancelledError:
             raise
         except SyncFailed as failure:
-            await self._run_sync_fail_hooks(request, results)
+            await self._run_sync_fail_hooks(request, results, naming)
             return SyncOutcome("Failed", str(failure.args[0]), list(results.values()))
         except ConveyorError as err:
-            await self._run_sync_fail_hooks(request, results)
+            await self._run_sync_fail_hooks(request, results, naming)
             return SyncOutcome("Failed", str(err.args[0]), list(results.values()))
         except Exception as err:  # a bug or an unexpected target error: Error, not a crash
             log.exception("sync error", app=request.app)
             return SyncOutcome("Error", f"sync error: {err}", list(results.values()))
+        left = [r for r in results.values() if r["status"] == "SyncFailed"]
+        if left:  # resources another app tracks: everything else was synced
+            names = "; ".join(r["message"] for r in left)
+            return SyncOutcome("Failed", f"shared resources left as they are: {names}",
+                               list(results.values()))  # fmt: skip
         pruned_skipped = sum(1 for r in results.values() if r["status"] == "PruneSkipped")
         message = "successfully synced (all tasks run)"
         if pruned_skipped:
@@ -248,6 +257,13 @@ class SyncExecutor:
         if task.action == "hook":
             return await self._start_hook(task, request)
         before = self.live.get(task.key)
+        owner = tracked_by(before) if before is not None else None
+        if owner is not None and owner != request.app:
+            return _result(
+                task, "SyncFailed",
+                f"{task.key.kind}/{task.key.name} is part of application {owner}: not taken "
+                "over (remove it from one of the applications)",
+            )  # fmt: skip
         try:
             if task.options.force and before is not None:
                 await self._delete_and_wait(task.key)
@@ -367,9 +383,12 @@ class SyncExecutor:
         return False
 
     async def _run_sync_fail_hooks(
-        self, request: SyncRequest, results: dict[ObjectKey, dict[str, Any]]
+        self,
+        request: SyncRequest,
+        results: dict[ObjectKey, dict[str, Any]],
+        naming: tuple[str, int],
     ) -> None:
-        hooks = sync_fail_hooks(request.desired, request.namespace, request.options.sync)
+        hooks = sync_fail_hooks(request.desired, request.namespace, request.options.sync, naming)
         if not hooks or request.dry_run or request.options.selected is not None:
             return  # a selective sync runs no hooks, SyncFail ones included
         try:
