@@ -6,6 +6,7 @@ the top beside the CLI and the API, puts them together.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -99,7 +100,7 @@ async def engine(
     The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
     renders.
     """
-    options = options or ControllerOptions()
+    options = dataclasses.replace(options or ControllerOptions(), namespace=settings.namespace)
     database = await open_database(settings)
     repos = RepoCache(settings.home / "repos", on_request=git_observer)
     live = LiveState(target)

@@ -21,6 +21,9 @@ class Settings:
     """Root of everything Conveyor writes: database, artifacts, logs."""
     database_url: str
     """SQLAlchemy async URL; a SQLite file under ``home`` unless CONVEYOR_DATABASE_URL is set."""
+    namespace: str = "argocd"
+    """Conveyor's own namespace (CONVEYOR_NAMESPACE; Argo CD's ``argocd`` by default):
+    Applications and AppProjects synced into it are registered (app of apps)."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -43,4 +46,5 @@ class Settings:
         url = (
             os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
         )
-        return cls(home=home, database_url=url)
+        namespace = os.environ.get("CONVEYOR_NAMESPACE") or "argocd"
+        return cls(home=home, database_url=url, namespace=namespace)

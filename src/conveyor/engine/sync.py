@@ -44,6 +44,9 @@ log = get_logger(component="sync")
 
 Progress = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
+_REGISTERED_KINDS = frozenset({("argoproj.io", "Application"), ("argoproj.io", "AppProject")})
+"""Kinds an app of apps puts into Conveyor's namespace (``engine.appofapps``)."""
+
 RECHECK_SECONDS = 1.0
 """Longest a waiting step goes without looking again when no live object changes."""
 
@@ -119,7 +122,11 @@ class SyncExecutor:
         *,
         clock: Clock | None = None,
         step_timeout: float = 600.0,
+        own_namespace: str | None = None,
     ) -> None:
+        """``own_namespace`` is Conveyor's namespace, created on demand for the Applications
+        and AppProjects an app of apps syncs there."""
+        self.own_namespace = own_namespace
         self.target = target
         self.live = live
         self.clock = clock or SystemClock()
@@ -159,6 +166,8 @@ class SyncExecutor:
                 )
             if request.options.sync.create_namespace:
                 await self._ensure_namespace(request.namespace)
+            if self._own_namespace_needed(tasks):
+                await self._ensure_namespace(str(self.own_namespace))
             steps = groups(tasks)
             for n, step in enumerate(steps):
                 for task in step:
@@ -197,6 +206,8 @@ class SyncExecutor:
         created = {t.key.name for t in tasks if t.key.kind == "Namespace"}
         if request.options.sync.create_namespace:
             created.add(request.namespace)
+        if self._own_namespace_needed(tasks):
+            created.add(str(self.own_namespace))
         defined = {
             crd_defines(t.desired) for t in tasks if t.key.kind == "CustomResourceDefinition"
         }
@@ -224,6 +235,14 @@ class SyncExecutor:
                 problems.append(f"{_describe(task.key)}: {err.args[0]}")
         if problems:
             raise SyncFailed("; ".join(problems))
+
+    def _own_namespace_needed(self, tasks: list[SyncTask]) -> bool:
+        """Whether the sync puts Applications or AppProjects into Conveyor's namespace."""
+        return self.own_namespace is not None and any(
+            t.action != "prune" and t.key.namespace == self.own_namespace
+            and (t.key.group, t.key.kind) in _REGISTERED_KINDS
+            for t in tasks
+        )  # fmt: skip
 
     async def _manifest(self, task: SyncTask, request: SyncRequest) -> Object:
         """What to write for ``task``: its manifest, with ignored fields kept at their live
