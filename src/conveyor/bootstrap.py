@@ -112,6 +112,8 @@ async def engine(
         settings.home / "checkouts",
         max_fetch_age=options.poll_interval,
         live_lookup=live.get,
+        live_children=live.children,
+        events=target.events,
     )
     store = EngineStore(database)
     controller = Controller(

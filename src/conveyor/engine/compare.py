@@ -25,6 +25,7 @@ from conveyor.diff import (
     compile_ignore_rules,
     diff_app,
 )
+from conveyor.engine import reasons
 from conveyor.engine.syncoptions import Lookup, option_conditions, shared_resource_conditions
 from conveyor.errors import ValidationError
 from conveyor.health import aggregate, assess
@@ -134,11 +135,17 @@ class Comparer:
         max_fetch_age: float = 30.0,
         clock: Clock | None = None,
         live_lookup: Lookup | None = None,
+        live_children: reasons.Children | None = None,
+        events: reasons.EventsOf | None = None,
     ) -> None:
         """``live_lookup`` finds a live object by key whichever app tracks it (the engine's
-        ``LiveState.get``), to report resources another app tracks too."""
+        ``LiveState.get``), to report resources another app tracks too; ``live_children``
+        (``LiveState.children``) and ``events`` (``Target.events``) let an unwell resource's
+        health name what its Pods say (``engine.reasons``)."""
         self.repos = repos
         self.live_lookup = live_lookup
+        self.live_children = live_children
+        self.events = events
         self.renderer = renderer
         self.checkouts = checkouts
         self.max_fetch_age = max_fetch_age
@@ -254,6 +261,8 @@ class Comparer:
             ignore_rules=rules,
         )
         _fill_status(comparison)
+        if self.live_children is not None:
+            await self._explain(comparison, self.live_children)
         warnings = option_conditions(app.sync_options, desired)
         if self.live_lookup is not None:
             warnings += shared_resource_conditions(app.name, desired, self.live_lookup)
@@ -261,6 +270,29 @@ class Comparer:
             Condition(type=w["type"], message=w["message"]) for w in warnings
         )
         return comparison
+
+    async def _explain(self, comparison: Comparison, children: reasons.Children) -> None:
+        """Unwell resources' health messages name what their Pods say; the app's follows."""
+        live_by_key = {}
+        for obj in comparison.live:
+            with contextlib.suppress(ValidationError):
+                live_by_key[ObjectKey.of(obj)] = obj
+        changed = False
+        resources = []
+        for res in comparison.resources:
+            key = ObjectKey(res.group, res.kind, res.namespace, res.name)
+            live = live_by_key.get(key)
+            if live is not None and res.health is not None:
+                health = await reasons.explain(live, res.health, children, self.events)
+                if health != res.health:
+                    res = res.model_copy(update={"health": health})
+                    changed = True
+            resources.append(res)
+        if changed:
+            comparison.resources = resources
+            comparison.health = aggregate(
+                r.health for r in resources if r.health is not None and not r.requires_pruning
+            )
 
 
 def _project_errors(project: AppProject, app: Application, desired: list[Object]) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.diff import IgnoreRule, keep_ignored
+from conveyor.engine import reasons
 from conveyor.engine.livestate import LiveState
 from conveyor.engine.syncoptions import shared_resource_failure, tracked_by
 from conveyor.engine.syncplan import PlanOptions, SyncTask, groups, plan_sync, sync_fail_hooks
@@ -359,10 +360,19 @@ class SyncExecutor:
             pending = still
             if pending and not await self._wait_until(deadline):
                 names = ", ".join(_describe(t.key) for t in pending)
+                why = "; ".join([w for w in [await self._why(t) for t in pending] if w])
                 raise SyncFailed(
                     f"timed out after {self.step_timeout:.0f}s waiting for {names} "
-                    "to become healthy"
+                    "to become healthy" + (f": {why}" if why else "")
                 )
+
+    async def _why(self, task: SyncTask) -> str:
+        """What the Pods under ``task``'s object say keeps it from being done, or ""."""
+        obj = self.live.get(task.key) or await self.target.get(task.key)
+        if obj is None:
+            return ""
+        said = await reasons.pod_reasons(obj, self.live.children, self.target.events)
+        return f"{_describe(task.key)}: {'; '.join(said)}" if said else ""
 
     async def _check(self, task: SyncTask, results: dict[ObjectKey, dict[str, Any]]) -> bool:
         obj = self.live.get(task.key) or await self.target.get(task.key)
@@ -399,6 +409,10 @@ class SyncExecutor:
                 await self.target.delete(task.key)
                 self.live.forget(task.key)
             raise SyncFailed(f"{task.hook_type} hook {_describe(task.key)} failed: {message}")
+        # still running: say why it has not finished (an image missing, a crash loop...)
+        said = await reasons.pod_reasons(obj, self.live.children, self.target.events)
+        if said:
+            results[task.key] = _result(task, "Synced", "; ".join(said), "Running")
         return False
 
     async def _run_sync_fail_hooks(
