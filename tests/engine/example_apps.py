@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_helpers import ConfigRepo
+from engine.engine_helpers import ConfigRepo
 
 GUESTBOOK_DEPLOYMENT = """\
 apiVersion: apps/v1

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import ConfigRepo, application
 from example_apps import example_apps
 
 from conveyor.bootstrap import engine, local_target
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.settings import Settings
+from engine.engine_helpers import ConfigRepo, application
 from support.helm import needs_helm
 
 OPTIONS = ControllerOptions(poll_interval=1.0, self_heal_backoff=0.2, step_timeout=4.0)
