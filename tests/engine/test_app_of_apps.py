@@ -71,9 +71,10 @@ async def test_applications_synced_into_the_conveyor_namespace_are_registered_an
             "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "*"}],
         },
     }
-    repo.write("apps/apps.yaml", team, child("web", repo, project="team"),
+    # "api" sorts before its project "team": the project must be registered first all the same
+    repo.write("apps/apps.yaml", team, child("api", repo, project="team"),
                child("kept", repo, finalizer=False))  # fmt: skip
-    repo.write("web/cm.yaml", configmap("web-settings", {"k": "v"}))
+    repo.write("api/cm.yaml", configmap("api-settings", {"k": "v"}))
     repo.write("kept/cm.yaml", configmap("kept-settings", {"k": "v"}))
     repo.commit()
     root = application("root", repo, "apps", namespace="argocd", options=())
@@ -83,13 +84,13 @@ async def test_applications_synced_into_the_conveyor_namespace_are_registered_an
     await until(
         controller,
         lambda: (
-            state(controller, "web") == ("Synced", "Healthy", "Succeeded")
+            state(controller, "api") == ("Synced", "Healthy", "Succeeded")
             and state(controller, "kept")[0] == "Synced"
         ),
         "the children synced by their own policies",
     )
-    assert await controller.target.get(ObjectKey("", "ConfigMap", "web", "web-settings"))
-    assert controller.application("web")["spec"]["project"] == "team"
+    assert await controller.target.get(ObjectKey("", "ConfigMap", "api", "api-settings"))
+    assert controller.application("api")["spec"]["project"] == "team"
     await until(
         controller,
         lambda: state(controller, "root")[:2] == ("Synced", "Healthy"),
@@ -99,9 +100,9 @@ async def test_applications_synced_into_the_conveyor_namespace_are_registered_an
     await controller.delete_application("root")
     await until(
         controller,
-        lambda: "web" not in controller.names() and "kept" not in controller.names(),
+        lambda: "api" not in controller.names() and "kept" not in controller.names(),
         "the children gone with their parent",
     )
-    assert await controller.target.get(ObjectKey("", "ConfigMap", "web", "web-settings")) is None
+    assert await controller.target.get(ObjectKey("", "ConfigMap", "api", "api-settings")) is None
     # without the resources finalizer, the child's resources are left (orphaned)
     assert await controller.target.get(ObjectKey("", "ConfigMap", "kept", "kept-settings"))

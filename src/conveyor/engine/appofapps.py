@@ -120,6 +120,11 @@ class AppOfApps:
         stored = self.registry.registered(str(manifest["metadata"].get("name")))
         if stored is not None and _same(stored, manifest):
             return
+        project = self.live.get(
+            ObjectKey(GROUP, APP_PROJECT, self.namespace, str(manifest["spec"].get("project")))
+        )
+        if project is not None:  # synced alongside: register it first, whatever the order
+            await self.registry.apply_project(manifest_of(project))
         log.info("registering a child application", app=manifest["metadata"].get("name"))
         await self.registry.apply_application(manifest)
 
