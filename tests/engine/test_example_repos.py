@@ -142,7 +142,28 @@ async def test_a_stuck_pre_sync_hook_names_the_hook_and_why(
     env: tuple[Controller, ConfigRepo],
 ) -> None:
     controller, repo = env
-    status = await create_and_sync(controller, repo, "pre-post-sync", "pre-post-sync")
+    await controller.apply_application(
+        application("pre-post-sync", repo, "pre-post-sync", namespace="pre-post-sync",
+                    automated=False)
+    )  # fmt: skip
+    await status_where(controller, "pre-post-sync", lambda s: s.get("sync"), "compared")
+    await controller.sync("pre-post-sync")
+
+    def hook_says_why(status: dict[str, Any]) -> bool:
+        operation = status.get("operationState") or {}
+        return operation.get("phase") == "Running" and any(
+            r.get("hookPhase") == "Running" and MISSING in r.get("message", "")
+            for r in (operation.get("syncResult") or {}).get("resources") or []
+        )
+
+    # while it waits, `app get` shows the hook Running and why
+    for _ in range(200):
+        if hook_says_why(controller.application("pre-post-sync")["status"]):
+            break
+        await controller.wait_changed("pre-post-sync", timeout=0.5)
+    else:
+        raise AssertionError(controller.application("pre-post-sync")["status"])
+    status = await status_where(controller, "pre-post-sync", finished, "the sync ended")
     message = status["operationState"]["message"]
     assert status["operationState"]["phase"] == "Failed"
     assert "job.batch/pre-post-sync-before" in message

@@ -176,7 +176,7 @@ class SyncExecutor:
                 more = n + 1 < len(steps)
                 if more or any(t.action == "hook" for t in step):
                     await report()  # a wait follows: show what runs (hooks Running) meanwhile
-                await self._wait_step(step, results, wait_health=more)
+                await self._wait_step(step, results, wait_health=more, report=report)
                 await report()
         except asyncio.CancelledError:
             raise
@@ -343,9 +343,15 @@ class SyncExecutor:
         return True
 
     async def _wait_step(
-        self, step: list[SyncTask], results: dict[ObjectKey, dict[str, Any]], *, wait_health: bool
+        self,
+        step: list[SyncTask],
+        results: dict[ObjectKey, dict[str, Any]],
+        *,
+        wait_health: bool,
+        report: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Wait for hooks to finish and, before a later step, for objects to be healthy."""
+        """Wait for hooks to finish and, before a later step, for objects to be healthy;
+        ``report`` is called when a waiting hook's message changes (why it has not finished)."""
         pending = [
             t for t in step
             if not t.skip_reason and (t.action == "hook" or (wait_health and t.action != "prune"))
@@ -353,11 +359,16 @@ class SyncExecutor:
         deadline = self.clock.monotonic() + self.step_timeout
         while pending:
             still = []
+            said = {t.key: results.get(t.key, {}).get("message") for t in pending}
             for task in pending:
                 done = await self._check(task, results)
                 if not done:
                     still.append(task)
             pending = still
+            if report is not None and any(
+                results.get(t.key, {}).get("message") != said[t.key] for t in pending
+            ):
+                await report()
             if pending and not await self._wait_until(deadline):
                 names = ", ".join(_describe(t.key) for t in pending)
                 why = "; ".join([w for w in [await self._why(t) for t in pending] if w])
