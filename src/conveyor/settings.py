@@ -7,10 +7,15 @@ tests point ``CONVEYOR_HOME`` at a temporary directory.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+from conveyor.errors import ValidationError
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -47,4 +52,9 @@ class Settings:
             os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
         )
         namespace = os.environ.get("CONVEYOR_NAMESPACE") or "argocd"
+        if not _DNS_LABEL.fullmatch(namespace):
+            raise ValidationError(
+                f"CONVEYOR_NAMESPACE={namespace!r} is not a namespace name: lowercase letters, "
+                "digits and '-', starting and ending with a letter or digit, at most 63"
+            )
         return cls(home=home, database_url=url, namespace=namespace)

@@ -8,6 +8,7 @@ Real git repositories and the local runtime (ConfigMaps only: no process is star
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,22 @@ async def test_applications_synced_into_the_conveyor_namespace_are_registered_an
     assert await controller.target.get(ObjectKey("", "ConfigMap", "api", "api-settings")) is None
     # without the resources finalizer, the child's resources are left (orphaned)
     assert await controller.target.get(ObjectKey("", "ConfigMap", "kept", "kept-settings"))
+
+
+async def test_conveyors_namespace_is_configurable_and_created_on_demand(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings.from_env(home=tmp_path / "home"), namespace="platform")
+    repo = ConfigRepo(tmp_path / "config")
+    elsewhere = child("elsewhere", repo)  # in "argocd": an object like any other here
+    mine = child("mine", repo)
+    mine["metadata"]["namespace"] = "platform"
+    argocd = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}
+    repo.write("apps/apps.yaml", argocd, elsewhere, mine)
+    repo.write("mine/cm.yaml", configmap("mine", {"k": "v"}))
+    repo.commit()
+    async with local_target(settings) as target, engine(settings, target, options=OPTIONS) as c:
+        await c.apply_application(application("root", repo, "apps", namespace="platform",
+                                               options=()))  # fmt: skip
+        await until(c, lambda: state(c, "mine")[2] == "Succeeded", "the child in platform")
+        await until(c, lambda: state(c, "root")[:2] == ("Synced", "Healthy"), "the parent")
+        assert c.names() == ["mine", "root"]
+        assert await c.target.get(ObjectKey("", "Namespace", "", "platform")) is not None
