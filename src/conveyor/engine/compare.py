@@ -273,6 +273,11 @@ class Comparer:
 
     async def _explain(self, comparison: Comparison, children: reasons.Children) -> None:
         """Unwell resources' health messages name what their Pods say; the app's follows."""
+        unwell = (HealthStatus.PROGRESSING, HealthStatus.DEGRADED)
+        if not any(
+            r.health is not None and r.health.status in unwell for r in comparison.resources
+        ):
+            return  # the usual case costs nothing
         live_by_key = {}
         for obj in comparison.live:
             with contextlib.suppress(ValidationError):
