@@ -113,7 +113,7 @@ def _images(live: list[Object]) -> list[str]:
 def _external_urls(live: list[Object]) -> list[str]:
     urls = []
     for obj in live:
-        if obj.get("kind") != "Service":
+        if obj.get("kind") != "Service" or obj.get("apiVersion") != "v1":
             continue
         for ingress in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
             host = ingress.get("ip") or ingress.get("hostname")

@@ -57,8 +57,12 @@ def identity(key: ObjectKey) -> tuple[str, str]:
 
 
 def has_behaviour(key: ObjectKey) -> bool:
-    """Whether the runtime acts on objects of ``key``'s kind."""
-    return identity(key) in KINDS_WITH_BEHAVIOUR or identity(key) == CRD
+    """Whether the runtime (or, for ``argoproj.io`` kinds, Conveyor) acts on ``key``'s kind."""
+    return (
+        identity(key) in KINDS_WITH_BEHAVIOUR
+        or identity(key) == CRD
+        or (key.group == CONVEYOR_GROUP)
+    )
 
 
 def no_behaviour_message(key: ObjectKey) -> str:
