@@ -45,6 +45,8 @@ log = get_logger(component="sync")
 
 Progress = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
+_RUN_TO_COMPLETION = frozenset({("batch", "Job"), ("", "Pod")})
+"""Hook kinds a sync waits on until they finish (other hooks are done once created)."""
 _REGISTERED_KINDS = frozenset({("argoproj.io", "Application"), ("argoproj.io", "AppProject")})
 """Kinds an app of apps puts into Conveyor's namespace (``engine.appofapps``)."""
 
@@ -401,7 +403,7 @@ class SyncExecutor:
     async def _check_hook(
         self, task: SyncTask, obj: Object, results: dict[ObjectKey, dict[str, Any]]
     ) -> bool:
-        if task.key.kind not in ("Job", "Pod"):
+        if (task.key.group, task.key.kind) not in _RUN_TO_COMPLETION:
             results[task.key] = _result(task, "Synced", results[task.key]["message"], "Succeeded")
             return True
         health = assess(obj)
