@@ -111,7 +111,10 @@ PROCESS_MODULES = (
     "cli/test_demo.py",
     "engine/test_admission.py",  # the local runtime with its kubelet
     "engine/test_controller_regressions.py",  # git repos
+    "engine/test_app_of_apps.py",  # git repos
     "engine/test_engine_e2e.py",
+    "engine/test_example_repos.py",
+    "engine/test_real_repos.py",
     "engine/test_hardening.py",  # git repos
     "engine/test_sync_options_app.py",  # git repos
     "examples/test_config_repo.py",  # kustomize
@@ -121,6 +124,7 @@ PROCESS_MODULES = (
     "source/test_sha256_repos.py",
     "shared/test_gitrun.py",  # git against a silent TCP server
     "source/test_read_tree.py",
+    "targets/local/test_kind_identity.py",  # the kubelet
     "targets/local/test_kubelet_limits.py",
     "targets/local/test_kubelet_logs.py",
     "targets/local/test_kubelet_probes.py",

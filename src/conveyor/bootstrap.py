@@ -6,6 +6,7 @@ the top beside the CLI and the API, puts them together.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -100,7 +101,7 @@ async def engine(
     The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
     renders.
     """
-    options = options or ControllerOptions()
+    options = dataclasses.replace(options or ControllerOptions(), namespace=settings.namespace)
     database = await open_database(settings)
     credentials = RepoCredentialStore(settings.home)  # `conveyor repo add`; re-read on change
     repos = RepoCache(
@@ -115,6 +116,8 @@ async def engine(
         settings.home / "checkouts",
         max_fetch_age=options.poll_interval,
         live_lookup=live.get,
+        live_children=live.children,
+        events=target.events,
     )
     store = EngineStore(database)
     controller = Controller(

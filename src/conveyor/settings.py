@@ -7,10 +7,15 @@ tests point ``CONVEYOR_HOME`` at a temporary directory.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+from conveyor.errors import ValidationError
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 PRIVATE_DIR = 0o700
 """CONVEYOR_HOME holds live Secret data (the database), tokens, checkouts and Pod logs."""
@@ -26,6 +31,9 @@ class Settings:
     """Root of everything Conveyor writes: database, artifacts, logs."""
     database_url: str
     """SQLAlchemy async URL; a SQLite file under ``home`` unless CONVEYOR_DATABASE_URL is set."""
+    namespace: str = "argocd"
+    """Conveyor's own namespace (CONVEYOR_NAMESPACE; Argo CD's ``argocd`` by default):
+    Applications and AppProjects synced into it are registered (app of apps)."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -57,4 +65,10 @@ class Settings:
         url = (
             os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
         )
-        return cls(home=home, database_url=url)
+        namespace = os.environ.get("CONVEYOR_NAMESPACE") or "argocd"
+        if not _DNS_LABEL.fullmatch(namespace):
+            raise ValidationError(
+                f"CONVEYOR_NAMESPACE={namespace!r} is not a namespace name: lowercase letters, "
+                "digits and '-', starting and ending with a letter or digit, at most 63"
+            )
+        return cls(home=home, database_url=url, namespace=namespace)

@@ -201,9 +201,12 @@ async def test_fail_on_shared_resource_fails_with_argo_cds_message(h: Harness) -
     live = h.get("ConfigMap", "settings")
     assert live is not None and live["data"] == {"owner": "web"}  # untouched
 
-    taken = await h.sync("api", [configmap("settings", {"owner": "api"})])  # Argo CD's default
-    assert taken.phase == "Succeeded"
-    assert h.get("ConfigMap", "settings")["data"] == {"owner": "api"}  # type: ignore[index]
+    # Without the option the resource is still never taken over (issue 12): left as it is,
+    # and the sync fails naming it.
+    left = await h.sync("api", [configmap("settings", {"owner": "api"})])
+    assert left.phase == "Failed"
+    assert "ConfigMap/settings is part of application web" in left.message
+    assert h.get("ConfigMap", "settings")["data"] == {"owner": "web"}  # type: ignore[index]
 
 
 def widget(name: str, **notes: str) -> dict[str, Any]:

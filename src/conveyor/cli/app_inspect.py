@@ -166,10 +166,12 @@ def resources(
         row.append((node.get("health") or {}).get("status", ""))
         if output_format is Output.wide:
             row += [parent, ",".join(node.get("images") or [])]
+        row.append((node.get("health") or {}).get("message", ""))  # why it is not running
         rows.append(row)
     columns = ["GROUP", "KIND", "NAMESPACE", "NAME", "HEALTH"]
     if output_format is Output.wide:
         columns += ["PARENT", "IMAGES"]
+    columns.append("MESSAGE")
     output.print_table(columns, rows)
 
 
@@ -201,12 +203,30 @@ def logs(
         params.update(kind=kind, resourceName=resource_name)
     else:
         params["podName"] = resource_name
+    printed = 0
     with (
         Client() as client,
         client.stream_lines(f"/api/v1/applications/{name}/logs", **params) as lines,
     ):
         for line in lines:
+            printed += 1
             typer.echo(line)
+        if not printed:
+            _why_no_logs(client, name)
+
+
+def _why_no_logs(client: Client, name: str) -> None:
+    """No log line at all: say why, from the Pods' health (a missing image, a crash loop)."""
+    nodes = client.get(f"/api/v1/applications/{name}/resource-tree")["nodes"]
+    pods = [n for n in nodes if n.get("kind") == "Pod" and not n.get("group")]
+    if not pods:
+        typer.echo(f"no logs: application {name!r} has no Pods", err=True)
+    for pod in pods:
+        health = pod.get("health") or {}
+        why = health.get("message") or health.get("status") or "unknown"
+        if health.get("status") == "Healthy":
+            why = "it runs but has written nothing yet"
+        typer.echo(f"no logs from pod {pod['name']}: {why}", err=True)
 
 
 @app.command("patch-resource")

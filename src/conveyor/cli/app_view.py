@@ -35,6 +35,11 @@ def health_status(app: dict[str, Any]) -> str:
     return str((_status(app).get("health") or {}).get("status") or "Unknown")
 
 
+def health_message(app: dict[str, Any]) -> str:
+    """The app's health message (why it is not Healthy), or ""."""
+    return str((_status(app).get("health") or {}).get("message") or "")
+
+
 def operation(app: dict[str, Any]) -> dict[str, Any]:
     return dict(_status(app).get("operationState") or {})
 
@@ -163,9 +168,12 @@ def resource_rows(app: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for res in _status(app).get("resources") or []:
         result = results.get(_key(res), {})
         health = (res.get("health") or {}).get("status", "")
+        message = str(result.get("message", ""))
+        if health not in ("", "Healthy") and (res.get("health") or {}).get("message"):
+            message = str(res["health"]["message"])  # why it is not running says more
         rows.append([
             *_key(res), str(res.get("status", "")), str(health),
-            str(result.get("hookType", "")), str(result.get("message", "")),
+            str(result.get("hookType", "")), message,
         ])  # fmt: skip
     for key, result in results.items():
         if result.get("hookType"):

@@ -21,9 +21,11 @@ TERMINAL = ("Succeeded", "Failed", "Error")
 
 def describe(app: dict[str, Any]) -> str:
     phase = app_view.operation(app).get("phase") or "-"
-    return (
+    said = (
         f"sync={app_view.sync_status(app)} health={app_view.health_status(app)} operation={phase}"
     )
+    why = app_view.health_message(app)  # why it is not Healthy: what its Pods say
+    return f"{said} ({why})" if why else said
 
 
 def wait_for(

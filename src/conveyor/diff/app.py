@@ -25,6 +25,7 @@ from conveyor.diff.scope import CLUSTER_SCOPED_KINDS, KeyTuple, key_tuple
 from conveyor.errors import ValidationError
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.model.status import SyncStatus
+from conveyor.model.synccommon import generate_name
 
 _LISTED = 3  # resources named in the application's reason
 
@@ -95,6 +96,8 @@ def _index_desired(
     hooks: list[ObjectKey] = []
     warnings: list[str] = []
     for index, obj in enumerate(desired):
+        if is_hook(obj) and generate_name(obj) is not None:
+            continue  # named per sync (``synccommon.named_hook``); hooks are not compared
         try:
             key = key_tuple(obj, namespace, cluster_scoped)
         except ValidationError as err:

@@ -26,6 +26,7 @@ from conveyor.diff import (
     compile_ignore_rules,
     diff_app,
 )
+from conveyor.engine import reasons
 from conveyor.engine.syncoptions import Lookup, option_conditions, shared_resource_conditions
 from conveyor.errors import ValidationError
 from conveyor.health import aggregate, assess
@@ -114,7 +115,7 @@ def _images(live: list[Object]) -> list[str]:
 def _external_urls(live: list[Object]) -> list[str]:
     urls = []
     for obj in live:
-        if obj.get("kind") != "Service":
+        if obj.get("kind") != "Service" or obj.get("apiVersion") != "v1":
             continue
         for ingress in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
             host = ingress.get("ip") or ingress.get("hostname")
@@ -145,11 +146,17 @@ class Comparer:
         max_fetch_age: float = 30.0,
         clock: Clock | None = None,
         live_lookup: Lookup | None = None,
+        live_children: reasons.Children | None = None,
+        events: reasons.EventsOf | None = None,
     ) -> None:
         """``live_lookup`` finds a live object by key whichever app tracks it (the engine's
-        ``LiveState.get``), to report resources another app tracks too."""
+        ``LiveState.get``), to report resources another app tracks too; ``live_children``
+        (``LiveState.children``) and ``events`` (``Target.events``) let an unwell resource's
+        health name what its Pods say (``engine.reasons``)."""
         self.repos = repos
         self.live_lookup = live_lookup
+        self.live_children = live_children
+        self.events = events
         self.renderer = renderer
         self.checkouts = checkouts
         self.max_fetch_age = max_fetch_age
@@ -267,10 +274,41 @@ class Comparer:
         desired, source_type = await self.desired(
             app, sha, source=source, hard=hard, project=project
         )
-        return compare_objects(
+        comparison = compare_objects(
             app, sha, desired, live,
             project=project, source_type=source_type, live_lookup=self.live_lookup,
         )  # fmt: skip
+        if self.live_children is not None:
+            await self._explain(comparison, self.live_children)
+        return comparison
+
+    async def _explain(self, comparison: Comparison, children: reasons.Children) -> None:
+        """Unwell resources' health messages name what their Pods say; the app's follows."""
+        unwell = (HealthStatus.PROGRESSING, HealthStatus.DEGRADED)
+        if not any(
+            r.health is not None and r.health.status in unwell for r in comparison.resources
+        ):
+            return  # the usual case costs nothing
+        live_by_key = {}
+        for obj in comparison.live:
+            with contextlib.suppress(ValidationError):
+                live_by_key[ObjectKey.of(obj)] = obj
+        changed = False
+        resources = []
+        for res in comparison.resources:
+            key = ObjectKey(res.group, res.kind, res.namespace, res.name)
+            live = live_by_key.get(key)
+            if live is not None and res.health is not None:
+                health = await reasons.explain(live, res.health, children, self.events)
+                if health != res.health:
+                    res = res.model_copy(update={"health": health})
+                    changed = True
+            resources.append(res)
+        if changed:
+            comparison.resources = resources
+            comparison.health = aggregate(
+                r.health for r in resources if r.health is not None and not r.requires_pruning
+            )
 
 
 def compare_objects(

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import pydantic
 
 from conveyor.clock import Clock, SystemClock
+from conveyor.engine.appofapps import AppOfApps, Registry
 from conveyor.engine.appstate import AppState
 from conveyor.engine.autosync import AutoSyncState, Decision, SelfHealBackoff, Verdict, decide
 from conveyor.engine.compare import Comparer, Comparison
@@ -79,6 +80,9 @@ class ControllerOptions:
     self_heal_backoff_cap: float = 180.0
     step_timeout: float = 600.0
     """Longest wait for one sync step (a wave, a hook) to become healthy."""
+    namespace: str = "argocd"
+    """Conveyor's own namespace: Applications and AppProjects synced there are registered
+    (app of apps); it is created when a sync first puts one there."""
 
 
 class ControllerObserver(Protocol):
@@ -110,8 +114,9 @@ class Controller:
         self.clock = clock or SystemClock()
         self.options = options or ControllerOptions()
         self.executor = SyncExecutor(
-            target, live, clock=self.clock, step_timeout=self.options.step_timeout
-        )
+            target, live, clock=self.clock, step_timeout=self.options.step_timeout,
+            own_namespace=self.options.namespace,
+        )  # fmt: skip
         self._backoff = SelfHealBackoff(
             self.options.self_heal_backoff, self.options.self_heal_backoff_cap
         )
@@ -126,6 +131,13 @@ class Controller:
             tasks=self._tasks, project=self._project, publish=self._publish,
             emit=self._emit, requeue=self._queue.add,
         )  # fmt: skip
+        self.children = AppOfApps(
+            live,
+            Registry(self.apply_application, self.apply_project, self._delete_child,
+                     self._registered),
+            self._tasks,
+            namespace=self.options.namespace,
+        )  # fmt: skip
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -133,6 +145,7 @@ class Controller:
         """Load the apps, watch the target, resume interrupted syncs, start reconciling."""
         await self.live.start()
         self.live.add_listener(lambda app, _key: self._on_live_change(app))
+        self.live.add_listener(self.children.on_change)
         for stored in await self.repo.list_apps():
             try:
                 app, warnings = load_application(stored.manifest)
@@ -256,6 +269,14 @@ class Controller:
         self._emit(AppDeleted(name, state.project, self.clock.now()))
         del self._apps[name]
         state.gone()
+
+    async def _delete_child(self, name: str, cascade: bool) -> None:
+        if name in self._apps:
+            await self.delete_application(name, cascade=cascade)
+
+    def _registered(self, name: str) -> dict[str, Any] | None:
+        state = self._apps.get(name)
+        return state.manifest if state is not None else None
 
     def refresh(self, name: str, *, hard: bool = False) -> None:
         """Look the revision up again (and with ``hard``, render again) at the next reconcile."""

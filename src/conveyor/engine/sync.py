@@ -12,7 +12,9 @@ Force=true deletes and creates again, Validate=false skips the schema check,
 RespectIgnoreDifferences=true keeps the live value of ignored fields, PrunePropagationPolicy
 says what a pruned object's dependants do, SkipDryRunOnMissingResource skips the dry run of a
 kind the target does not know yet (a CRD in the same sync does that on its own), and
-FailOnSharedResource=true fails the sync before it starts when another app tracks a resource.
+FailOnSharedResource=true fails the sync before it starts when another app tracks a resource;
+without it, such a resource is left as it is (never taken over, so never pruned or deleted by
+this app), everything else is synced, and the sync ends Failed naming it.
 
 A step's time limit is measured on the injected clock, so tests move time instead of waiting.
 """
@@ -27,8 +29,9 @@ from typing import Any
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.diff import IgnoreRule, keep_ignored
+from conveyor.engine import reasons
 from conveyor.engine.livestate import LiveState
-from conveyor.engine.syncoptions import shared_resource_failure
+from conveyor.engine.syncoptions import shared_resource_failure, tracked_by
 from conveyor.engine.syncplan import PlanOptions, SyncTask, groups, plan_sync, sync_fail_hooks
 from conveyor.errors import ConveyorError, NotFoundError
 from conveyor.health import assess
@@ -41,6 +44,11 @@ from conveyor.targets.protocol import TRACKING_LABEL, ApplyOptions, Target, Unkn
 log = get_logger(component="sync")
 
 Progress = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+_RUN_TO_COMPLETION = frozenset({("batch", "Job"), ("", "Pod")})
+"""Hook kinds a sync waits on until they finish (other hooks are done once created)."""
+_REGISTERED_KINDS = frozenset({("argoproj.io", "Application"), ("argoproj.io", "AppProject")})
+"""Kinds an app of apps puts into Conveyor's namespace (``engine.appofapps``)."""
 
 RECHECK_SECONDS = 1.0
 """Longest a waiting step goes without looking again when no live object changes."""
@@ -117,7 +125,11 @@ class SyncExecutor:
         *,
         clock: Clock | None = None,
         step_timeout: float = 600.0,
+        own_namespace: str | None = None,
     ) -> None:
+        """``own_namespace`` is Conveyor's namespace, created on demand for the Applications
+        and AppProjects an app of apps syncs there."""
+        self.own_namespace = own_namespace
         self.target = target
         self.live = live
         self.clock = clock or SystemClock()
@@ -132,6 +144,8 @@ class SyncExecutor:
             if progress is not None:
                 await progress(list(results.values()))
 
+        # generateName hooks are named per sync: revision, phase and the sync's start
+        naming = (request.revision, int(self.clock.now().timestamp()))
         if request.options.sync.fail_on_shared_resource:
             shared = shared_resource_failure(request.app, request.desired, self.live.get)
             if shared is not None:
@@ -140,7 +154,7 @@ class SyncExecutor:
             live = {ObjectKey.of(o): o for o in self.live.app_objects(request.app)}
             tasks = plan_sync(
                 request.desired, live, set(request.out_of_sync), request.options,
-                namespace=request.namespace,
+                namespace=request.namespace, naming=naming,
             )  # fmt: skip
             await self._validate(request, tasks)
             if request.dry_run:
@@ -155,6 +169,8 @@ class SyncExecutor:
                 )
             if request.options.sync.create_namespace:
                 await self._ensure_namespace(request.namespace)
+            if self._own_namespace_needed(tasks):
+                await self._ensure_namespace(str(self.own_namespace))
             steps = groups(tasks)
             for n, step in enumerate(steps):
                 for task in step:
@@ -162,19 +178,24 @@ class SyncExecutor:
                 more = n + 1 < len(steps)
                 if more or any(t.action == "hook" for t in step):
                     await report()  # a wait follows: show what runs (hooks Running) meanwhile
-                await self._wait_step(step, results, wait_health=more)
+                await self._wait_step(step, results, wait_health=more, report=report)
                 await report()
         except asyncio.CancelledError:
             raise
         except SyncFailed as failure:
-            await self._run_sync_fail_hooks(request, results)
+            await self._run_sync_fail_hooks(request, results, naming)
             return SyncOutcome("Failed", str(failure.args[0]), list(results.values()))
         except ConveyorError as err:
-            await self._run_sync_fail_hooks(request, results)
+            await self._run_sync_fail_hooks(request, results, naming)
             return SyncOutcome("Failed", str(err.args[0]), list(results.values()))
         except Exception as err:  # a bug or an unexpected target error: Error, not a crash
             log.exception("sync error", app=request.app)
             return SyncOutcome("Error", f"sync error: {err}", list(results.values()))
+        left = [r for r in results.values() if r["status"] == "SyncFailed"]
+        if left:  # resources another app tracks: everything else was synced
+            names = "; ".join(r["message"] for r in left)
+            return SyncOutcome("Failed", f"shared resources left as they are: {names}",
+                               list(results.values()))  # fmt: skip
         pruned_skipped = sum(1 for r in results.values() if r["status"] == "PruneSkipped")
         message = "successfully synced (all tasks run)"
         if pruned_skipped:
@@ -188,6 +209,8 @@ class SyncExecutor:
         created = {t.key.name for t in tasks if t.key.kind == "Namespace"}
         if request.options.sync.create_namespace:
             created.add(request.namespace)
+        if self._own_namespace_needed(tasks):
+            created.add(str(self.own_namespace))
         defined = {
             crd_defines(t.desired) for t in tasks if t.key.kind == "CustomResourceDefinition"
         }
@@ -215,6 +238,14 @@ class SyncExecutor:
                 problems.append(f"{_describe(task.key)}: {err.args[0]}")
         if problems:
             raise SyncFailed("; ".join(problems))
+
+    def _own_namespace_needed(self, tasks: list[SyncTask]) -> bool:
+        """Whether the sync puts Applications or AppProjects into Conveyor's namespace."""
+        return self.own_namespace is not None and any(
+            t.action != "prune" and t.key.namespace == self.own_namespace
+            and (t.key.group, t.key.kind) in _REGISTERED_KINDS
+            for t in tasks
+        )  # fmt: skip
 
     async def _manifest(self, task: SyncTask, request: SyncRequest) -> Object:
         """What to write for ``task``: its manifest, with ignored fields kept at their live
@@ -248,6 +279,13 @@ class SyncExecutor:
         if task.action == "hook":
             return await self._start_hook(task, request)
         before = self.live.get(task.key)
+        owner = tracked_by(before) if before is not None else None
+        if owner is not None and owner != request.app:
+            return _result(
+                task, "SyncFailed",
+                f"{task.key.kind}/{task.key.name} is part of application {owner}: not taken "
+                "over (remove it from one of the applications)",
+            )  # fmt: skip
         try:
             if task.options.force and before is not None:
                 await self._delete_and_wait(task.key)
@@ -307,9 +345,15 @@ class SyncExecutor:
         return True
 
     async def _wait_step(
-        self, step: list[SyncTask], results: dict[ObjectKey, dict[str, Any]], *, wait_health: bool
+        self,
+        step: list[SyncTask],
+        results: dict[ObjectKey, dict[str, Any]],
+        *,
+        wait_health: bool,
+        report: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Wait for hooks to finish and, before a later step, for objects to be healthy."""
+        """Wait for hooks to finish and, before a later step, for objects to be healthy;
+        ``report`` is called when a waiting hook's message changes (why it has not finished)."""
         pending = [
             t for t in step
             if not t.skip_reason and (t.action == "hook" or (wait_health and t.action != "prune"))
@@ -317,17 +361,31 @@ class SyncExecutor:
         deadline = self.clock.monotonic() + self.step_timeout
         while pending:
             still = []
+            said = {t.key: results.get(t.key, {}).get("message") for t in pending}
             for task in pending:
                 done = await self._check(task, results)
                 if not done:
                     still.append(task)
             pending = still
+            if report is not None and any(
+                results.get(t.key, {}).get("message") != said[t.key] for t in pending
+            ):
+                await report()
             if pending and not await self._wait_until(deadline):
                 names = ", ".join(_describe(t.key) for t in pending)
+                why = "; ".join([w for w in [await self._why(t) for t in pending] if w])
                 raise SyncFailed(
                     f"timed out after {self.step_timeout:.0f}s waiting for {names} "
-                    "to become healthy"
+                    "to become healthy" + (f": {why}" if why else "")
                 )
+
+    async def _why(self, task: SyncTask) -> str:
+        """What the Pods under ``task``'s object say keeps it from being done, or ""."""
+        obj = self.live.get(task.key) or await self.target.get(task.key)
+        if obj is None:
+            return ""
+        said = await reasons.pod_reasons(obj, self.live.children, self.target.events)
+        return f"{_describe(task.key)}: {'; '.join(said)}" if said else ""
 
     async def _check(self, task: SyncTask, results: dict[ObjectKey, dict[str, Any]]) -> bool:
         obj = self.live.get(task.key) or await self.target.get(task.key)
@@ -345,7 +403,7 @@ class SyncExecutor:
     async def _check_hook(
         self, task: SyncTask, obj: Object, results: dict[ObjectKey, dict[str, Any]]
     ) -> bool:
-        if task.key.kind not in ("Job", "Pod"):
+        if (task.key.group, task.key.kind) not in _RUN_TO_COMPLETION:
             results[task.key] = _result(task, "Synced", results[task.key]["message"], "Succeeded")
             return True
         health = assess(obj)
@@ -364,12 +422,19 @@ class SyncExecutor:
                 await self.target.delete(task.key)
                 self.live.forget(task.key)
             raise SyncFailed(f"{task.hook_type} hook {_describe(task.key)} failed: {message}")
+        # still running: say why it has not finished (an image missing, a crash loop...)
+        said = await reasons.pod_reasons(obj, self.live.children, self.target.events)
+        if said:
+            results[task.key] = _result(task, "Synced", "; ".join(said), "Running")
         return False
 
     async def _run_sync_fail_hooks(
-        self, request: SyncRequest, results: dict[ObjectKey, dict[str, Any]]
+        self,
+        request: SyncRequest,
+        results: dict[ObjectKey, dict[str, Any]],
+        naming: tuple[str, int],
     ) -> None:
-        hooks = sync_fail_hooks(request.desired, request.namespace, request.options.sync)
+        hooks = sync_fail_hooks(request.desired, request.namespace, request.options.sync, naming)
         if not hooks or request.dry_run or request.options.selected is not None:
             return  # a selective sync runs no hooks, SyncFail ones included
         try:

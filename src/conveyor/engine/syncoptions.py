@@ -102,7 +102,8 @@ def option_conditions(options: SyncOptions, desired: Iterable[Object]) -> list[d
     return out
 
 
-def _tracked_by(obj: Object) -> str | None:
+def tracked_by(obj: Object) -> str | None:
+    """The application whose tracking label ``obj`` carries, or None."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
     value = labels.get(TRACKING_LABEL) if isinstance(labels, dict) else None
     return value if isinstance(value, str) and value else None
@@ -116,7 +117,7 @@ def shared_resources(app: str, desired: Iterable[Object], lookup: Lookup) -> lis
         if is_hook(obj):
             continue
         live = lookup(ObjectKey.of(obj))
-        other = _tracked_by(live) if live is not None else None
+        other = tracked_by(live) if live is not None else None
         if other is not None and other != app:
             messages.append(f"{_name(obj)} is part of applications {app} and {other}")
     return messages

@@ -23,6 +23,7 @@ from conveyor.model.synccommon import (
     delete_policies,
     hook_types,
     is_hook,
+    named_hook,
     runs_in,
 )
 from conveyor.model.syncoptions import SyncOptions
@@ -159,30 +160,33 @@ def plan_sync(
     options: PlanOptions,
     *,
     namespace: str,
+    naming: tuple[str, int] = ("", 0),
 ) -> list[SyncTask]:
     """Every task of a sync, sorted in the order they run (SyncFail hooks excluded).
 
     ``live`` holds the app's live objects by key; ``out_of_sync`` the keys the comparison found
     different; ``namespace`` is the destination namespace for objects that name none. Hooks
     run in the phases they name; Skip hooks and Helm hooks without a phase (``test``...) are
-    never applied.
+    never applied. A hook named by ``generateName`` gets its name for this sync from
+    ``naming``, the sync's (revision, start in Unix seconds): see ``synccommon.named_hook``.
     """
     tasks: list[SyncTask] = []
     desired_keys: set[ObjectKey] = set()
     for obj in desired:
-        key = ObjectKey.of(obj, namespace)
         opts = options.sync.for_resource(obj)
         if is_hook(obj) and options.selected is not None:
             continue  # a selective sync runs no hooks (Argo CD: "Hooks are not run")
         if is_hook(obj):
             for hook in sorted(runs_in(obj) - {HookType.SYNC_FAIL}):
+                named = named_hook(obj, hook.value, *naming)
+                key = ObjectKey.of(named, namespace)
                 tasks.append(
                     SyncTask(
                         phase=hook.value,
                         wave=wave_of(obj),
                         key=key,
                         action="hook",
-                        desired=obj,
+                        desired=named,
                         live=live.get(key),
                         hook_type=hook.value,
                         delete_policies=delete_policies(obj),
@@ -190,6 +194,7 @@ def plan_sync(
                     )
                 )
             continue
+        key = ObjectKey.of(obj, namespace)
         desired_keys.add(key)
         if options.selected is not None and key not in options.selected:
             continue
@@ -214,12 +219,16 @@ def plan_sync(
 
 
 def sync_fail_hooks(
-    desired: Iterable[Object], namespace: str, options: SyncOptions | None = None
+    desired: Iterable[Object],
+    namespace: str,
+    options: SyncOptions | None = None,
+    naming: tuple[str, int] = ("", 0),
 ) -> list[SyncTask]:
     """The SyncFail hooks: run only when the sync fails."""
     out = []
-    for obj in desired:
-        if is_hook(obj) and HookType.SYNC_FAIL in hook_types(obj):
+    for raw in desired:
+        if is_hook(raw) and HookType.SYNC_FAIL in hook_types(raw):
+            obj = named_hook(raw, HookType.SYNC_FAIL.value, *naming)
             out.append(
                 SyncTask(phase="SyncFail", wave=wave_of(obj), key=ObjectKey.of(obj, namespace),
                          action="hook", desired=obj, hook_type="SyncFail",

@@ -233,3 +233,25 @@ def wave(obj: Object | None) -> int:
         except ValueError:
             continue
     return 0
+
+
+def generate_name(obj: Object | None) -> str | None:
+    """``metadata.generateName`` of an object that has no ``metadata.name``, else None."""
+    meta = (obj or {}).get("metadata")
+    if not isinstance(meta, dict) or meta.get("name"):
+        return None
+    prefix = meta.get("generateName")
+    return prefix if isinstance(prefix, str) and prefix else None
+
+
+def named_hook(obj: Object, phase: str, revision: str, started: int) -> Object:
+    """A hook named by ``generateName``, given its name for one sync, as gitops-engine names
+    it: the prefix, then the revision's first 7 characters, the phase and the sync's start
+    (Unix seconds), lowercased (``migrate-1a2b3c4-presync-1733360000``). Other objects are
+    returned as they are."""
+    prefix = generate_name(obj)
+    if prefix is None:
+        return obj
+    meta = dict(obj["metadata"])
+    meta["name"] = f"{prefix}{revision[:7]}-{phase}-{started}".lower()
+    return {**obj, "metadata": meta}

@@ -28,6 +28,50 @@ BUILT_IN_GROUPS = frozenset(
 CONVEYOR_GROUP = "argoproj.io"
 
 CRD_KIND = "CustomResourceDefinition"
+CRD = ("apiextensions.k8s.io", CRD_KIND)
+
+# What the runtime gives behaviour to, by (API group, kind): never by kind alone, so that a
+# ``Pod`` of another group (a CRD may define one) is stored and never run.
+NAMESPACE = ("", "Namespace")
+CONFIGMAP = ("", "ConfigMap")
+SECRET = ("", "Secret")
+POD = ("", "Pod")
+SERVICE = ("", "Service")
+DEPLOYMENT = ("apps", "Deployment")
+REPLICASET = ("apps", "ReplicaSet")
+JOB = ("batch", "Job")
+KINDS_WITH_BEHAVIOUR = frozenset(
+    {NAMESPACE, CONFIGMAP, SECRET, POD, SERVICE, DEPLOYMENT, REPLICASET, JOB}
+)
+"""Kinds the runtime acts on (or, for ConfigMaps and Secrets, that Pods read)."""
+WORKLOADS = frozenset({DEPLOYMENT, REPLICASET, JOB, ("apps", "StatefulSet"), ("apps", "DaemonSet")})
+"""Kinds whose pod template admission checks."""
+
+NO_BEHAVIOUR_REASON = "NoLocalBehaviour"
+"""The event reason on an object of a kind the runtime stores but does not act on."""
+
+
+def identity(key: ObjectKey) -> tuple[str, str]:
+    """``key``'s kind as the runtime knows it: (API group, kind)."""
+    return key.group, key.kind
+
+
+def has_behaviour(key: ObjectKey) -> bool:
+    """Whether the runtime (or, for ``argoproj.io`` kinds, Conveyor) acts on ``key``'s kind."""
+    return (
+        identity(key) in KINDS_WITH_BEHAVIOUR
+        or identity(key) == CRD
+        or (key.group == CONVEYOR_GROUP)
+    )
+
+
+def no_behaviour_message(key: ObjectKey) -> str:
+    """What the event on a stored-only object says."""
+    kind = f"{key.kind}.{key.group}" if key.group else key.kind
+    return (
+        f"{kind} is stored but has no behaviour on the local runtime: nothing runs or "
+        "enforces it here (a Kubernetes target would)"
+    )
 
 
 def check_kind(key: ObjectKey, crds: Iterable[Object]) -> None:

@@ -68,11 +68,14 @@ class ObjectStore:
         kind: str | None = None,
         namespace: str | None = None,
         labels: dict[str, str] | None = None,
+        group: str | None = None,
     ) -> list[Object]:
         """Stored objects matching the filters, sorted by key (shared, read-only)."""
         out = []
         for key in sorted(self._objects):
             if kind is not None and key.kind != kind:
+                continue
+            if group is not None and key.group != group:
                 continue
             if namespace is not None and key.namespace != namespace:
                 continue

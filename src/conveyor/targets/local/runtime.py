@@ -19,12 +19,21 @@ from typing import Any
 from conveyor.analysis.providers import Provider, default_providers
 from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
-from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.objects import Object, ObjectKey, group_of
 from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.targets.local import controllers
 from conveyor.targets.local.analysisruns import DEFAULT_CONCURRENCY, AnalysisRunner, RuntimeJobs
 from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import StateJournal
+from conveyor.targets.local.kinds import (
+    DEPLOYMENT,
+    JOB,
+    NAMESPACE,
+    POD,
+    REPLICASET,
+    SERVICE,
+    identity,
+)
 from conveyor.targets.local.kubelet import ImageResolver, Kubelet, KubeletOptions
 from conveyor.targets.local.network.balancer import Weights
 from conveyor.targets.local.network.ports import PortAllocator
@@ -37,19 +46,16 @@ from conveyor.workqueue import WorkQueue
 
 log = get_logger(component="local-runtime")
 
-_OWNER_KINDS = {
-    "ReplicaSet": ("apps", "ReplicaSet"),
-    "Deployment": ("apps", "Deployment"),
-    "Job": ("batch", "Job"),
-}
+_OWNER_KINDS = frozenset({REPLICASET, DEPLOYMENT, JOB})
 
 
 def _owner_key(obj: Object) -> ObjectKey | None:
     """The controlling owner of ``obj`` among the kinds the runtime runs."""
     for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("kind") in _OWNER_KINDS:
-            group, kind = _OWNER_KINDS[ref["kind"]]
-            return ObjectKey(group, kind, obj["metadata"].get("namespace", ""), ref["name"])
+        ident = (group_of(str(ref.get("apiVersion") or "")), ref.get("kind"))
+        if ref.get("controller") and ident in _OWNER_KINDS:
+            group, kind = ident
+            return ObjectKey(group, str(kind), obj["metadata"].get("namespace", ""), ref["name"])
     return None
 
 
@@ -74,7 +80,7 @@ def _not_ready_until_seen(objects: list[Object]) -> list[Object]:
     routing traffic to them before the kubelet reports again would fail requests.
     """
     for obj in objects:
-        if obj.get("kind") != "Pod":
+        if obj.get("kind") != "Pod" or group_of(str(obj.get("apiVersion") or "")) != "":
             continue
         status = obj.get("status") or {}
         for cond in status.get("conditions") or []:
@@ -215,12 +221,12 @@ class LocalRuntime:
         owner = _owner_key(obj)
         if owner is not None:
             self.enqueue(owner)
-            if owner.kind == "ReplicaSet":
+            if identity(owner) == REPLICASET:
                 rs = self.store.get(owner)
                 grand = _owner_key(rs) if rs is not None else None
                 if grand is not None:
                     self.enqueue(grand)
-        if key.kind == "Pod":
+        if identity(key) == POD:
             for svc in self.services.selecting(obj):
                 self.enqueue(svc)
 
@@ -253,7 +259,7 @@ class LocalRuntime:
         obj = self.store.get(key)
         if obj is None:
             return False
-        if key.kind == "Pod":
+        if identity(key) == POD:
             if grace_period is not None:
                 self.store.update(
                     key,
@@ -261,7 +267,7 @@ class LocalRuntime:
                 )
             self.store.mark_deleting(key)
             return True
-        if key.kind == "Namespace":
+        if identity(key) == NAMESPACE:
             for child in self.store.list(namespace=key.name):
                 self.delete(ObjectKey.of(child))
         uid = obj["metadata"]["uid"]
@@ -281,7 +287,8 @@ class LocalRuntime:
 
     async def _reconcile(self, key: ObjectKey) -> None:
         obj = self.store.get(key)
-        if key.kind == "Service":
+        kind = identity(key)  # by group and kind: a CRD's "Pod" is stored, never run
+        if kind == SERVICE:
             await self.services.reconcile(key, obj)
             return
         if key.kind == "AnalysisRun" and key.group == "argoproj.io":
@@ -289,15 +296,15 @@ class LocalRuntime:
             return
         if obj is None:
             return
-        if key.kind == "Pod":
+        if kind == POD:
             await self._reconcile_pod(key, obj)
-        elif key.kind == "Deployment":
+        elif kind == DEPLOYMENT:
             self._reconcile_deployment(key, obj)
-        elif key.kind == "ReplicaSet":
+        elif kind == REPLICASET:
             self._reconcile_owner_of_pods(key, obj, controllers.plan_replicaset)
-        elif key.kind == "Job":
+        elif kind == JOB:
             self._reconcile_owner_of_pods(key, obj, controllers.plan_job)
-        elif key.kind == "Namespace" and not obj.get("status"):
+        elif kind == NAMESPACE and not obj.get("status"):
             self.store.update_status(key, {"phase": "Active"})
 
     async def _reconcile_pod(self, key: ObjectKey, pod: Object) -> None:
@@ -330,13 +337,13 @@ class LocalRuntime:
         replicasets = [
             o
             for o in self.store.children(deployment["metadata"]["uid"])
-            if o["kind"] == "ReplicaSet"
+            if identity(ObjectKey.of(o)) == REPLICASET
         ]
         pods = [
             p
             for rs in replicasets
             for p in self.store.children(rs["metadata"]["uid"])
-            if p["kind"] == "Pod"
+            if identity(ObjectKey.of(p)) == POD
         ]
         plan = controllers.plan_deployment(deployment, replicasets, pods, self.clock.now())
         for rs in plan.create:
@@ -356,7 +363,11 @@ class LocalRuntime:
     def _reconcile_owner_of_pods(
         self, key: ObjectKey, owner: Object, planner: Callable[..., Any]
     ) -> None:
-        pods = [p for p in self.store.children(owner["metadata"]["uid"]) if p["kind"] == "Pod"]
+        pods = [
+            p
+            for p in self.store.children(owner["metadata"]["uid"])
+            if identity(ObjectKey.of(p)) == POD
+        ]
         plan = planner(owner, pods, self.clock.now(), self._new_name)
         for pod in plan.create:
             self.store.create(pod)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.errors import ValidationError
-from conveyor.model.objects import Object, ObjectKey
+from conveyor.model.objects import Object, ObjectKey, group_of
 
 _METADATA = frozenset(
     {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
@@ -106,6 +106,14 @@ _SPEC = {
     "Namespace": frozenset({"finalizers"}),
 }
 CHECKED_KINDS = frozenset({"ConfigMap", "Secret", *_SPEC})
+_APPS_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
+
+
+def _built_in_group(kind: str) -> str:
+    """The API group of a checked kind (a CRD may define a kind of the same name elsewhere)."""
+    if kind in _APPS_KINDS:
+        return "apps"
+    return "batch" if kind in ("Job", "CronJob") else ""
 
 
 def _unknown(value: Any, known: frozenset[str], where: str) -> str | None:
@@ -140,7 +148,9 @@ def _pod_spec(spec: Any, where: str) -> str | None:
 def unknown_field(obj: Object) -> str | None:
     """The first field of ``obj`` its kind does not have (``spec.replica``), or None."""
     kind = str(obj.get("kind", ""))
-    if kind not in CHECKED_KINDS:
+    if kind not in CHECKED_KINDS or group_of(str(obj.get("apiVersion", ""))) != _built_in_group(
+        kind
+    ):
         return None
     found = _unknown(obj, _TOP.get(kind, _OBJECT), "")
     found = found or _unknown(obj.get("metadata"), _METADATA, "metadata.")

@@ -11,10 +11,18 @@ from typing import Any
 from conveyor.clock import rfc3339
 from conveyor.errors import NotFoundError
 from conveyor.model import merge
-from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
+from conveyor.model.objects import Object, ObjectKey
 from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.targets import patching
-from conveyor.targets.local.kinds import BUILT_IN_GROUPS, CRD_KIND, check_kind
+from conveyor.targets.local.kinds import (
+    BUILT_IN_GROUPS,
+    CRD,
+    CRD_KIND,
+    NO_BEHAVIOUR_REASON,
+    check_kind,
+    has_behaviour,
+    no_behaviour_message,
+)
 from conveyor.targets.local.objects import labels_match
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.validation import admit
@@ -31,16 +39,8 @@ from conveyor.targets.protocol import (
     WatchEventType,
 )
 
-NO_LOCAL_BEHAVIOUR = "conveyor.dev/local-runtime"
-"""Annotation on objects of kinds the local runtime stores but does not act on."""
-
 RUNTIME_STATE_NOT_PERSISTED = "RuntimeStateNotPersisted"
 """Condition type while the runtime's journal cannot be written."""
-
-KINDS_WITH_BEHAVIOUR = frozenset(
-    {"Namespace", "ConfigMap", "Secret", "Deployment", "ReplicaSet", "Pod", "Service", "Job",
-     "AnalysisRun"}
-)  # fmt: skip
 
 
 def _matches(obj: Object, selector: Selector) -> bool:
@@ -73,18 +73,18 @@ class LocalTarget:
                     "(or sync with CreateNamespace=true)",
                     obj=str(key),
                 )
-        if key.kind not in KINDS_WITH_BEHAVIOUR and key.kind not in CLUSTER_SCOPED_KINDS:
-            annotations = desired.setdefault("metadata", {}).setdefault("annotations", {})
-            annotations.setdefault(
-                NO_LOCAL_BEHAVIOUR, "stored only: this kind has no behaviour on the local target"
-            )
         if options.dry_run:
             if options.replace:
                 return merge.replaced(live, desired)
             return merge.three_way_apply(copy.deepcopy(live) if live else None, desired)
         if options.replace:
-            return copy.deepcopy(self.runtime.store.replace(desired))
-        return copy.deepcopy(self.runtime.store.apply(desired))
+            stored = self.runtime.store.replace(desired)
+        else:
+            stored = self.runtime.store.apply(desired)
+        if not has_behaviour(key) and (key.group, key.kind) != CRD:
+            # Said in an event, never on the object: an annotation would make it differ from Git.
+            self.runtime.events.record(key, NO_BEHAVIOUR_REASON, no_behaviour_message(key))
+        return copy.deepcopy(stored)
 
     async def patch(
         self,

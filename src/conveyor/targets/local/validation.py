@@ -15,6 +15,7 @@ from typing import Any
 from conveyor.errors import ValidationError
 from conveyor.model.analysis.loading import analysis_problem, is_analysis_kind
 from conveyor.model.objects import Object, ObjectKey
+from conveyor.targets.local.kinds import DEPLOYMENT, POD, REPLICASET, SECRET, WORKLOADS, identity
 from conveyor.targets.local.schema import check_fields
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -54,7 +55,7 @@ def _check_workload(obj: Object, key: ObjectKey) -> None:
     if not isinstance(template, dict):
         raise ValidationError("spec.template is required", obj=str(key))
     _check_pod_spec(template.get("spec"), "spec.template.spec", key)
-    if key.kind in {"Deployment", "ReplicaSet"}:
+    if identity(key) in {DEPLOYMENT, REPLICASET}:
         selector = (spec.get("selector") or {}).get("matchLabels")
         if not isinstance(selector, dict) or not selector:
             raise ValidationError("spec.selector.matchLabels is required", obj=str(key))
@@ -103,18 +104,19 @@ def admit(obj: Object, previous: Object | None = None, *, strict: bool = True) -
     _check_name(key)
     if strict:
         check_fields(obj, key)
-    if key.kind in {"Deployment", "ReplicaSet", "Job", "StatefulSet", "DaemonSet"}:
+    kind = identity(key)  # by group and kind: a CRD's "Pod" is not judged as a Pod
+    if kind in WORKLOADS:
         _check_workload(obj, key)
-    elif key.kind == "Pod":
+    elif kind == POD:
         _check_pod_spec(obj.get("spec"), "spec", key)
-    elif key.kind == "Secret":
+    elif kind == SECRET:
         obj = _normalize_secret(obj, key)
     elif is_analysis_kind(obj):
         # Argo's controller would fail the run on these; refuse them before a release does
         problem = analysis_problem(obj)
         if problem:
             raise ValidationError(problem, obj=str(key))
-    if previous is not None and key.kind == "Deployment":
+    if previous is not None and kind == DEPLOYMENT:
         old = (previous.get("spec") or {}).get("selector")
         new = (obj.get("spec") or {}).get("selector")
         if old != new:

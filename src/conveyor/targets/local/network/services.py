@@ -72,7 +72,7 @@ class ServiceManager:
         labels = pod["metadata"].get("labels") or {}
         namespace = pod["metadata"].get("namespace", "default")
         out = []
-        for svc in self._store.list(kind="Service", namespace=namespace):
+        for svc in self._store.list(kind="Service", group="", namespace=namespace):
             selector = (svc.get("spec") or {}).get("selector") or {}
             if selector and labels_match(labels, selector):
                 out.append(ObjectKey.of(svc))
@@ -86,7 +86,7 @@ class ServiceManager:
         target: int | str = port.get("targetPort", port.get("port")) or 0
         out = []
         for pod in self._store.list(
-            kind="Pod", namespace=svc["metadata"].get("namespace"), labels=selector
+            kind="Pod", group="", namespace=svc["metadata"].get("namespace"), labels=selector
         ):
             if not pod_is_ready(pod):
                 continue
