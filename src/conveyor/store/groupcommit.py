@@ -78,7 +78,7 @@ class GroupCommit:
 
     async def _transaction(self, batch: list[_Unit]) -> list[Any]:
         self.transactions += 1
-        async with self._db.sessions() as session, session.begin():
+        async with self._db.writing(), self._db.sessions() as session, session.begin():
             return [await unit.work(session) for unit in batch]
 
     async def _one_by_one(self, batch: list[_Unit]) -> None:
