@@ -81,7 +81,7 @@ class ControllerOptions:
     """Longest wait for one sync step (a wave, a hook) to become healthy."""
     status_write_interval: float = 0.1
     """Statuses are written behind, all changed apps together, this long after a change."""
-    live_debounce: float = 5.0
+    live_debounce: float = 1.0
     """While an app's operation runs, a change of its live objects (mostly the sync's own
     writes) reconciles it at most this often; the operation's end reconciles it at once."""
 
@@ -414,8 +414,9 @@ class Controller:
             revision = await self._revision(state)
             live = self.live.app_objects(state.name)
             comparison = await self.comparer.compare(
-                state.app, revision, live, project=project, hard=state.hard_refresh
-            )
+                state.app, revision, live, project=project, hard=state.hard_refresh,
+                previous=state.comparison,
+            )  # fmt: skip
         except Exception as err:  # a bad manifest marks this app; it never vanishes silently
             state.refresh = state.hard_refresh = False
             state.comparison = None
