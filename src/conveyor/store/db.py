@@ -56,6 +56,7 @@ _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 _WRITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
+_WRITE_TURNS_KEPT: dict[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = {}
 
 
 def dumps_json(value: Any) -> str:
@@ -114,8 +115,11 @@ class Database:
             yield
             return
         loop = asyncio.get_running_loop()
-        lock = _WRITE_TURNS.setdefault(loop, {}).setdefault(self.url, asyncio.Lock())
-        async with lock:
+        try:
+            turns = _WRITE_TURNS.setdefault(loop, {})
+        except TypeError:  # a loop that takes no weak reference: keep it (one per loop)
+            turns = _WRITE_TURNS_KEPT.setdefault(loop, {})
+        async with turns.setdefault(self.url, asyncio.Lock()):
             yield
 
     async def close(self) -> None:
