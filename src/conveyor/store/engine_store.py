@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.clock import Clock, SystemClock
@@ -251,17 +251,21 @@ class EngineStore:
             op.phase, op.message, op.state, op.finished_at = phase, message, state, finished_at
             if history is None:
                 return None
-            existing = await session.scalar(
-                select(HistoryRow).where(HistoryRow.operation_id == op_id)
+            # One read of the app's history (revisionHistoryLimit rows) answers all three:
+            # is this operation's entry there already, the next number, what to trim.
+            rows = list(
+                await session.scalars(
+                    select(HistoryRow)
+                    .where(HistoryRow.app == op.app)
+                    .order_by(HistoryRow.seq.desc())
+                )
             )
+            existing = next((r for r in rows if r.operation_id == op_id), None)
             if existing is not None:
                 return _history(existing)
-            last = await session.scalar(
-                select(func.max(HistoryRow.seq)).where(HistoryRow.app == op.app)
-            )
             row = HistoryRow(
                 app=op.app,
-                seq=(last if last is not None else -1) + 1,
+                seq=rows[0].seq + 1 if rows else 0,
                 operation_id=op_id,
                 revision=history.revision,
                 deployed_at=history.deployed_at,
@@ -270,8 +274,10 @@ class EngineStore:
                 source=history.source,
             )
             session.add(row)
-            await session.flush()
-            await _trim_history(session, op.app, history_limit)
+            # Keep the newest ``history_limit`` entries (at least one: this deployment).
+            drop = [r.id for r in rows][max(history_limit, 1) - 1 :]
+            if drop:
+                await session.execute(delete(HistoryRow).where(HistoryRow.id.in_(drop)))
             return _history(row)
 
         return await self._commit.run(work)
@@ -331,14 +337,3 @@ class EngineStore:
             return await deployments.listing(session, app=app, since=since, limit=limit)
 
         return await self._commit.run(work)
-
-
-async def _trim_history(session: AsyncSession, app: str, limit: int) -> None:
-    """Keep the newest ``limit`` entries (at least one: the current deployment)."""
-    keep = max(limit, 1)
-    newest = await session.scalars(
-        select(HistoryRow.id).where(HistoryRow.app == app).order_by(HistoryRow.seq.desc())
-    )
-    drop = list(newest)[keep:]
-    if drop:
-        await session.execute(delete(HistoryRow).where(HistoryRow.id.in_(drop)))
