@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conveyor.artifacts import ArtifactStore  # noqa: E402
 from conveyor.bootstrap import engine, local_target  # noqa: E402
 from conveyor.engine.controller import Controller, ControllerOptions  # noqa: E402
+from conveyor.engine.events import AppUpdated, EngineEvent  # noqa: E402
 from conveyor.logging import configure  # noqa: E402
 from conveyor.model.objects import ObjectKey  # noqa: E402
 from conveyor.settings import Settings  # noqa: E402
@@ -96,14 +98,41 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def synced(app: dict[str, Any]) -> bool:
+    """Synced, with a Succeeded sync."""
+    status = app.get("status") or {}
+    if status.get("sync", {}).get("status") != "Synced":
+        return False
+    return (status.get("operationState") or {}).get("phase") == "Succeeded"
+
+
 def all_synced(controller: Controller) -> bool:
-    for app in controller.applications():
-        status = app.get("status") or {}
-        if status.get("sync", {}).get("status") != "Synced":
-            return False
-        if (status.get("operationState") or {}).get("phase") != "Succeeded":
-            return False
-    return True
+    return all(synced(app) for app in controller.applications())
+
+
+class UntilAllSynced:
+    """Done once every app named is Synced with a Succeeded sync, told by the engine's
+    events (each change looks at its own app only): polling every app's JSON 20 times a
+    second cost the engine ~7% of the cold phase at 300 apps, more at 1,000."""
+
+    def __init__(self, controller: Controller, names: list[str]) -> None:
+        self.controller = controller
+        self.pending = set(names)
+        self.done = asyncio.Event()
+        controller.add_event_listener(self)
+
+    def __call__(self, event: EngineEvent) -> None:
+        if not isinstance(event, AppUpdated) or event.app not in self.pending:
+            return
+        if synced(self.controller.application(event.app)):
+            self.pending.discard(event.app)
+            if not self.pending:
+                self.done.set()
+
+    async def wait(self) -> None:
+        for name in list(self.pending):  # in case some were done before the first event
+            self(AppUpdated(name, datetime.now(UTC)))
+        await self.done.wait()
 
 
 async def scale_scenario(apps: int, workdir: Path) -> dict[str, float]:
@@ -123,14 +152,15 @@ async def scale_scenario(apps: int, workdir: Path) -> dict[str, float]:
         local_target(settings) as target,
         engine(settings, target, options=options) as controller,
     ):
+        until = UntilAllSynced(controller, [f"app-{n}" for n in range(apps)])
         started = time.perf_counter()
         for n in range(apps):
             await controller.apply_application(
                 application(f"app-{n}", repo, f"app-{n}", f"app-{n}")
             )
-        while not all_synced(controller):
-            await asyncio.sleep(0.05)
+        await until.wait()
         cold = time.perf_counter() - started
+        assert all_synced(controller)
         await controller.settle()
         started = time.perf_counter()
         controller.requeue_all()

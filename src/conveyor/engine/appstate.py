@@ -47,6 +47,8 @@ class AppState:
     operation: RunningOperation | None = None
     self_heal_attempts: int = 0
     next_self_heal: float = float("-inf")
+    deleting: bool = False
+    """Its deletion has begun: it is not reconciled any more."""
     failures: list[Condition] = field(default_factory=list)
     """What went wrong outside a reconcile (a sync that could not start, a failed task):
     shown as conditions until the next operation starts."""
@@ -129,6 +131,11 @@ class AppState:
             status = self.status.to_dict() if self.status.model_fields_set else {}
             self._json = {**self.manifest, "status": status}
         return dict(self._json)
+
+    def status_dict(self) -> dict[str, Any]:
+        """The status in Argo CD's JSON, as the store keeps it."""
+        status: dict[str, Any] = self.to_dict()["status"]
+        return status
 
     def reconcile_started(self) -> int:
         """Count a reconcile that starts now; returns its number."""

@@ -51,6 +51,33 @@ _KEEP_EXPORTS = 4
 """Exported commits kept per repository (the current one, and a few for rollbacks)."""
 
 
+@dataclass(frozen=True, eq=False)
+class CompareInputs:
+    """What a comparison was computed from, held by reference: the same objects (the frozen
+    app and project, the commit, the very live objects the watch cached, which are replaced,
+    never edited, when they change) give the same comparison, so it need not be made again."""
+
+    app: Application
+    project: AppProject
+    revision: str
+    live: tuple[Object, ...]
+    keys: tuple[ObjectKey, ...]
+    """The desired objects' keys, to look up what else the target holds there."""
+    lookups: tuple[Object | None, ...]
+
+    def still(
+        self, app: Application, project: AppProject, revision: str, live: list[Object]
+    ) -> bool:
+        """True when ``app``, ``project``, ``revision`` and ``live`` are the same objects."""
+        return (
+            app is self.app
+            and project is self.project
+            and revision == self.revision
+            and len(live) == len(self.live)
+            and all(a is b for a, b in zip(live, self.live, strict=True))
+        )
+
+
 @dataclass
 class Comparison:
     """The outcome of comparing one app at one commit."""
@@ -68,6 +95,8 @@ class Comparison:
     errors: list[str] = field(default_factory=list)
     ignore_rules: tuple[IgnoreRule, ...] = ()
     """The app's compiled ignoreDifferences (a sync with RespectIgnoreDifferences uses them)."""
+    inputs: CompareInputs | None = field(default=None, repr=False, compare=False)
+    """What it was computed from (None: not to be reused)."""
 
     @property
     def sync_status(self) -> SyncStatus:
@@ -269,8 +298,24 @@ class Comparer:
         project: AppProject,
         hard: bool = False,
         source: Source | None = None,
+        previous: Comparison | None = None,
     ) -> Comparison:
-        """Compare ``app`` at ``sha`` with its ``live`` objects."""
+        """Compare ``app`` at ``sha`` with its ``live`` objects.
+
+        ``previous`` (the app's last comparison) is returned as it is when nothing it was
+        computed from changed and everything in it was well: a render at one commit is fixed,
+        and so are diff and health of the same objects (an unwell resource's reason comes from
+        its Pods and events, which are not among those inputs, so it is looked at anew). A
+        hard refresh, or another source, always compares anew.
+        """
+        if previous is not None and not hard and source is None and _all_well(previous):
+            inputs = previous.inputs
+            if inputs is not None and inputs.still(app, project, sha, live):
+                lookup = self.live_lookup
+                if lookup is None or all(
+                    lookup(k) is o for k, o in zip(inputs.keys, inputs.lookups, strict=True)
+                ):
+                    return previous
         desired, source_type = await self.desired(
             app, sha, source=source, hard=hard, project=project
         )
@@ -280,6 +325,13 @@ class Comparer:
         )  # fmt: skip
         if self.live_children is not None:
             await self._explain(comparison, self.live_children)
+        if source is None:
+            keys = tuple(ObjectKey.of(o) for o in desired)
+            lookup = self.live_lookup
+            comparison.inputs = CompareInputs(
+                app, project, sha, tuple(live), keys,
+                tuple(lookup(k) for k in keys) if lookup is not None else (),
+            )  # fmt: skip
         return comparison
 
     async def _explain(self, comparison: Comparison, children: reasons.Children) -> None:
@@ -309,6 +361,12 @@ class Comparer:
             comparison.health = aggregate(
                 r.health for r in resources if r.health is not None and not r.requires_pruning
             )
+
+
+def _all_well(comparison: Comparison) -> bool:
+    """No resource Progressing or Degraded (whose explanation may have moved on)."""
+    unwell = (HealthStatus.PROGRESSING, HealthStatus.DEGRADED)
+    return not any(r.health is not None and r.health.status in unwell for r in comparison.resources)
 
 
 def compare_objects(

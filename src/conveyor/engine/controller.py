@@ -38,6 +38,7 @@ from conveyor.engine.livestate import LiveState
 from conveyor.engine.operations import OperationRunner, SyncAsk
 from conveyor.engine.repository import Repository
 from conveyor.engine.status import reconciled, same_but_time, status_events, with_condition
+from conveyor.engine.statuswriter import StatusWriter
 from conveyor.engine.sync import SyncExecutor
 from conveyor.engine.tasks import TaskOwner
 from conveyor.engine.teardown import delete_all
@@ -83,6 +84,11 @@ class ControllerOptions:
     namespace: str = "argocd"
     """Conveyor's own namespace: Applications and AppProjects synced there are registered
     (app of apps); it is created when a sync first puts one there."""
+    status_write_interval: float = 0.1
+    """Statuses are written behind, all changed apps together, this long after a change."""
+    live_debounce: float = 1.0
+    """While an app's operation runs, a change of its live objects (mostly the sync's own
+    writes) reconciles it at most this often; the operation's end reconciles it at once."""
 
 
 class ControllerObserver(Protocol):
@@ -126,10 +132,13 @@ class Controller:
         self._queue: WorkQueue[str] = WorkQueue(self._reconcile, workers=self.options.workers)
         self._event_listeners: list[EngineListener] = []
         self._tasks = TaskOwner(self._task_failed)
+        self.statuses = StatusWriter(
+            repository.save_statuses, interval=self.options.status_write_interval
+        )
         self.operations = OperationRunner(
             repository, comparer, self.executor, live, self.clock,
             tasks=self._tasks, project=self._project, publish=self._publish,
-            emit=self._emit, requeue=self._queue.add,
+            emit=self._emit, requeue=self._requeue_now, statuses=self.statuses,
         )  # fmt: skip
         self.children = AppOfApps(
             live,
@@ -161,6 +170,7 @@ class Controller:
                 stored.name, ApplicationStatus(), state.status, self.clock.now()
             ):
                 self._emit(event)
+        self.statuses.start()
         self._queue.start()
         for op in await self.repo.running_operations():
             await self.operations.resume(self._apps.get(op.app), op)
@@ -172,6 +182,7 @@ class Controller:
         to be resumed by the next start (as after a crash)."""
         await self._queue.stop()
         await self._tasks.cancel_all()
+        await self.statuses.stop()
         await self.live.stop()
 
     def add_event_listener(self, listener: EngineListener) -> None:
@@ -260,12 +271,19 @@ class Controller:
         state = self._state(name)
         if state.operation is not None:
             state.operation.task.cancel()
-        if cascade:
-            await delete_all(
-                self.target, self.live, self.live.app_objects(name), state.app.sync_options
-            )
-        self._queue.forget(name)
-        await self.repo.delete_app(name)
+        state.deleting = True  # no reconcile from now on: it would see the objects go
+        try:
+            if cascade:
+                await delete_all(
+                    self.target, self.live, self.live.app_objects(name), state.app.sync_options
+                )
+            self._queue.forget(name)
+            self.statuses.drop(name)
+            await self.repo.delete_app(name)
+        except BaseException:
+            state.deleting = False
+            self._queue.add(name)
+            raise
         self._emit(AppDeleted(name, state.project, self.clock.now()))
         del self._apps[name]
         state.gone()
@@ -399,7 +417,7 @@ class Controller:
     async def _reconcile(self, name: str) -> None:
         started = self.clock.monotonic()
         state = self._apps.get(name)
-        if state is None:
+        if state is None or state.deleting:
             return
         number = state.reconcile_started()
         try:
@@ -427,8 +445,9 @@ class Controller:
             revision = await self._revision(state)
             live = self.live.app_objects(state.name)
             comparison = await self.comparer.compare(
-                state.app, revision, live, project=project, hard=state.hard_refresh
-            )
+                state.app, revision, live, project=project, hard=state.hard_refresh,
+                previous=state.comparison,
+            )  # fmt: skip
         except Exception as err:  # a bad manifest marks this app; it never vanishes silently
             state.refresh = state.hard_refresh = False
             state.comparison = None
@@ -532,8 +551,20 @@ class Controller:
                 self._queue.add(state.name)
 
     def _on_live_change(self, app: str) -> None:
-        if app in self._apps:
+        state = self._apps.get(app)
+        if state is None or state.deleting:
+            return
+        if state.running:  # the sync's own writes: look later, or when it ends
+            self._queue.add_after(app, self.options.live_debounce)
+        else:
             self._queue.add(app)
+
+    def _requeue_now(self, app: str) -> None:
+        """Reconcile ``app`` at once, in place of any look scheduled for later (an
+        operation ended: the debounced looks of its own writes are not needed any more;
+        the reconcile schedules the next poll)."""
+        self._queue.forget(app)
+        self._queue.add(app)
 
     def _task_failed(
         self, app: str, error: BaseException, *, what: str = "a background task failed"
@@ -564,10 +595,10 @@ class Controller:
 
     async def _save_status(self, state: AppState, status: ApplicationStatus) -> None:
         old = state.status
-        if same_but_time(status, old):
+        if state.deleting or same_but_time(status, old):
             return
         state.set_status(status)
-        await self.repo.save_status(state.name, state.to_dict()["status"])
+        self.statuses.put(state)
         self._publish(state)
         for event in status_events(state.name, old, status, self.clock.now()):
             self._emit(event)

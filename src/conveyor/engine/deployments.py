@@ -8,7 +8,8 @@ that the app is Healthy and Synced at the revision it deployed.
 
 Listeners run on the event loop and must not block, and a lost write would be a deployment
 missing for good. So every event becomes a write on a queue that one owned task works
-through in order; a failed write is retried (with a growing delay) until it succeeds, never
+through, each app's writes in order (different apps' side by side, so that the store commits
+them together); a failed write is retried (with a growing delay) until it succeeds, never
 dropped. ``flush`` waits for the writes queued so far, ``close`` for all of them.
 """
 
@@ -72,9 +73,11 @@ class DeploymentRecorder:
         self._repo = repository
         self._retry_delay = retry_delay
         self._retry_cap = retry_cap
-        self._queue: asyncio.Queue[tuple[str, Write]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str, Write]] = asyncio.Queue()
         self._seen: dict[str, _Seen] = {}
         self._worker: asyncio.Task[None] | None = None
+        self._retrying: dict[str, str] = {}
+        """What is being retried, and why (several apps' writes run side by side)."""
         self.failing: str | None = None
         """The error of a write being retried (None when writes go through)."""
 
@@ -181,11 +184,14 @@ class DeploymentRecorder:
             self._serve(app, now, at)
 
     def _put(self, what: str, deployment: DeploymentInput) -> None:
-        self._queue.put_nowait((what, lambda: self._repo.record_deployment(deployment)))
+        self._queue.put_nowait(
+            (deployment.app, what, lambda: self._repo.record_deployment(deployment))
+        )
 
     def _serve(self, app: str, revision: str, at: datetime) -> None:
         self._queue.put_nowait(
             (
+                app,
                 f"servedAt of {app} at {revision}",
                 lambda: self._repo.mark_deployment_served(app, revision, at),
             )
@@ -195,11 +201,27 @@ class DeploymentRecorder:
 
     async def _work(self) -> None:
         while True:
-            what, write = await self._queue.get()
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self._write(what, write)
+                await self._write_batch(batch)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write_batch(self, batch: list[tuple[str, str, Write]]) -> None:
+        """Every app's writes in order, different apps side by side (the store commits
+        writes that arrive together in one transaction)."""
+        per_app: dict[str, list[tuple[str, Write]]] = {}
+        for app, what, write in batch:
+            per_app.setdefault(app, []).append((what, write))
+
+        async def in_order(writes: list[tuple[str, Write]]) -> None:
+            for what, write in writes:
+                await self._write(what, write)
+
+        await asyncio.gather(*(in_order(w) for w in per_app.values()))
 
     async def _write(self, what: str, write: Write) -> None:
         """Write until it succeeds: a deployment is never dropped."""
@@ -208,10 +230,12 @@ class DeploymentRecorder:
             try:
                 await write()
             except Exception as err:  # any failure: keep the record, try again
-                self.failing = f"recording the {what} failed, retrying: {err}"
+                reason = f"recording the {what} failed, retrying: {err}"
+                self.failing = self._retrying[what] = reason
                 log.warning("deployment record write failed", what=what, error=str(err))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_cap)
             else:
-                self.failing = None
+                self._retrying.pop(what, None)
+                self.failing = next(iter(self._retrying.values()), None)
                 return

@@ -7,7 +7,9 @@ ownerReferences, for the resource tree and for telling which app a child's chang
 
 What the engine itself applies is recorded at once (``observe``), so that the reconcile right
 after a sync sees its own writes even before the watch delivers them; a watched object never
-replaces a newer one (resourceVersion compared as numbers when both are numbers).
+replaces a newer one (resourceVersion compared as numbers when both are numbers), and the
+watch's echo of a write already observed (same resourceVersion) changes nothing and
+requeues nobody.
 """
 
 from __future__ import annotations
@@ -116,8 +118,8 @@ class LiveState:
                     key = ObjectKey.of(event.object)
                     if event.type is WatchEventType.DELETED:
                         self._remove(key)
-                    else:
-                        self._put(key, event.object)
+                    elif not self._put(key, event.object):
+                        continue  # the engine's own write, already observed: nothing new
                     await self._notify()
             except asyncio.CancelledError:
                 raise
@@ -129,12 +131,13 @@ class LiveState:
         async with self._changed:
             self._changed.notify_all()
 
-    def _put(self, key: ObjectKey, obj: Object) -> None:
+    def _put(self, key: ObjectKey, obj: Object) -> bool:
+        """Cache ``obj``; False (and nobody told) when the cache has it or a newer one."""
         old = self._objects.get(key)
         if old is not None:
             new_v, old_v = _version(obj), _version(old)
-            if new_v is not None and old_v is not None and new_v < old_v:
-                return
+            if new_v is not None and old_v is not None and new_v <= old_v:
+                return False
             self._unindex(key, old)
         self._objects[key] = obj
         meta = obj.get("metadata", {})
@@ -147,6 +150,7 @@ class LiveState:
             if ref.get("uid"):
                 self._children[ref["uid"]].add(key)
         self._tell(key, obj)
+        return True
 
     def _remove(self, key: ObjectKey) -> None:
         old = self._objects.pop(key, None)

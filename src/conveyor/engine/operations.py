@@ -25,6 +25,7 @@ from conveyor.engine.events import EngineEvent, Initiator, OperationFinished, Op
 from conveyor.engine.livestate import LiveState
 from conveyor.engine.repository import HistoryInput, OperationRecord, Repository
 from conveyor.engine.status import with_history, with_operation
+from conveyor.engine.statuswriter import StatusWriter
 from conveyor.engine.sync import SyncExecutor, SyncOutcome, SyncRequest
 from conveyor.engine.syncplan import PlanOptions
 from conveyor.engine.tasks import TaskOwner
@@ -123,6 +124,7 @@ class OperationRunner:
         publish: Callable[[AppState], None],
         emit: Callable[[EngineEvent], None],
         requeue: Callable[[str], None],
+        statuses: StatusWriter,
     ) -> None:
         self.repo = repo
         self.comparer = comparer
@@ -134,6 +136,7 @@ class OperationRunner:
         self._publish = publish
         self._emit = emit
         self._requeue = requeue
+        self._statuses = statuses
 
     # -- start ------------------------------------------------------------------------------
 
@@ -412,7 +415,8 @@ class OperationRunner:
             finished_at=finished,
             retry_count=attempt,
         )
-        await self.repo.save_status(state.name, state.to_dict()["status"])
+        self._statuses.put(state)
+        await self._statuses.flush()  # stored before anyone hears of the end
         log.info("sync finished", app=state.name, phase=outcome.phase, revision=revision)
         self._emit(
             OperationFinished(

@@ -10,6 +10,7 @@ doubling a history entry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -187,6 +188,10 @@ class Repository(DeploymentRepository, Protocol):
         ...
 
     async def save_status(self, name: str, status: dict[str, Any]) -> None: ...
+
+    async def save_statuses(self, statuses: Mapping[str, dict[str, Any]]) -> None:
+        """Several apps' statuses at once (apps no longer registered are skipped)."""
+        ...
 
     async def list_projects(self) -> list[StoredProject]: ...
 

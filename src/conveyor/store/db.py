@@ -15,6 +15,8 @@ import contextlib
 import json
 import os
 import re
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -51,6 +53,11 @@ _SYNC_DRIVERS = {
     "postgresql+asyncpg": "postgresql+psycopg",
 }
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+# The write turn of each SQLite file, per event loop (a lock belongs to one loop).
+_WRITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+_WRITE_TURNS_KEPT: dict[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = {}
 
 
 def dumps_json(value: Any) -> str:
@@ -94,6 +101,27 @@ class Database:
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold this process's turn to write (SQLite), around a whole transaction.
+
+        SQLite has one writer. Two Databases of one process on the same file (the engine's
+        store and the runtime's journal) would otherwise meet in SQLite's busy handler,
+        which sleeps up to 100 ms between tries while the other side writes again and
+        again; queueing in the process instead hands the file over at once. PostgreSQL
+        needs no turn.
+        """
+        if self.dialect != "sqlite":
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            turns = _WRITE_TURNS.setdefault(loop, {})
+        except TypeError:  # a loop that takes no weak reference: keep it (one per loop)
+            turns = _WRITE_TURNS_KEPT.setdefault(loop, {})
+        async with turns.setdefault(self.url, asyncio.Lock()):
+            yield
 
     async def close(self) -> None:
         """Close every pooled connection; the Database must not be used afterwards."""

@@ -1,20 +1,20 @@
 """The engine's Repository on SQLAlchemy: apps, projects, operations and history.
 
-Each method is one short transaction. ``finish_operation`` ends the operation and appends its
-history entry together, and the history table is unique per operation: a sync resumed after a
-crash that reaches the end again cannot record the deployment twice, and one that crashed
-after finishing finds its entry already there.
+Each method is one short unit of work; units that arrive together share one transaction
+(``store.groupcommit``), and each caller hears back only once its unit is committed.
+``save_statuses`` writes many apps' statuses in one statement. ``finish_operation`` ends the
+operation and appends its history entry together, and the history table is unique per
+operation: a sync resumed after a crash that reaches the end again cannot record the
+deployment twice, and one that crashed after finishing finds its entry already there.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.clock import Clock, SystemClock
@@ -29,6 +29,7 @@ from conveyor.engine.repository import (
 )
 from conveyor.store import deployments
 from conveyor.store.db import Database
+from conveyor.store.groupcommit import GroupCommit
 from conveyor.store.tables import ApplicationRow, HistoryRow, OperationRow, ProjectRow
 
 _UNFINISHED = ("Running", "Terminating")
@@ -74,36 +75,39 @@ def _history(row: HistoryRow) -> HistoryRecord:
 class EngineStore:
     """``conveyor.engine.Repository`` on an open Database."""
 
+    @property
+    def transactions(self) -> int:
+        """Transactions run so far (several calls share one when they arrive together)."""
+        return self._commit.transactions
+
     def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
         self._db = database
         self._clock = clock or SystemClock()
-        self._lock = asyncio.Lock()
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncSession]:
-        """One transaction at a time from this process, in arrival order.
-
-        SQLite has one writer; hundreds of syncs finishing together would otherwise all
-        wait in its busy handler, where the slowest time out. Here they queue instead.
-        """
-        async with self._lock, self._db.sessions() as session, session.begin():
-            yield session
+        # One transaction at a time from this process, in arrival order, shared by the
+        # calls that arrive together: SQLite has one writer; hundreds of syncs finishing
+        # together would otherwise all wait in its busy handler, where the slowest time out.
+        self._commit = GroupCommit(database)
 
     # -- applications -----------------------------------------------------------------------
 
     async def list_apps(self) -> list[StoredApp]:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> list[StoredApp]:
             rows = await session.scalars(select(ApplicationRow).order_by(ApplicationRow.name))
             return [_app(r) for r in rows]
 
+        return await self._commit.run(work)
+
     async def get_app(self, name: str) -> StoredApp | None:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> StoredApp | None:
             row = await session.get(ApplicationRow, name)
             return _app(row) if row is not None else None
 
+        return await self._commit.run(work)
+
     async def save_app(self, name: str, manifest: dict[str, Any]) -> StoredApp:
         now = self._clock.now()
-        async with self._transaction() as session:
+
+        async def work(session: AsyncSession) -> StoredApp:
             row = await session.get(ApplicationRow, name)
             if row is None:
                 row = ApplicationRow(
@@ -116,8 +120,10 @@ class EngineStore:
             await session.flush()
             return _app(row)
 
+        return await self._commit.run(work)
+
     async def delete_app(self, name: str) -> bool:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> bool:
             await session.execute(delete(HistoryRow).where(HistoryRow.app == name))
             await session.execute(delete(OperationRow).where(OperationRow.app == name))
             result = await session.execute(
@@ -125,47 +131,82 @@ class EngineStore:
             )
             return bool(getattr(result, "rowcount", 0))
 
+        return await self._commit.run(work)
+
     async def save_status(self, name: str, status: dict[str, Any]) -> None:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> None:
             await session.execute(
                 update(ApplicationRow)
                 .where(ApplicationRow.name == name)
                 .values(status=status, updated_at=self._clock.now())
             )
 
+        await self._commit.run(work)
+
+    async def save_statuses(self, statuses: Mapping[str, dict[str, Any]]) -> None:
+        """Many apps' statuses in one statement (an app deleted meanwhile is skipped)."""
+        if not statuses:
+            return
+        now = self._clock.now()
+        rows = [{"name": n, "status": s, "updated_at": now} for n, s in statuses.items()]
+
+        async def work(session: AsyncSession) -> None:
+            known: set[str] = set()
+            names = list(statuses)
+            for start in range(0, len(names), 500):  # far below any bound-parameter limit
+                chunk = names[start : start + 500]
+                known.update(
+                    await session.scalars(
+                        select(ApplicationRow.name).where(ApplicationRow.name.in_(chunk))
+                    )
+                )
+            present = [r for r in rows if r["name"] in known]
+            if present:
+                await session.execute(update(ApplicationRow), present)
+
+        await self._commit.run(work)
+
     # -- projects ---------------------------------------------------------------------------
 
     async def list_projects(self) -> list[StoredProject]:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> list[StoredProject]:
             rows = await session.scalars(select(ProjectRow).order_by(ProjectRow.name))
             return [StoredProject(r.name, r.manifest) for r in rows]
 
+        return await self._commit.run(work)
+
     async def get_project(self, name: str) -> StoredProject | None:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> StoredProject | None:
             row = await session.get(ProjectRow, name)
             return StoredProject(row.name, row.manifest) if row is not None else None
 
+        return await self._commit.run(work)
+
     async def save_project(self, name: str, manifest: dict[str, Any]) -> StoredProject:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> None:
             row = await session.get(ProjectRow, name)
             if row is None:
                 session.add(ProjectRow(name=name, manifest=manifest, updated_at=self._clock.now()))
             else:
                 row.manifest = manifest
                 row.updated_at = self._clock.now()
+
+        await self._commit.run(work)
         return StoredProject(name, manifest)
 
     async def delete_project(self, name: str) -> bool:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> bool:
             result = await session.execute(delete(ProjectRow).where(ProjectRow.name == name))
             return bool(getattr(result, "rowcount", 0))
+
+        return await self._commit.run(work)
 
     # -- operations -------------------------------------------------------------------------
 
     async def create_operation(
         self, app: str, operation: dict[str, Any], started_at: datetime
     ) -> OperationRecord:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> OperationRecord:
             row = OperationRow(
                 app=app,
                 phase="Running",
@@ -178,15 +219,19 @@ class EngineStore:
             await session.flush()
             return _operation(row)
 
+        return await self._commit.run(work)
+
     async def update_operation(
         self, op_id: int, *, phase: str, message: str, state: dict[str, Any]
     ) -> None:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> None:
             await session.execute(
                 update(OperationRow)
                 .where(OperationRow.id == op_id)
                 .values(phase=phase, message=message, state=state)
             )
+
+        await self._commit.run(work)
 
     async def finish_operation(
         self,
@@ -199,24 +244,28 @@ class EngineStore:
         history: HistoryInput | None,
         history_limit: int,
     ) -> HistoryRecord | None:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> HistoryRecord | None:
             op = await session.get(OperationRow, op_id)
             if op is None:
                 return None
             op.phase, op.message, op.state, op.finished_at = phase, message, state, finished_at
             if history is None:
                 return None
-            existing = await session.scalar(
-                select(HistoryRow).where(HistoryRow.operation_id == op_id)
+            # One read of the app's history (revisionHistoryLimit rows) answers all three:
+            # is this operation's entry there already, the next number, what to trim.
+            rows = list(
+                await session.scalars(
+                    select(HistoryRow)
+                    .where(HistoryRow.app == op.app)
+                    .order_by(HistoryRow.seq.desc())
+                )
             )
+            existing = next((r for r in rows if r.operation_id == op_id), None)
             if existing is not None:
                 return _history(existing)
-            last = await session.scalar(
-                select(func.max(HistoryRow.seq)).where(HistoryRow.app == op.app)
-            )
             row = HistoryRow(
                 app=op.app,
-                seq=(last if last is not None else -1) + 1,
+                seq=rows[0].seq + 1 if rows else 0,
                 operation_id=op_id,
                 revision=history.revision,
                 deployed_at=history.deployed_at,
@@ -225,12 +274,16 @@ class EngineStore:
                 source=history.source,
             )
             session.add(row)
-            await session.flush()
-            await _trim_history(session, op.app, history_limit)
+            # Keep the newest ``history_limit`` entries (at least one: this deployment).
+            drop = [r.id for r in rows][max(history_limit, 1) - 1 :]
+            if drop:
+                await session.execute(delete(HistoryRow).where(HistoryRow.id.in_(drop)))
             return _history(row)
 
+        return await self._commit.run(work)
+
     async def running_operations(self) -> list[OperationRecord]:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> list[OperationRecord]:
             rows = await session.scalars(
                 select(OperationRow)
                 .where(OperationRow.phase.in_(_UNFINISHED))
@@ -238,8 +291,10 @@ class EngineStore:
             )
             return [_operation(r) for r in rows]
 
+        return await self._commit.run(work)
+
     async def last_operation(self, app: str) -> OperationRecord | None:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> OperationRecord | None:
             row = await session.scalar(
                 select(OperationRow)
                 .where(OperationRow.app == app)
@@ -248,38 +303,37 @@ class EngineStore:
             )
             return _operation(row) if row is not None else None
 
+        return await self._commit.run(work)
+
     async def history(self, app: str) -> list[HistoryRecord]:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> list[HistoryRecord]:
             rows = await session.scalars(
                 select(HistoryRow).where(HistoryRow.app == app).order_by(HistoryRow.seq)
             )
             return [_history(r) for r in rows]
 
+        return await self._commit.run(work)
+
     # -- deployments (never trimmed, kept after the app) ------------------------------------
 
     async def record_deployment(self, deployment: DeploymentInput) -> DeploymentRecord:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> DeploymentRecord:
             return await deployments.record(session, deployment)
+
+        return await self._commit.run(work)
 
     async def mark_deployment_served(
         self, app: str, revision: str, at: datetime
     ) -> DeploymentRecord | None:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> DeploymentRecord | None:
             return await deployments.mark_served(session, app, revision, at)
+
+        return await self._commit.run(work)
 
     async def deployments(
         self, *, app: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> list[DeploymentRecord]:
-        async with self._transaction() as session:
+        async def work(session: AsyncSession) -> list[DeploymentRecord]:
             return await deployments.listing(session, app=app, since=since, limit=limit)
 
-
-async def _trim_history(session: AsyncSession, app: str, limit: int) -> None:
-    """Keep the newest ``limit`` entries (at least one: the current deployment)."""
-    keep = max(limit, 1)
-    newest = await session.scalars(
-        select(HistoryRow.id).where(HistoryRow.app == app).order_by(HistoryRow.seq.desc())
-    )
-    drop = list(newest)[keep:]
-    if drop:
-        await session.execute(delete(HistoryRow).where(HistoryRow.id.in_(drop)))
+        return await self._commit.run(work)

@@ -157,7 +157,7 @@ class RuntimeStateStore:
     ) -> dict[str, tuple[int, str]]:
         """One transaction; returns the port records skipped because another owner holds them."""
         taken: dict[str, tuple[int, str]] = {}
-        async with self._db.engine.begin() as conn:
+        async with self._db.writing(), self._db.engine.begin() as conn:
             if objects:
                 keys = sorted(objects)
                 for chunk in _chunks(keys):
