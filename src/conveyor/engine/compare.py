@@ -43,6 +43,7 @@ from conveyor.model.status import (
     Summary,
     SyncStatus,
 )
+from conveyor.model.synccommon import is_hook
 from conveyor.render import CacheKey, Renderer, RenderRequest
 from conveyor.source import RepoCache, mirror_name, repo_key
 from conveyor.targets.protocol import TRACKING_LABEL
@@ -326,7 +327,8 @@ class Comparer:
         if self.live_children is not None:
             await self._explain(comparison, self.live_children)
         if source is None:
-            keys = tuple(ObjectKey.of(o) for o in desired)
+            # hooks are never shared (and one named by generateName has no key yet)
+            keys = tuple(ObjectKey.of(o) for o in desired if not is_hook(o))
             lookup = self.live_lookup
             comparison.inputs = CompareInputs(
                 app, project, sha, tuple(live), keys,
