@@ -16,6 +16,7 @@ from conveyor.engine.controller import Controller, ControllerObserver, Controlle
 from conveyor.engine.deployments import DeploymentRecorder
 from conveyor.engine.livestate import LiveState
 from conveyor.errors import ConflictError
+from conveyor.logging import get_logger
 from conveyor.render import RenderCache, Renderer, RenderObserver
 from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
@@ -23,9 +24,16 @@ from conveyor.store import EngineStore, RuntimeStateStore, open_database
 from conveyor.store.repocreds import RepoCredentialStore
 from conveyor.targets.local.images import ArtifactImages
 from conveyor.targets.local.kubelet import KubeletOptions
+from conveyor.targets.local.monitoring.supervisor import (
+    MISSING_BINARY,
+    PrometheusSupervisor,
+    find_binary,
+)
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.target import LocalTarget
 from conveyor.targets.protocol import Target
+
+log = get_logger(component="bootstrap")
 
 
 @asynccontextmanager
@@ -77,11 +85,44 @@ async def _local_target(
     )
     try:
         await runtime.start()
-        yield LocalTarget(runtime)
+        async with supervised_prometheus(settings, runtime):
+            yield LocalTarget(runtime)
     finally:
         await runtime.stop()
         await journal.close()
         await database.close()
+
+
+@asynccontextmanager
+async def supervised_prometheus(settings: Settings, runtime: LocalRuntime) -> AsyncIterator[None]:
+    """The Prometheus that ``http://prometheus:9090`` reaches, per CONVEYOR_PROMETHEUS."""
+    if settings.prometheus == "off":
+        runtime.set_prometheus(None, "Conveyor runs no Prometheus (CONVEYOR_PROMETHEUS=off)")
+        yield
+        return
+    if settings.prometheus != "auto":
+        runtime.set_prometheus(settings.prometheus)
+        yield
+        return
+    binary = find_binary()
+    if binary is None:
+        log.warning("no prometheus", reason=MISSING_BINARY)
+        runtime.set_prometheus(None, MISSING_BINARY)
+        yield
+        return
+    supervisor = PrometheusSupervisor(
+        binary,
+        settings.prometheus_dir,
+        runtime.prometheus_targets_dir,
+        scrape_interval=settings.prometheus_scrape_interval,
+    )
+    await supervisor.start()
+    runtime.set_prometheus(supervisor.url)
+    try:
+        yield
+    finally:
+        runtime.set_prometheus(None, "Conveyor is stopping its Prometheus")
+        await supervisor.stop()
 
 
 @asynccontextmanager

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import platformdirs
 
+from conveyor.errors import ValidationError
+
 PRIVATE_DIR = 0o700
 """CONVEYOR_HOME holds live Secret data (the database), tokens, checkouts and Pod logs."""
 PRIVATE_UMASK = 0o077
@@ -26,6 +28,11 @@ class Settings:
     """Root of everything Conveyor writes: database, artifacts, logs."""
     database_url: str
     """SQLAlchemy async URL; a SQLite file under ``home`` unless CONVEYOR_DATABASE_URL is set."""
+    prometheus: str = "auto"
+    """CONVEYOR_PROMETHEUS: ``auto`` (run one when the binary is present), ``off``, or the
+    URL of an existing Prometheus server."""
+    prometheus_scrape_interval: float = 5.0
+    """CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL, seconds, for the Prometheus run under ``auto``."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -36,6 +43,17 @@ class Settings:
     def runtime_dir(self) -> Path:
         """Pod logs and scratch space of the local runtime."""
         return self.home / "runtime"
+
+    @property
+    def prometheus_dir(self) -> Path:
+        """The supervised Prometheus' config, TSDB and log."""
+        return self.home / "prometheus"
+
+    @property
+    def prometheus_targets_dir(self) -> Path:
+        """The file_sd files the runtime (``pods.json``) and the server (``conveyor.json``)
+        write."""
+        return self.runtime_dir / "prometheus"
 
     def make_private(self) -> None:
         """Make ``home`` 0700 and what this process creates from now on 0600/0700.
@@ -57,4 +75,33 @@ class Settings:
         url = (
             os.environ.get("CONVEYOR_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'conveyor.db'}"
         )
-        return cls(home=home, database_url=url)
+        return cls(
+            home=home,
+            database_url=url,
+            prometheus=_prometheus_mode(os.environ.get("CONVEYOR_PROMETHEUS", "auto")),
+            prometheus_scrape_interval=_seconds(
+                "CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL",
+                os.environ.get("CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL", "5"),
+            ),
+        )
+
+
+def _prometheus_mode(value: str) -> str:
+    mode = value.strip()
+    if mode.lower() in ("auto", "off", ""):
+        return mode.lower() or "auto"
+    if mode.startswith(("http://", "https://")):
+        return mode.rstrip("/")
+    raise ValidationError(
+        f"CONVEYOR_PROMETHEUS={value!r}: use auto, off, or a Prometheus URL (http://host:9090)"
+    )
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 3600:
+        raise ValidationError(f"{name}={value!r}: give seconds between 0.1 and 3600")
+    return seconds

@@ -20,9 +20,12 @@ from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.targets.local import controllers
+from conveyor.targets.local.addresses import AddressResolver
 from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import StateJournal
 from conveyor.targets.local.kubelet import ImageResolver, Kubelet, KubeletOptions
+from conveyor.targets.local.monitoring.file_sd import FileSDWriter
+from conveyor.targets.local.monitoring.supervisor import PODS_FILE
 from conveyor.targets.local.network.balancer import Weights
 from conveyor.targets.local.network.ports import PortAllocator
 from conveyor.targets.local.network.services import ServiceManager
@@ -114,6 +117,14 @@ class LocalRuntime:
         )
         self.ports = PortAllocator(self.journal)
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
+        self.prometheus_targets_dir = runtime_dir / "prometheus"
+        """Prometheus file_sd files: ``pods.json``, kept equal to the Ready Pods' targets."""
+        self.file_sd = FileSDWriter(
+            self.store, self.kubelet.host_port, self.prometheus_targets_dir / PODS_FILE
+        )
+        self.addresses = AddressResolver(
+            self.store.get, lambda key, port: self.services.proxy_port(key, port)
+        )
         # One worker: the controllers' plans assume objects are reconciled one at a time.
         self._queue: WorkQueue[ObjectKey] = WorkQueue(self._handle, workers=1)
         self._terminating: dict[ObjectKey, asyncio.Task[None]] = {}
@@ -127,6 +138,7 @@ class LocalRuntime:
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
         self.store.restore(_not_ready_until_seen(state.objects))
         self.store.add_listener(self._on_change)
+        self.file_sd.start()
         if self.store.get(ObjectKey("", "Namespace", "", "default")) is None:
             self.store.apply(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
@@ -139,6 +151,7 @@ class LocalRuntime:
     async def stop(self) -> None:
         """Stop the loop, the processes and the listeners; flush the journal."""
         await self._queue.stop()
+        self.file_sd.stop()
         for task in self._terminating.values():
             task.cancel()
         await self.kubelet.shutdown()
@@ -175,6 +188,23 @@ class LocalRuntime:
     def all_service_stats(self) -> list[tuple[str, str, ReplicaSetStats]]:
         """Every Service's per-ReplicaSet stats, as (namespace, service, stats)."""
         return self.services.all_stats()
+
+    # -- addresses -------------------------------------------------------------------------
+
+    def resolve_url(self, url: str, namespace: str = "default") -> str:
+        """``url`` as this machine reaches it: a Service's cluster name and port
+        (``http://svc.ns.svc.cluster.local:80``) -> its local proxy port, and
+        ``http://prometheus:9090`` -> the Prometheus set by ``set_prometheus``; other URLs
+        unchanged. The analysis providers' ``resolve_url`` hook (bare names are in
+        ``namespace``). Raises TemporaryError, with the reason, for Prometheus when none runs.
+        """
+        return self.addresses.resolve(url, namespace)
+
+    def set_prometheus(self, url: str | None, unavailable: str = "") -> None:
+        """Where ``http://prometheus:9090`` goes; None with the reason when nowhere."""
+        self.addresses.prometheus_url = url
+        if unavailable:
+            self.addresses.prometheus_unavailable = unavailable
 
     # -- queueing --------------------------------------------------------------------------
 
