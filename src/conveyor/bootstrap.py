@@ -94,21 +94,24 @@ async def _local_target(
 
 
 @asynccontextmanager
-async def supervised_prometheus(settings: Settings, runtime: LocalRuntime) -> AsyncIterator[None]:
-    """The Prometheus that ``http://prometheus:9090`` reaches, per CONVEYOR_PROMETHEUS."""
+async def supervised_prometheus(
+    settings: Settings, runtime: LocalRuntime
+) -> AsyncIterator[PrometheusSupervisor | None]:
+    """The Prometheus that ``http://prometheus:9090`` reaches, per CONVEYOR_PROMETHEUS:
+    the one run here under ``auto`` (yielded), an existing one's URL, or none."""
     if settings.prometheus == "off":
         runtime.set_prometheus(None, "Conveyor runs no Prometheus (CONVEYOR_PROMETHEUS=off)")
-        yield
+        yield None
         return
     if settings.prometheus != "auto":
         runtime.set_prometheus(settings.prometheus)
-        yield
+        yield None
         return
     binary = find_binary()
     if binary is None:
         log.warning("no prometheus", reason=MISSING_BINARY)
         runtime.set_prometheus(None, MISSING_BINARY)
-        yield
+        yield None
         return
     supervisor = PrometheusSupervisor(
         binary,
@@ -119,7 +122,7 @@ async def supervised_prometheus(settings: Settings, runtime: LocalRuntime) -> As
     await supervisor.start()
     runtime.set_prometheus(supervisor.url)
     try:
-        yield
+        yield supervisor
     finally:
         runtime.set_prometheus(None, "Conveyor is stopping its Prometheus")
         await supervisor.stop()
