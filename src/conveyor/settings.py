@@ -28,9 +28,9 @@ class Settings:
     """Root of everything Conveyor writes: database, artifacts, logs."""
     database_url: str
     """SQLAlchemy async URL; a SQLite file under ``home`` unless CONVEYOR_DATABASE_URL is set."""
-    prometheus: str = "auto"
-    """CONVEYOR_PROMETHEUS: ``auto`` (run one when the binary is present), ``off``, or the
-    URL of an existing Prometheus server."""
+    prometheus: str = "off"
+    """CONVEYOR_PROMETHEUS: ``auto`` (run one when the binary is present; ``from_env``'s
+    default), ``off`` (the default of settings built in code), or a Prometheus server's URL."""
     prometheus_scrape_interval: float = 5.0
     """CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL, seconds, for the Prometheus run under ``auto``."""
 

@@ -145,7 +145,12 @@ class FileSDWriter:
     def _on_change(self, event: WatchEvent) -> None:
         if event.object.get("kind") not in ("Pod", "Service") or self._pending is not None:
             return
-        self._pending = asyncio.get_running_loop().call_later(self._delay, self.flush)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a change made outside the event loop: no debouncing
+            self.flush()
+            return
+        self._pending = loop.call_later(self._delay, self.flush)
 
     def flush(self) -> None:
         """Write the targets now if they changed (a failure is logged, retried next change)."""
