@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from conveyor.analysis.providers import default_providers, measure
@@ -33,6 +34,7 @@ from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.target import LocalTarget
 from support import prometheus
 from support.runtime_helpers import READY_PROBE, deployment, service, service_port, wait_for
+from support.server_helpers import ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -219,6 +221,37 @@ class _OwnMetrics(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+@needs_prometheus
+async def test_conveyor_server_runs_prometheus_scraping_itself_and_stops_it(
+    tmp_path: Path,
+) -> None:
+    env = {"CONVEYOR_PROMETHEUS": "auto", "CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL": "1"}
+    with ServerProcess(tmp_path / "home", "--poll-interval", "300", env=env) as server:
+        assert server.proc is not None
+        parent = psutil.Process(server.proc.pid)
+
+        async def child() -> psutil.Process | None:
+            found = [p for p in parent.children() if p.name() == "prometheus"]
+            return found[0] if found else None
+
+        prom = await wait_for(child, timeout=60, what="a prometheus child of the server")
+        listen = next(a for a in prom.cmdline() if a.startswith("--web.listen-address="))
+        url = "http://" + listen.split("=", 1)[1] + "/api/v1/query"
+
+        async def own_metrics_scraped() -> bool:
+            try:
+                async with httpx.AsyncClient(trust_env=False, timeout=5) as client:
+                    query = {"query": 'up{job="conveyor"} == 1'}
+                    body = (await client.get(url, params=query)).json()
+            except (httpx.HTTPError, ValueError):
+                return False
+            return bool(body.get("data", {}).get("result"))
+
+        await wait_for(own_metrics_scraped, timeout=90, what="Conveyor's /metrics scraped")
+        assert server.stop() in (0, -15)  # SIGTERM: graceful
+    assert not prom.is_running(), "Prometheus outlived the server"
 
 
 @pytest.mark.parametrize(
