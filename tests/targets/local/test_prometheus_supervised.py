@@ -164,6 +164,16 @@ async def test_auto_prometheus_scrapes_a_pod_and_answers_the_seeds_query(
             taken = await wait_for(answered, timeout=120, what="the seeds' query to answer")
         finally:
             traffic.cancel()
+        # The Service by its cluster name, through the web provider: the local proxy answers.
+        web = Metric.model_validate(
+            {
+                "name": "ready",
+                "successCondition": 'result == "ready"',
+                "provider": {"web": {"url": "http://x.default.svc.cluster.local/ready"}},
+            }
+        )
+        through_service = await measure(web, providers, clock)
+    assert through_service.phase is AnalysisPhase.SUCCESSFUL, through_service
     rate = float(str(taken.value).strip("[]"))
     assert 0.9 <= rate < 1.0, taken  # one request in 20 fails: 5xx are left out of the top
     assert taken.phase is AnalysisPhase.SUCCESSFUL
