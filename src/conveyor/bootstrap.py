@@ -22,6 +22,7 @@ from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
 from conveyor.store import EngineStore, RuntimeStateStore, open_database
 from conveyor.store.repocreds import RepoCredentialStore
+from conveyor.targets.local.addresses import PROMETHEUS_OFF
 from conveyor.targets.local.images import ArtifactImages
 from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.monitoring.supervisor import (
@@ -100,17 +101,17 @@ async def supervised_prometheus(
     """The Prometheus that ``http://prometheus:9090`` reaches, per CONVEYOR_PROMETHEUS:
     the one run here under ``auto`` (yielded), an existing one's URL, or none."""
     if settings.prometheus == "off":
-        runtime.set_prometheus(None, "Conveyor runs no Prometheus (CONVEYOR_PROMETHEUS=off)")
+        runtime.addresses.set_prometheus(None, PROMETHEUS_OFF)
         yield None
         return
     if settings.prometheus != "auto":
-        runtime.set_prometheus(settings.prometheus)
+        runtime.addresses.set_prometheus(settings.prometheus)
         yield None
         return
     binary = find_binary()
     if binary is None:
         log.warning("no prometheus", reason=MISSING_BINARY)
-        runtime.set_prometheus(None, MISSING_BINARY)
+        runtime.addresses.set_prometheus(None, MISSING_BINARY)
         yield None
         return
     supervisor = PrometheusSupervisor(
@@ -120,11 +121,11 @@ async def supervised_prometheus(
         scrape_interval=settings.prometheus_scrape_interval,
     )
     await supervisor.start()
-    runtime.set_prometheus(supervisor.url)
+    runtime.addresses.set_prometheus(supervisor.url)
     try:
         yield supervisor
     finally:
-        runtime.set_prometheus(None, "Conveyor is stopping its Prometheus")
+        runtime.addresses.set_prometheus(None, "Conveyor is stopping its Prometheus")
         await supervisor.stop()
 
 

@@ -20,6 +20,7 @@ from conveyor.model.objects import Object, ObjectKey
 ServiceLookup = Callable[[ObjectKey], Object | None]
 ProxyPort = Callable[[ObjectKey, str | int], int | None]
 PROMETHEUS = "prometheus"
+PROMETHEUS_OFF = "Conveyor runs no Prometheus (CONVEYOR_PROMETHEUS=off)"
 _CLUSTER_SUFFIXES = (".svc.cluster.local", ".svc")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -47,8 +48,14 @@ class AddressResolver:
         self._proxy_port = proxy_port
         self.prometheus_url: str | None = None
         """Where ``http://prometheus:9090`` goes; None when no Prometheus is available."""
-        self.prometheus_unavailable = "Conveyor runs no Prometheus (CONVEYOR_PROMETHEUS=off)"
+        self.prometheus_unavailable = PROMETHEUS_OFF
         """Why not, when ``prometheus_url`` is None: the message a measurement shows."""
+
+    def set_prometheus(self, url: str | None, unavailable: str = "") -> None:
+        """Where ``http://prometheus:9090`` goes; None, with the reason, when nowhere."""
+        self.prometheus_url = url
+        if unavailable:
+            self.prometheus_unavailable = unavailable
 
     def resolve(self, url: str, namespace: str = "default") -> str:
         """``url`` with a cluster host replaced by the local address that serves it.

@@ -192,19 +192,9 @@ class LocalRuntime:
     # -- addresses -------------------------------------------------------------------------
 
     def resolve_url(self, url: str, namespace: str = "default") -> str:
-        """``url`` as this machine reaches it: a Service's cluster name and port
-        (``http://svc.ns.svc.cluster.local:80``) -> its local proxy port, and
-        ``http://prometheus:9090`` -> the Prometheus set by ``set_prometheus``; other URLs
-        unchanged. The analysis providers' ``resolve_url`` hook (bare names are in
-        ``namespace``). Raises TemporaryError, with the reason, for Prometheus when none runs.
-        """
+        """``url`` as this machine reaches it (Service cluster names, ``prometheus``): the
+        analysis providers' ``resolve_url`` hook; see ``addresses.AddressResolver.resolve``."""
         return self.addresses.resolve(url, namespace)
-
-    def set_prometheus(self, url: str | None, unavailable: str = "") -> None:
-        """Where ``http://prometheus:9090`` goes; None with the reason when nowhere."""
-        self.addresses.prometheus_url = url
-        if unavailable:
-            self.addresses.prometheus_unavailable = unavailable
 
     # -- queueing --------------------------------------------------------------------------
 
