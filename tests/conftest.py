@@ -34,6 +34,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "conveyor-home"
     monkeypatch.setenv("CONVEYOR_HOME", str(home))
     monkeypatch.delenv("CONVEYOR_DATABASE_URL", raising=False)
+    # No Prometheus per runtime: the tests of the supervised one turn it on themselves.
+    monkeypatch.setenv("CONVEYOR_PROMETHEUS", "off")
     for var, value in {
         "GIT_AUTHOR_NAME": "Test",
         "GIT_AUTHOR_EMAIL": "test@example.com",

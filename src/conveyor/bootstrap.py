@@ -17,16 +17,25 @@ from conveyor.engine.controller import Controller, ControllerObserver, Controlle
 from conveyor.engine.deployments import DeploymentRecorder
 from conveyor.engine.livestate import LiveState
 from conveyor.errors import ConflictError
+from conveyor.logging import get_logger
 from conveyor.render import RenderCache, Renderer, RenderObserver
 from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
 from conveyor.store import EngineStore, RuntimeStateStore, open_database
 from conveyor.store.repocreds import RepoCredentialStore
+from conveyor.targets.local.addresses import PROMETHEUS_OFF
 from conveyor.targets.local.images import ArtifactImages
 from conveyor.targets.local.kubelet import KubeletOptions
+from conveyor.targets.local.monitoring.supervisor import (
+    MISSING_BINARY,
+    PrometheusSupervisor,
+    find_binary,
+)
 from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.target import LocalTarget
 from conveyor.targets.protocol import Target
+
+log = get_logger(component="bootstrap")
 
 
 @asynccontextmanager
@@ -78,11 +87,47 @@ async def _local_target(
     )
     try:
         await runtime.start()
-        yield LocalTarget(runtime)
+        async with supervised_prometheus(settings, runtime):
+            yield LocalTarget(runtime)
     finally:
         await runtime.stop()
         await journal.close()
         await database.close()
+
+
+@asynccontextmanager
+async def supervised_prometheus(
+    settings: Settings, runtime: LocalRuntime
+) -> AsyncIterator[PrometheusSupervisor | None]:
+    """The Prometheus that ``http://prometheus:9090`` reaches, per CONVEYOR_PROMETHEUS:
+    the one run here under ``auto`` (yielded), an existing one's URL, or none."""
+    if settings.prometheus == "off":
+        runtime.addresses.set_prometheus(None, PROMETHEUS_OFF)
+        yield None
+        return
+    if settings.prometheus != "auto":
+        runtime.addresses.set_prometheus(settings.prometheus)
+        yield None
+        return
+    binary = find_binary()
+    if binary is None:
+        log.warning("no prometheus", reason=MISSING_BINARY)
+        runtime.addresses.set_prometheus(None, MISSING_BINARY)
+        yield None
+        return
+    supervisor = PrometheusSupervisor(
+        binary,
+        settings.prometheus_dir,
+        runtime.prometheus_targets_dir,
+        scrape_interval=settings.prometheus_scrape_interval,
+    )
+    await supervisor.start()
+    runtime.addresses.set_prometheus(supervisor.url)
+    try:
+        yield supervisor
+    finally:
+        runtime.addresses.set_prometheus(None, "Conveyor is stopping its Prometheus")
+        await supervisor.stop()
 
 
 @asynccontextmanager

@@ -34,6 +34,11 @@ class Settings:
     namespace: str = "argocd"
     """Conveyor's own namespace (CONVEYOR_NAMESPACE; Argo CD's ``argocd`` by default):
     Applications and AppProjects synced into it are registered (app of apps)."""
+    prometheus: str = "off"
+    """CONVEYOR_PROMETHEUS: ``auto`` (run one when the binary is present; ``from_env``'s
+    default), ``off`` (the default of settings built in code), or a Prometheus server's URL."""
+    prometheus_scrape_interval: float = 5.0
+    """CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL, seconds, for the Prometheus run under ``auto``."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -44,6 +49,17 @@ class Settings:
     def runtime_dir(self) -> Path:
         """Pod logs and scratch space of the local runtime."""
         return self.home / "runtime"
+
+    @property
+    def prometheus_dir(self) -> Path:
+        """The supervised Prometheus' config, TSDB and log."""
+        return self.home / "prometheus"
+
+    @property
+    def prometheus_targets_dir(self) -> Path:
+        """The file_sd files the runtime (``pods.json``) and the server (``conveyor.json``)
+        write."""
+        return self.runtime_dir / "prometheus"
 
     def make_private(self) -> None:
         """Make ``home`` 0700 and what this process creates from now on 0600/0700.
@@ -71,4 +87,34 @@ class Settings:
                 f"CONVEYOR_NAMESPACE={namespace!r} is not a namespace name: lowercase letters, "
                 "digits and '-', starting and ending with a letter or digit, at most 63"
             )
-        return cls(home=home, database_url=url, namespace=namespace)
+        return cls(
+            home=home,
+            database_url=url,
+            namespace=namespace,
+            prometheus=_prometheus_mode(os.environ.get("CONVEYOR_PROMETHEUS", "auto")),
+            prometheus_scrape_interval=_seconds(
+                "CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL",
+                os.environ.get("CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL", "5"),
+            ),
+        )
+
+
+def _prometheus_mode(value: str) -> str:
+    mode = value.strip()
+    if mode.lower() in ("auto", "off", ""):
+        return mode.lower() or "auto"
+    if mode.startswith(("http://", "https://")):
+        return mode.rstrip("/")
+    raise ValidationError(
+        f"CONVEYOR_PROMETHEUS={value!r}: use auto, off, or a Prometheus URL (http://host:9090)"
+    )
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 3600:
+        raise ValidationError(f"{name}={value!r}: give seconds between 0.1 and 3600")
+    return seconds

@@ -27,6 +27,7 @@ from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import ValidationError
 from conveyor.logging import get_logger
 from conveyor.settings import Settings
+from conveyor.targets.local.monitoring.supervisor import write_self_target
 
 log = get_logger(component="server")
 
@@ -56,6 +57,7 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if not self.should_exit:
             write_server_info(self._settings.home, self._url)
+            write_self_target(self._settings.prometheus_targets_dir, self._url)
             log.info("listening", url=self._url, home=str(self._settings.home))
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

@@ -24,7 +24,10 @@ from conveyor.model.analysis.kinds import Metric
 from conveyor.model.analysis.status import AnalysisPhase, Measurement
 
 URLResolver = Callable[[str], str]
-"""Maps an address as written (``http://prometheus:9090``) to one this machine can reach."""
+"""Maps an address as written (``http://prometheus:9090``) to one this machine can reach.
+
+It may raise ``conveyor.errors.ConveyorError`` when the address names something that is not
+available (no Prometheus runs): the measurement is then an Error with its message."""
 
 
 @dataclass(frozen=True)

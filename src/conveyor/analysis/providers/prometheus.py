@@ -27,6 +27,7 @@ from conveyor.analysis.providers.base import (
     go_float,
 )
 from conveyor.clock import Clock
+from conveyor.errors import ConveyorError
 from conveyor.model.analysis.kinds import Metric, PrometheusMetric
 from conveyor.model.analysis.status import Measurement
 
@@ -71,7 +72,10 @@ class PrometheusProvider(Immediate):
 
     async def _query(self, spec: PrometheusMetric) -> dict[str, Any]:
         timeout = spec.timeout if spec.timeout is not None else DEFAULT_TIMEOUT_SECONDS
-        url = self._resolve(spec.address or "").rstrip("/") + "/api/v1/query"
+        try:
+            url = self._resolve(spec.address or "").rstrip("/") + "/api/v1/query"
+        except ConveyorError as err:
+            raise _QueryError(err.message) from None
         headers = {h.key: h.value for h in spec.headers or []}
         try:
             async with httpx.AsyncClient(

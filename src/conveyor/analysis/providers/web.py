@@ -31,6 +31,7 @@ from conveyor.analysis.providers.base import (
     json_text,
 )
 from conveyor.clock import Clock
+from conveyor.errors import ConveyorError
 from conveyor.model.analysis.jsonpath import JSONPathError, find_first
 from conveyor.model.analysis.kinds import Metric
 from conveyor.model.analysis.status import Measurement
@@ -63,7 +64,10 @@ class WebProvider(Immediate):
             content = json.dumps(spec.json_body).encode()
             headers["Content-Type"] = "application/json"
         timeout = spec.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
-        url = self._resolve(spec.url)
+        try:
+            url = self._resolve(spec.url)
+        except ConveyorError as err:
+            return errored(started, err.message, clock)
         try:
             async with httpx.AsyncClient(
                 timeout=timeout,

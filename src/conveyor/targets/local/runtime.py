@@ -22,6 +22,7 @@ from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey, group_of
 from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.targets.local import controllers
+from conveyor.targets.local.addresses import AddressResolver
 from conveyor.targets.local.analysisruns import DEFAULT_CONCURRENCY, AnalysisRunner, RuntimeJobs
 from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import StateJournal
@@ -35,6 +36,8 @@ from conveyor.targets.local.kinds import (
     identity,
 )
 from conveyor.targets.local.kubelet import ImageResolver, Kubelet, KubeletOptions
+from conveyor.targets.local.monitoring.file_sd import FileSDWriter
+from conveyor.targets.local.monitoring.supervisor import PODS_FILE
 from conveyor.targets.local.network.balancer import Weights
 from conveyor.targets.local.network.ports import PortAllocator
 from conveyor.targets.local.network.services import ServiceManager
@@ -125,13 +128,24 @@ class LocalRuntime:
         )
         self.ports = PortAllocator(self.journal)
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
+        self.prometheus_targets_dir = runtime_dir / "prometheus"
+        """Prometheus file_sd files: ``pods.json``, kept equal to the Ready Pods' targets."""
+        self.file_sd = FileSDWriter(
+            self.store, self.kubelet.host_port, self.prometheus_targets_dir / PODS_FILE
+        )
+        self.addresses = AddressResolver(
+            self.store.get, lambda key, port: self.services.proxy_port(key, port)
+        )
         # One worker: the controllers' plans assume objects are reconciled one at a time.
         self._queue: WorkQueue[ObjectKey] = WorkQueue(self._handle, workers=1)
         self._terminating: dict[ObjectKey, asyncio.Task[None]] = {}
         if analysis_providers is None:
-            # conveyor/builtin and conveyor/judge read this runtime's Service stats
+            # conveyor/builtin and conveyor/judge read this runtime's Service stats; cluster
+            # addresses (http://prometheus:9090, svc.ns.svc.cluster.local) reach local ports
             analysis_providers = default_providers(
-                jobs=RuntimeJobs(self.store, self.delete), stats=self
+                resolve_url=self.resolve_url,
+                jobs=RuntimeJobs(self.store, self.delete),
+                stats=self,
             )
         self.analysis = AnalysisRunner(
             store=self.store,
@@ -154,6 +168,7 @@ class LocalRuntime:
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
         self.store.restore(_not_ready_until_seen(state.objects))
         self.store.add_listener(self._on_change)
+        self.file_sd.start()
         if self.store.get(ObjectKey("", "Namespace", "", "default")) is None:
             self.store.apply(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
@@ -167,6 +182,7 @@ class LocalRuntime:
         """Stop the loop, the processes and the listeners; flush the journal."""
         await self._queue.stop()
         await self.analysis.stop()
+        self.file_sd.stop()
         for task in self._terminating.values():
             task.cancel()
         await self.kubelet.shutdown()
@@ -203,6 +219,13 @@ class LocalRuntime:
     def all_service_stats(self) -> list[tuple[str, str, ReplicaSetStats]]:
         """Every Service's per-ReplicaSet stats, as (namespace, service, stats)."""
         return self.services.all_stats()
+
+    # -- addresses -------------------------------------------------------------------------
+
+    def resolve_url(self, url: str, namespace: str = "default") -> str:
+        """``url`` as this machine reaches it (Service cluster names, ``prometheus``): the
+        analysis providers' ``resolve_url`` hook; see ``addresses.AddressResolver.resolve``."""
+        return self.addresses.resolve(url, namespace)
 
     # -- queueing --------------------------------------------------------------------------
 
