@@ -49,7 +49,7 @@ PAUSED = {
 def deployed(api: httpx.Client, live: Live, request: pytest.FixtureRequest) -> str:
     """An app with Rollout ``web`` in the app's namespace, paused at its first pause step
     (each test its own app, named after it; the namespace is the app's name)."""
-    name = f"ro-{request.node.name.removeprefix('test_').replace('_', '-')[:20]}"
+    name = f"ro-{request.node.name.removeprefix('test_').replace('_', '-')[:20].rstrip('-')}"
     repo = ConfigRepo(live.repos / name)
     repo.write("app/rollout.yaml", rollout())
     repo.commit()
@@ -171,3 +171,30 @@ def test_metrics_have_argo_rollouts_names(live: Live, api: httpx.Client, deploye
         f'rollout_phase{{name="web",namespace="{deployed}",phase="Healthy",strategy="canary"}} 0.0'
         in text
     )
+
+
+def test_actions_follow_argo_cds_rbac(api: httpx.Client, live: Live, deployed: str) -> None:
+    policy = (
+        "g, role:pager, role:readonly\n"
+        "p, role:pager, applications, action/argoproj.io/Rollout/abort, default/*, allow\n"
+    )
+    made = api.post(
+        "/api/v1/account/token", json={"name": "pager", "role": "pager", "policy": policy}
+    )
+    assert made.status_code == 200, made.text
+    viewer = api.post("/api/v1/account/token", json={"name": "ro", "role": "readonly"}).json()
+    where = {"kind": "Rollout", "resourceName": "web"}
+    actions = f"/api/v1/applications/{deployed}/resource/actions"
+    with live.client(viewer["token"]) as readonly:
+        assert readonly.get(f"/api/v1/rollouts/{deployed}/web/info").status_code == 200
+        assert readonly.put(f"/api/v1/rollouts/{deployed}/web/abort", json={}).status_code == 403
+        assert readonly.post(actions, params=where, json="abort").status_code == 403
+        assert readonly.get(actions, params=where).status_code == 200
+    with live.client(made.json()["token"]) as pager:
+        assert pager.put(f"/api/v1/rollouts/{deployed}/web/pause", json={}).status_code == 403
+        assert pager.post(actions, params=where, json="retry").status_code == 403
+        assert pager.post(actions, params=where, json="abort").status_code == 200
+        assert pager.put(f"/api/v1/rollouts/{deployed}/web/abort", json={}).status_code == 200
+        image = pager.put(f"/api/v1/rollouts/{deployed}/web/set/web/hello:v9", json={})
+        assert image.status_code == 403
+    assert live_rollout(api, deployed)["status"] == "Degraded"
