@@ -198,3 +198,18 @@ def test_actions_follow_argo_cds_rbac(api: httpx.Client, live: Live, deployed: s
         image = pager.put(f"/api/v1/rollouts/{deployed}/web/set/web/hello:v9", json={})
         assert image.status_code == 403
     assert live_rollout(api, deployed)["status"] == "Degraded"
+    editor_policy = (
+        "g, role:editor, role:readonly\n"
+        "p, role:editor, applications, update, default/*, allow\n"
+        "p, role:editor, applications, action/argoproj.io/Rollout/promote, default/*, allow\n"
+    )
+    editor = api.post(
+        "/api/v1/account/token", json={"name": "ed", "role": "editor", "policy": editor_policy}
+    ).json()
+    with live.client(editor["token"]) as edits:
+        image = edits.put(f"/api/v1/rollouts/{deployed}/web/set/web/hello:v9", json={})
+        assert image.status_code == 200, image.text
+        assert edits.put(f"/api/v1/rollouts/{deployed}/web/undo/0", json={}).status_code == 409
+        promote = f"/api/v1/rollouts/{deployed}/web/promote"
+        assert edits.put(promote, json={"full": True}).status_code == 403  # promote-full
+        assert edits.put(promote, json={}).status_code == 200

@@ -165,12 +165,14 @@ async def _action_name(request: Request) -> str:
     """The action a request runs: the last path segment (Argo Rollouts' paths), or the
     body's action name (Argo CD's resource actions; the handler reads the body again)."""
     verb = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-    if verb != "actions":
+    if verb not in ("actions", "promote"):
         return verb
     try:
-        body = await request.json()
+        body = await request.json() if await request.body() else None
     except ValueError:
         return "*"
+    if verb == "promote":  # Argo Rollouts' promote; with {"full": true}, Argo CD's promote-full
+        return "promote-full" if isinstance(body, dict) and body.get("full") else verb
     name = body.get("action") if isinstance(body, dict) else body
     return name if isinstance(name, str) and name else "*"
 
