@@ -157,6 +157,20 @@ def test_watch_streams_the_next_change(live: Live, api: httpx.Client, deployed: 
         assert next(frames)["result"]["status"] == "Healthy"
 
 
+def test_namespace_watch_sends_added_then_modified(
+    live: Live, api: httpx.Client, deployed: str
+) -> None:
+    headers = {"Authorization": f"Bearer {live.token}"}
+    url = f"{live.url}/api/v1/rollouts/{deployed}/info/watch"
+    with httpx.stream("GET", url, headers=headers, timeout=30.0) as stream:
+        frames = (json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:"))
+        first = next(frames)["result"]
+        assert (first["type"], first["rolloutInfo"]["status"]) == ("ADDED", "Paused")
+        api.put(f"/api/v1/rollouts/{deployed}/web/abort", json={}).raise_for_status()
+        changed = next(frames)["result"]
+        assert (changed["type"], changed["rolloutInfo"]["status"]) == ("MODIFIED", "Degraded")
+
+
 def test_metrics_have_argo_rollouts_names(live: Live, api: httpx.Client, deployed: str) -> None:
     text = httpx.get(f"{live.url}/metrics").text
     assert (

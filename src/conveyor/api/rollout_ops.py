@@ -54,10 +54,10 @@ async def live_rollout(controller: Controller, key: ObjectKey) -> Object:
     return obj
 
 
-def disabled(name: str, rollout: Object) -> bool:
+def disabled(name: str, rollout: Object, now: datetime) -> bool:
     """Whether Argo CD would show the action greyed out for this Rollout."""
     try:
-        ACTIONS[name](rollout, datetime.now())
+        ACTIONS[name](rollout, now)
     except ActionRefused:
         return True
     status = rollout.get("status") or {}

@@ -52,9 +52,10 @@ async def list_actions(
     obj = _find(ctx, name, kind, resource_name, namespace, group)
     if not _is_rollout(obj):
         return {"actions": []}
+    now = ctx.controller.clock.now()
     return {
         "actions": [
-            {"name": action, "disabled": rollout_ops.disabled(action, obj)}
+            {"name": action, "disabled": rollout_ops.disabled(action, obj, now)}
             for action in rollout_ops.RESOURCE_ACTIONS
         ]
     }
