@@ -13,6 +13,9 @@ from api_helpers import Live, app_manifest, wait_app
 
 from engine.engine_helpers import ConfigRepo
 
+INSTANCE_ID = "argo-rollouts.argoproj.io/controller-instance-id"
+"""Argo Rollouts' controller handles only Rollouts of its own instance id (none, by default):
+the test plays the controller of this one, writing its status."""
 STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {"duration": "1m"}}]
 
 
@@ -24,7 +27,7 @@ def rollout(name: str = "web") -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Rollout",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {INSTANCE_ID: "manual"}},
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": name}},

@@ -23,6 +23,9 @@ from support.server_helpers import CONVEYOR, ServerProcess
 pytestmark = pytest.mark.slow
 
 NS = "shop"
+INSTANCE_ID = "argo-rollouts.argoproj.io/controller-instance-id"
+"""Argo Rollouts' controller handles only Rollouts of its own instance id (none, by default):
+the test plays the controller of this one, writing its status."""
 STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "30s"}}]
 STABLE, CANARY = "5d8f7c9b4a", "6c4b8d7f9e"
 PAUSED = {
@@ -49,7 +52,7 @@ def template(image: str, pod_hash: str | None = None) -> dict[str, Any]:
 ROLLOUT = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "Rollout",
-    "metadata": {"name": "web"},
+    "metadata": {"name": "web", "labels": {INSTANCE_ID: "manual"}},
     "spec": {
         "replicas": 3,
         "selector": {"matchLabels": {"app": "web"}},
