@@ -184,6 +184,8 @@ def test_list_and_get_draw_the_rollout(deployed: Deployed) -> None:
     assert lines[1].split() == ["web", "Canary", "Paused", "1/4", "20", "3/3", "3", "1", "3"]
 
     drawn = ok(deployed.run("rollouts", "get", "web", "-n", NS))
+    assert ok(deployed.run("rollouts", "get", "rollout", "web", "-n", NS)) == drawn  # kubectl's
+    assert ok(deployed.run("rollouts", "list", "rollouts", "-n", NS)).splitlines() == lines
     assert "Status:" in drawn and "॥ Paused" in drawn
     assert any(line.split() == ["Message:", "CanaryPauseStep"] for line in drawn.splitlines())
     assert "hello:v2 (canary)" in drawn

@@ -62,8 +62,17 @@ def _base(namespace: str) -> str:
 
 @app.command("list")
 @exit_codes
-def list_(namespace: NamespaceOpt = "default", output_format: OutputOpt = Output.table) -> None:
+def list_(
+    what: Annotated[
+        str | None,
+        typer.Argument(help="kubectl's spelling: `list rollouts`.", metavar="[rollouts]"),
+    ] = None,
+    namespace: NamespaceOpt = "default",
+    output_format: OutputOpt = Output.table,
+) -> None:
     """List the Rollouts of a namespace."""
+    if what not in (None, "rollouts", "rollout", "ro"):
+        raise CliError(f"conveyor rollouts list lists rollouts, not {what!r}", code=2)
     with Client() as client:
         items = client.get(f"{_base(namespace)}/info")["rollouts"]
     if output.dump(items, output_format):
@@ -115,6 +124,12 @@ def _watch(client: Client, namespace: str, name: str, output_format: Output) -> 
 @exit_codes
 def get(
     name: NameArg,
+    kubectl_name: Annotated[
+        str | None,
+        typer.Argument(
+            help="kubectl's spelling: `get rollout NAME`.", metavar="[NAME]", hidden=True
+        ),
+    ] = None,
     namespace: NamespaceOpt = "default",
     watch: Annotated[
         bool,
@@ -127,6 +142,10 @@ def get(
     output_format: OutputOpt = Output.table,
 ) -> None:
     """Show a Rollout: status, steps, weights, ReplicaSets and analysis runs."""
+    if kubectl_name is not None:
+        if name not in ("rollout", "rollouts", "ro"):
+            raise CliError(f"unexpected argument {kubectl_name!r}", code=2)
+        name = kubectl_name
     with Client() as client:
         if watch:
             _watch(client, namespace, name, output_format)
