@@ -76,7 +76,7 @@ def test_blue_green_marks_active_and_preview() -> None:
     assert finished(shown) is None
     rows = rollouts_view.tree(shown)
     assert [r[0] for r in rows] == [
-        "⟳ bg", "├──# revision:2", "│  ├──⧉ green-1", "│  └──   □ green-1-x",
+        "⟳ bg", "├──# revision:2", "│  └──⧉ green-1", "│     └──□ green-1-x",
         "└──# revision:1", "   └──⧉ blue-1",
     ]  # fmt: skip
     assert rows[2][3] == "preview" and rows[5][3] == "stable,active"

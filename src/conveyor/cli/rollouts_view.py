@@ -104,38 +104,43 @@ def steps(info: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _pods(rs: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for pod in rs.get("pods") or []:
+        text = f"ready:{pod.get('ready', '')}"
+        if pod.get("restarts"):
+            text += f",restarts:{pod['restarts']}"
+        rows.append([f"□ {pod['objectMeta']['name']}", "Pod", _state(str(pod["status"])), text])
+    return rows
+
+
 def tree(info: dict[str, Any]) -> list[list[str]]:
-    """Rows of NAME, KIND, STATUS, INFO: the Rollout, then per revision its objects."""
+    """Rows of NAME, KIND, STATUS, INFO: the Rollout, then per revision its ReplicaSets (with
+    their Pods) and AnalysisRuns, newest revision first, drawn as a tree."""
     meta = info.get("objectMeta") or {}
     rows = [[f"⟳ {meta.get('name', '')}", "Rollout", _state(str(info.get("status", ""))), ""]]
-    revisions: dict[int, list[list[str]]] = {}
+    revisions: dict[int, list[tuple[list[str], list[list[str]]]]] = {}
     for rs in info.get("replicaSets") or []:
         role = ",".join(n for n in ("stable", "canary", "active", "preview") if rs.get(n))
-        group = revisions.setdefault(int(rs.get("revision") or 0), [])
-        group.append(
-            [f"⧉ {rs['objectMeta']['name']}", "ReplicaSet", _state(str(rs["status"])), role]
-        )
-        for pod in rs.get("pods") or []:
-            info_text = f"ready:{pod.get('ready', '')}"
-            if pod.get("restarts"):
-                info_text += f",restarts:{pod['restarts']}"
-            group.append(
-                [f"   □ {pod['objectMeta']['name']}", "Pod", _state(str(pod["status"])), info_text]
-            )
+        row = [f"⧉ {rs['objectMeta']['name']}", "ReplicaSet", _state(str(rs["status"])), role]
+        revisions.setdefault(int(rs.get("revision") or 0), []).append((row, _pods(rs)))
     for run in info.get("analysisRuns") or []:
         counts = ",".join(f"{ICONS[p]} {run[k]}" for k, p in RUN_COUNTS if run.get(k))
-        revisions.setdefault(int(run.get("revision") or 0), []).append(
-            [f"Σ {run['objectMeta']['name']}", "AnalysisRun", _state(str(run["status"])), counts]
-        )
+        row = [f"Σ {run['objectMeta']['name']}", "AnalysisRun", _state(str(run["status"])), counts]
+        revisions.setdefault(int(run.get("revision") or 0), []).append((row, []))
     ordered = sorted(revisions, reverse=True)
     for revision in ordered:
         last = revision == ordered[-1]
         rows.append([f"{'└' if last else '├'}──# revision:{revision}", "", "", ""])
         indent = "   " if last else "│  "
         children = revisions[revision]
-        for i, row in enumerate(children):
-            branch = "└──" if i == len(children) - 1 else "├──"
-            rows.append([f"{indent}{branch}{row[0]}", *row[1:]])
+        for i, (row, grandchildren) in enumerate(children):
+            final = i == len(children) - 1
+            rows.append([f"{indent}{'└' if final else '├'}──{row[0]}", *row[1:]])
+            inner = indent + ("   " if final else "│  ")
+            for j, pod in enumerate(grandchildren):
+                branch = "└──" if j == len(grandchildren) - 1 else "├──"
+                rows.append([f"{inner}{branch}{pod[0]}", *pod[1:]])
     return rows
 
 
