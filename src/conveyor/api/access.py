@@ -19,10 +19,16 @@ from fastapi import Depends, HTTPException, Request
 from conveyor.api import rbac
 from conveyor.api.auth import require_token
 from conveyor.errors import NotFoundError
+from conveyor.model.objects import ObjectKey
 from conveyor.store import TokenInfo
+from conveyor.targets.protocol import TRACKING_LABEL
 
 ADMIN_ONLY = "admin"
 LIST = "list"
+ROLLOUT = "rollout"
+"""The object is the app that tracks the Rollout named by the path."""
+ROLLOUT_ACTION = "argoproj.io/Rollout/{action}"
+"""Argo CD's RBAC action of a resource action: ``action/<group>/<kind>/<name>``."""
 
 # (method, route path) -> (resource, action, what the object is)
 ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
@@ -42,6 +48,34 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/applications/{name}/events"): ("applications", "get", "app"),
     ("POST", "/api/v1/applications/{name}/resource"): ("applications", "update", "app"),
     ("GET", "/api/v1/applications/{name}/logs"): ("logs", "get", "app"),
+    ("GET", "/api/v1/applications/{name}/resource/actions"): ("applications", "get", "app"),
+    ("POST", "/api/v1/applications/{name}/resource/actions"): (
+        "applications",
+        f"action/{ROLLOUT_ACTION}",
+        "app",
+    ),
+    ("GET", "/api/v1/rollouts/{namespace}/info"): ("applications", "get", LIST),
+    ("GET", "/api/v1/rollouts/{namespace}/info/watch"): ("applications", "get", LIST),
+    ("GET", "/api/v1/rollouts/{namespace}/{name}/info"): ("applications", "get", ROLLOUT),
+    ("GET", "/api/v1/rollouts/{namespace}/{name}/info/watch"): ("applications", "get", ROLLOUT),
+    **{
+        ("PUT", f"/api/v1/rollouts/{{namespace}}/{{name}}/{verb}"): (
+            "applications",
+            f"action/{ROLLOUT_ACTION}",
+            ROLLOUT,
+        )
+        for verb in ("promote", "abort", "retry", "restart", "pause", "resume")
+    },
+    ("PUT", "/api/v1/rollouts/{namespace}/{rollout}/set/{container}/{image:path}"): (
+        "applications",
+        "update",
+        ROLLOUT,
+    ),
+    ("PUT", "/api/v1/rollouts/{namespace}/{rollout}/undo/{revision}"): (
+        "applications",
+        "update",
+        ROLLOUT,
+    ),
     ("GET", "/api/v1/stream/applications"): ("applications", "get", LIST),
     ("GET", "/api/v1/projects"): ("projects", "get", LIST),
     ("GET", "/api/v1/projects/{name}"): ("projects", "get", "project"),
@@ -105,6 +139,13 @@ async def require_access(
             raise forbidden(caller, resource, action, "*")
         return caller
     name = str(request.path_params.get("name", ""))
+    if "{action}" in action:
+        action = action.format(action=await _action_name(request))
+    if kind == ROLLOUT:
+        tracked = _rollout_app(request)
+        if tracked == "":  # no app tracks it: the admin's only (a missing one is a 404)
+            raise forbidden(caller, resource, action, "(a Rollout no app tracks)")
+        name, kind = tracked or "", "app"
     if kind == "app":
         obj = f"/{name}"
         with contextlib.suppress(NotFoundError):  # the handler answers 404 then
@@ -118,6 +159,40 @@ async def require_access(
     if not policy.allows(resource, action, obj):
         raise forbidden(caller, resource, action, obj)
     return caller
+
+
+async def _action_name(request: Request) -> str:
+    """The action a request runs: the last path segment (Argo Rollouts' paths), or the
+    body's action name (Argo CD's resource actions; the handler reads the body again)."""
+    verb = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    if verb not in ("actions", "promote"):
+        return verb
+    try:
+        body = await request.json() if await request.body() else None
+    except ValueError:
+        return "*"
+    if verb == "promote":  # Argo Rollouts' promote; with {"full": true}, Argo CD's promote-full
+        return "promote-full" if isinstance(body, dict) and body.get("full") else verb
+    name = body.get("action") if isinstance(body, dict) else body
+    return name if isinstance(name, str) and name else "*"
+
+
+def _rollout_app(request: Request) -> str | None:
+    """The app whose tracking label the Rollout carries: '' when none does, None when
+    there is no such Rollout (the handler answers 404)."""
+    params = request.path_params
+    key = ObjectKey(
+        "argoproj.io",
+        "Rollout",
+        str(params.get("namespace", "")),
+        str(params.get("name") or params.get("rollout") or ""),
+    )
+    live = request.app.state.context.controller.live.get(key)
+    if live is None:
+        return None
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    app = labels.get(TRACKING_LABEL)
+    return app if isinstance(app, str) else ""
 
 
 Access = Annotated[TokenInfo, Depends(require_access)]

@@ -19,6 +19,7 @@ from conveyor import __version__
 from conveyor.api import (
     errors,
     routes_account,
+    routes_actions,
     routes_apps,
     routes_artifacts,
     routes_clusters,
@@ -28,6 +29,7 @@ from conveyor.api import (
     routes_projects,
     routes_repos,
     routes_resources,
+    routes_rollouts,
     routes_stream,
     routes_system,
     webhook,
@@ -118,6 +120,7 @@ def create_app(
                 controller.add_event_listener(events.on_event)
                 controller.add_event_listener(metrics.on_event)
                 metrics.bind(controller.applications, _lookup(controller))
+                metrics.bind_live_objects(_live_objects(controller))
                 context = ApiContext(
                     settings=settings,
                     controller=controller,
@@ -156,6 +159,8 @@ def create_app(
         routes_operations,
         routes_deployments,
         routes_resources,
+        routes_actions,
+        routes_rollouts,
         routes_logs,
         routes_projects,
         routes_repos,
@@ -178,3 +183,16 @@ def _lookup(controller: Controller) -> Callable[[str], dict[str, Any] | None]:
             return None
 
     return lookup
+
+
+def _live_objects(controller: Controller) -> Callable[[], list[dict[str, Any]]]:
+    """Every object the controller's live cache holds for some app (Rollouts, runs...)."""
+
+    def objects() -> list[dict[str, Any]]:
+        return [
+            obj
+            for app in sorted(controller.live.apps())
+            for obj in controller.live.app_objects(app)
+        ]
+
+    return objects

@@ -35,6 +35,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from conveyor.api.metrics_rollouts import LiveObjects, RolloutMetrics
 from conveyor.engine.events import EngineEvent, OperationFinished
 from conveyor.redaction import strip_credentials
 from conveyor.render import SourceType
@@ -173,11 +174,17 @@ class Metrics:
         )
         self.registry.register(_AppInfo(lambda: self._applications()))
         self._service_traffic: ServiceTraffic = list
+        self._live_objects: LiveObjects = list
+        self.registry.register(RolloutMetrics(lambda: self._live_objects()))
         self.registry.register(_ServiceTraffic(lambda: self._service_traffic))
 
     def bind_service_traffic(self, source: ServiceTraffic) -> None:
         """Read the Service proxies' per-ReplicaSet stats from ``source`` at scrape time."""
         self._service_traffic = source
+
+    def bind_live_objects(self, source: LiveObjects) -> None:
+        """Read Rollouts and AnalysisRuns from ``source`` at scrape time (Argo's metrics)."""
+        self._live_objects = source
 
     def bind(
         self,

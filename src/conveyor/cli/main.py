@@ -17,6 +17,7 @@ from conveyor import __version__
 from conveyor.cli import (
     account,
     analysis_cmd,
+    app_actions,
     app_cmd,
     app_edit,
     app_inspect,
@@ -28,6 +29,7 @@ from conveyor.cli import (
     deployments_cmd,
     proj_cmd,
     repo_cmd,
+    rollouts_cmd,
     server_cmd,
 )
 from conveyor.logging import configure as configure_logging
@@ -42,6 +44,7 @@ app.add_typer(artifact.app, name="artifact")
 apps = typer.Typer(name="app", help="Applications: create, inspect, sync.", no_args_is_help=True)
 for group in (app_cmd.app, app_ops.app, app_inspect.app, app_edit.app):
     apps.add_typer(group)  # no name: their commands join `conveyor app`
+apps.add_typer(app_actions.app, name="actions")
 app.add_typer(apps, name="app")
 app.add_typer(proj_cmd.app, name="proj")
 app.add_typer(cluster_cmd.app, name="cluster")
@@ -49,6 +52,7 @@ app.add_typer(repo_cmd.app, name="repo")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(analysis_cmd.app, name="analysis")
+app.add_typer(rollouts_cmd.app, name="rollouts")
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 
