@@ -121,6 +121,7 @@ PROCESS_MODULES = (
     "engine/test_sync_options_app.py",  # git repos
     "examples/test_config_repo.py",  # kustomize
     "examples/test_demo_e2e.py",
+    "render/test_kustomize_rollout.py",  # kubectl kustomize
     "source/test_cache_fetch.py",  # git
     "source/test_git.py",
     "source/test_sha256_repos.py",
