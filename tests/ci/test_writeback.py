@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from conveyor.ci.imageupdater import TagEdit, TargetKind
 from conveyor.ci.writeback import (
@@ -17,6 +19,7 @@ from conveyor.ci.writeback import (
     write_back,
     write_back_app,
 )
+from conveyor.cli.main import app as cli
 
 pytestmark = pytest.mark.processes  # real git
 
@@ -235,3 +238,17 @@ async def test_a_rolled_back_app_is_pinned_until_automated_sync_returns(tmp_path
     app["spec"]["syncPolicy"] = {"automated": {}}
     assert pin_reason(app) == ""
     assert (await write_back_app(app, {"web": "c0ffee1"})).changed
+
+
+def test_image_set_cli_commits_from_an_application_file(tmp_path: Path) -> None:
+    path = "apps/hello/overlays/dev/kustomization.yaml"
+    bare = config_repo(tmp_path, {path: KUSTOMIZATION})
+    app = application()
+    app["spec"]["source"]["repoURL"] = str(bare)
+    app_file = tmp_path / "app.yaml"
+    app_file.write_text(yaml.safe_dump(app))
+    argv = ["image", "set", "hello", "web=1.20", "--app-file", str(app_file), "--run", "r9"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    assert 'newTag: "1.20"    # set by CI' in show(bare, path)
+    assert git(bare, "rev-parse", "main") in result.output

@@ -26,6 +26,7 @@ from conveyor.cli import (
     client,
     cluster_cmd,
     deployments_cmd,
+    image_cmd,
     policy_cmd,
     proj_cmd,
     repo_cmd,
@@ -51,6 +52,7 @@ app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(image_cmd.app, name="image")
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 
