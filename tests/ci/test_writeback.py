@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from ci_helpers import config_repo, git, show
 from typer.testing import CliRunner
 
 from conveyor.ci.imageupdater import TagEdit, TargetKind
@@ -58,31 +58,6 @@ image:
   tag: old
 service: {type: ClusterIP,  port: 80}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def config_repo(tmp_path: Path, files: dict[str, str]) -> Path:
-    """A bare config repository (the remote) holding ``files`` on ``main``."""
-    work = tmp_path / "seed"
-    work.mkdir()
-    git(work, "init", "-q", "-b", "main")
-    for path, text in files.items():
-        (work / path).parent.mkdir(parents=True, exist_ok=True)
-        (work / path).write_text(text)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "seed")
-    bare = tmp_path / "config.git"
-    git(tmp_path, "clone", "-q", "--bare", str(work), str(bare))
-    return bare
-
-
-def show(bare: Path, path: str, ref: str = "main") -> str:
-    return git(bare, "show", f"{ref}:{path}") + "\n"
 
 
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:

@@ -67,6 +67,8 @@ class WriteBackRequest:
     app_commit: str = ""
     run_id: str = ""
     subject: str = ""
+    trailers: tuple[tuple[str, str], ...] = ()
+    """More trailers (a promotion's environment, who promoted, which gates held)."""
     author: Author = field(default_factory=Author)
     credentials: HttpCredentials | None = None
 
@@ -99,6 +101,7 @@ def commit_message(request: WriteBackRequest) -> str:
         trailers.append(f"{APP_COMMIT_TRAILER}: {request.app_commit}")
     if request.run_id:
         trailers.append(f"{RUN_TRAILER}: {request.run_id}")
+    trailers.extend(f"{key}: {value}" for key, value in request.trailers)
     message = f"{subject}\n\n{body}\n"
     return message + ("\n" + "\n".join(trailers) + "\n" if trailers else "")
 
@@ -215,6 +218,20 @@ class Checkout:
         raise WriteBackError(
             f"the branch {self.branch!r} kept moving: {attempts} pushes were rejected"
         )
+
+    async def trailers(self, revision: str) -> dict[str, str]:
+        """The Conveyor trailers of ``revision`` ({} when it is not in the fetched history)."""
+        if not revision or revision.startswith("-"):
+            return {}
+        out = await self.git("show", "-s", "--format=%(trailers:only,unfold)", revision, "--")
+        if out.returncode != 0:
+            return {}
+        found: dict[str, str] = {}
+        for line in out.stdout.decode(errors="replace").splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.startswith("Conveyor-"):
+                found[key.strip()] = value.strip()
+        return found
 
     async def _has_own_commit(self) -> bool:
         out = await self.git("rev-list", "--count", "FETCH_HEAD..HEAD")
