@@ -29,6 +29,7 @@ from conveyor.cli import (
     image_cmd,
     policy_cmd,
     proj_cmd,
+    promote_cmd,
     repo_cmd,
     server_cmd,
 )
@@ -53,6 +54,7 @@ app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(image_cmd.app, name="image")
+app.command("promote")(promote_cmd.promote_cmd)
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 
