@@ -28,6 +28,7 @@ from conveyor.cli import (
     deployments_cmd,
     image_cmd,
     policy_cmd,
+    preview_cmd,
     proj_cmd,
     promote_cmd,
     repo_cmd,
@@ -55,6 +56,7 @@ app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(image_cmd.app, name="image")
 app.command("promote")(promote_cmd.promote_cmd)
+app.command("preview")(preview_cmd.preview_cmd)
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 
