@@ -14,7 +14,7 @@ from conveyor.engine.compare import compare_objects
 from conveyor.errors import ValidationError
 from conveyor.model.application import Application
 from conveyor.model.appproject import AppProject
-from conveyor.policy.gate import POLICY_WARNING
+from conveyor.policy.gate import POLICY_WARNING, check
 from conveyor.policy.rego import evaluate, load_bundle
 
 
@@ -150,4 +150,18 @@ def test_policy_test_fails_when_a_deny_fixture_gets_through(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "FAIL deny/deployment-root.yaml: no deny rule matched 'may run as root'" in (
         result.output
+    )
+
+
+def test_the_gate_reads_the_environment_label_for_prod_rules() -> None:
+    bare = deployment()
+    for c in bare["spec"]["template"]["spec"]["containers"]:
+        del c["readinessProbe"], c["livenessProbe"]
+    enforce = {"policy.conveyor.dev/gate": "enforce"}
+    assert check(enforce, {"environment": "dev"}, [bare]).errors == []
+    errors = check(enforce, {"environment": "prod"}, [bare]).errors
+    assert len(errors) == 2 and all("required in prod" in e for e in errors)
+    assert (
+        check(enforce, {"conveyor.dev/environment": "dev", "environment": "prod"}, [bare]).errors
+        == []
     )

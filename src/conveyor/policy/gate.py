@@ -9,7 +9,7 @@ A project opts in with annotations, which Argo CD keeps as they are (no unknown 
   let whoever edits a project read files on the server).
 
 The app's environment, for rules such as "probes required in prod", is its
-``conveyor.dev/environment`` label.
+``conveyor.dev/environment`` label, else its ``environment`` label (as the demo's apps have).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ BUNDLE_ANNOTATION = "policy.conveyor.dev/bundle"
 """Which bundle the gate runs (``default``)."""
 ENVIRONMENT_LABEL = "conveyor.dev/environment"
 """An Application's environment (``dev``, ``staging``, ``prod``), given to the rules."""
+PLAIN_ENVIRONMENT_LABEL = "environment"
+"""The label many repositories already use for it; read when the first is absent."""
 POLICY_WARNING = "PolicyWarning"
 """Condition type of a violation under ``warn`` (and of a ``warn`` rule under ``enforce``)."""
 
@@ -71,7 +73,8 @@ def check(
             f"project annotation {BUNDLE_ANNOTATION} is {name!r}: only {DEFAULT_BUNDLE!r} is "
             "available to projects"
         )
-    environment = (app_labels or {}).get(ENVIRONMENT_LABEL, "")
+    labels = app_labels or {}
+    environment = labels.get(ENVIRONMENT_LABEL) or labels.get(PLAIN_ENVIRONMENT_LABEL, "")
     violations = evaluate(load_bundle(name), desired, environment=environment)
     return split(violations, mode)
 
