@@ -10,13 +10,14 @@ import pytest
 from ci_helpers import config_repo, git, show
 
 from conveyor.ci.imageupdater import TagEdit, TargetKind
+from conveyor.ci.leadtime import lead_time
 from conveyor.ci.promotion import (
     EnvironmentState,
     PromotionRefused,
     load_pipelines,
     promote,
 )
-from conveyor.ci.writeback import WriteBackRequest, write_back
+from conveyor.ci.writeback import WriteBackRequest, commit_trailers, write_back
 
 pytestmark = pytest.mark.processes  # real git
 
@@ -109,7 +110,10 @@ def states(repo: Path, **changes: Any) -> dict[str, EnvironmentState]:
 async def test_the_running_tag_moves_to_staging_with_its_record(repo: Path) -> None:
     pipeline = load_pipelines(show(repo, ".conveyor/promotion.yaml"))["hello"]
     dev = TagEdit(TargetKind.KUSTOMIZATION, "envs/dev/kustomization.yaml", IMAGE)
-    built = WriteBackRequest(str(repo), [(dev, "aaa1111")], "main", app_commit="c" * 40)
+    built = WriteBackRequest(
+        str(repo), [(dev, "aaa1111")], "main", app_commit="c" * 40,
+        app_commit_date="2026-12-05T10:00:00+00:00",
+    )  # fmt: skip
     await write_back(built)  # CI wrote dev's tag: its commit names the app commit
     record = await promote(pipeline, "staging", states(repo), user="alice", approved=False, now=NOW)
     assert (record.source, record.target, record.tag) == ("dev", "staging", "aaa1111")
@@ -122,6 +126,10 @@ async def test_the_running_tag_moves_to_staging_with_its_record(repo: Path) -> N
     assert "Conveyor-Gate: soak held: dev served for 1800s of 600s" in message
     assert record.commit == git(repo, "rev-parse", "main")
     assert f"Conveyor-App-Commit: {'c' * 40}" in message and record.app_commit == "c" * 40
+    # staging serves it at noon: lead time from the app commit (10:00) is two hours
+    trailers = await commit_trailers(repo, record.commit)
+    measured = lead_time("staging", record.commit, NOW, trailers)
+    assert measured.lead_time == timedelta(hours=2) and measured.app_commit == "c" * 40
 
 
 @pytest.mark.parametrize(

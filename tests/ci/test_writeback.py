@@ -20,6 +20,7 @@ from conveyor.ci.writeback import (
     write_back_app,
 )
 from conveyor.cli.main import app as cli
+from conveyor.errors import ValidationError
 
 pytestmark = pytest.mark.processes  # real git
 
@@ -227,3 +228,13 @@ def test_image_set_cli_commits_from_an_application_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert 'newTag: "1.20"    # set by CI' in show(bare, path)
     assert git(bare, "rev-parse", "main") in result.output
+
+
+async def test_a_trailer_value_cannot_inject_another_trailer(tmp_path: Path) -> None:
+    bare = config_repo(tmp_path, {"values.yaml": VALUES})
+    edit = TagEdit(TargetKind.HELM_VALUES, "values.yaml", "ghcr.io/acme/hello", "image.tag")
+    forged = WriteBackRequest(
+        str(bare), [(edit, "new")], base_branch="main", run_id="r1\nConveyor-App-Commit: evil"
+    )
+    with pytest.raises(ValidationError, match="must be one line"):
+        await write_back(forged)

@@ -34,6 +34,7 @@ import yaml
 
 from conveyor.ci.imageupdater import read_config
 from conveyor.ci.writeback import (
+    APP_COMMIT_DATE_TRAILER,
     APP_COMMIT_TRAILER,
     RUN_TRAILER,
     Author,
@@ -350,6 +351,7 @@ async def promote(
         checkout.request = replace(
             request,
             app_commit=carried.get(APP_COMMIT_TRAILER, ""),
+            app_commit_date=carried.get(APP_COMMIT_DATE_TRAILER, ""),
             run_id=carried.get(RUN_TRAILER, ""),
             subject=f"promote {pipeline.name} {image}:{tag} from {source.name} to {target.name}",
             trailers=promotion_trailers(source, target, tag, user, gates),

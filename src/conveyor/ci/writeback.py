@@ -17,6 +17,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ APP_COMMIT_TRAILER = "Conveyor-App-Commit"
 """Trailer naming the app repository commit the tag was built from."""
 RUN_TRAILER = "Conveyor-Run"
 """Trailer naming the pipeline run that built it."""
+APP_COMMIT_DATE_TRAILER = "Conveyor-App-Commit-Date"
+"""Trailer with the app commit's time (ISO 8601): lead time runs from it."""
 GIT_TIMEOUT = 120.0
 DEFAULT_ATTEMPTS = 5
 
@@ -65,6 +68,8 @@ class WriteBackRequest:
     target_branch: str = ""
     """Branch to push to; "" for ``base_branch`` (a different one is the review mode)."""
     app_commit: str = ""
+    app_commit_date: str = ""
+    """The app commit's committer time, ISO 8601 (``git show -s --format=%cI``)."""
     run_id: str = ""
     subject: str = ""
     trailers: tuple[tuple[str, str], ...] = ()
@@ -91,14 +96,33 @@ def _check_ref(name: str) -> None:
         raise ValidationError(f"branch name {name!r} is not allowed")
 
 
+def _one_line(name: str, value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValidationError(f"{name} must be one line (it becomes a commit trailer)")
+    return value
+
+
 def commit_message(request: WriteBackRequest) -> str:
-    """Subject, the tags set, and the trailers."""
+    """Subject, the tags set, and the trailers (each value one line: no trailer injection)."""
+    _one_line("app commit", request.app_commit)
+    _one_line("run id", request.run_id)
+    for key, value in request.trailers:
+        _one_line(key, value)
+    if request.app_commit_date:
+        try:
+            datetime.fromisoformat(_one_line("app commit date", request.app_commit_date))
+        except ValueError as err:
+            raise ValidationError(
+                f"app commit date {request.app_commit_date!r} is not ISO 8601"
+            ) from err
     tags = sorted({f"{edit.image}:{tag}" for edit, tag in request.edits})
     subject = request.subject or f"write-back: {', '.join(tags)}"
     body = "\n".join(f"- {edit.path}: {edit.image} -> {tag}" for edit, tag in request.edits)
     trailers = []
     if request.app_commit:
         trailers.append(f"{APP_COMMIT_TRAILER}: {request.app_commit}")
+    if request.app_commit_date:
+        trailers.append(f"{APP_COMMIT_DATE_TRAILER}: {request.app_commit_date}")
     if request.run_id:
         trailers.append(f"{RUN_TRAILER}: {request.run_id}")
     trailers.extend(f"{key}: {value}" for key, value in request.trailers)
@@ -221,21 +245,31 @@ class Checkout:
 
     async def trailers(self, revision: str) -> dict[str, str]:
         """The Conveyor trailers of ``revision`` ({} when it is not in the fetched history)."""
-        if not revision or revision.startswith("-"):
-            return {}
-        out = await self.git("show", "-s", "--format=%(trailers:only,unfold)", revision, "--")
-        if out.returncode != 0:
-            return {}
-        found: dict[str, str] = {}
-        for line in out.stdout.decode(errors="replace").splitlines():
-            key, sep, value = line.partition(":")
-            if sep and key.startswith("Conveyor-"):
-                found[key.strip()] = value.strip()
-        return found
+        return await commit_trailers(self.dir, revision)
 
     async def _has_own_commit(self) -> bool:
         out = await self.git("rev-list", "--count", "FETCH_HEAD..HEAD")
         return out.returncode == 0 and out.stdout.strip() not in (b"", b"0")
+
+
+async def commit_trailers(repo: Path, revision: str) -> dict[str, str]:
+    """The ``Conveyor-*`` trailers of ``revision`` in the repository at ``repo`` ({} when the
+    commit is not there); the last of a repeated key wins."""
+    if not revision or revision.startswith("-"):
+        return {}
+    out = await run_git(
+        ["-C", str(repo), "show", "-s", "--format=%(trailers:only,unfold)", revision, "--"],
+        timeout=GIT_TIMEOUT,
+        ceiling=repo.parent,
+    )
+    if out.returncode != 0:
+        return {}
+    found: dict[str, str] = {}
+    for line in out.stdout.decode(errors="replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.startswith("Conveyor-"):
+            found[key.strip()] = value.strip()
+    return found
 
 
 async def write_back(
@@ -276,6 +310,7 @@ def request_for(
     tags: Mapping[str, str],
     *,
     app_commit: str = "",
+    app_commit_date: str = "",
     run_id: str = "",
     author: Author | None = None,
 ) -> tuple[WriteBackRequest, UpdaterConfig]:
@@ -296,6 +331,7 @@ def request_for(
         base_branch=config.base_branch,
         target_branch=config.target_branch,
         app_commit=app_commit,
+        app_commit_date=app_commit_date,
         run_id=run_id,
         author=author or Author(),
     )
@@ -307,13 +343,15 @@ async def write_back_app(
     tags: Mapping[str, str],
     *,
     app_commit: str = "",
+    app_commit_date: str = "",
     run_id: str = "",
     author: Author | None = None,
 ) -> WriteBackResult:
     """Write ``tags`` back for an annotated Application, unless it is pinned."""
     request, config = request_for(
-        application, tags, app_commit=app_commit, run_id=run_id, author=author
-    )
+        application, tags, app_commit=app_commit, app_commit_date=app_commit_date,
+        run_id=run_id, author=author,
+    )  # fmt: skip
     pinned = pin_reason(application)
     if pinned:
         return WriteBackResult("", config.target_branch, 0, changed=False, skipped=pinned)

@@ -64,6 +64,10 @@ def set_tag(
     app_commit: Annotated[
         str, typer.Option("--app-commit", help="App repository commit the tag was built from.")
     ] = "",
+    app_commit_date: Annotated[
+        str,
+        typer.Option("--app-commit-date", help="Its time, ISO 8601 (git show -s --format=%cI)."),
+    ] = "",
     run_id: Annotated[str, typer.Option("--run", help="Pipeline run that built it.")] = "",
     author_name: Annotated[str, typer.Option("--author-name")] = "Conveyor",
     author_email: Annotated[str, typer.Option("--author-email")] = "conveyor@localhost",
@@ -76,6 +80,7 @@ def set_tag(
                 application,
                 parse_tags(tags),
                 app_commit=app_commit,
+                app_commit_date=app_commit_date,
                 run_id=run_id,
                 author=Author(author_name, author_email),
             )

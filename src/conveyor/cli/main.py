@@ -31,6 +31,7 @@ from conveyor.cli import (
     preview_cmd,
     proj_cmd,
     promote_cmd,
+    promotions_cmd,
     repo_cmd,
     server_cmd,
 )
@@ -56,6 +57,7 @@ app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(policy_cmd.app, name="policy")
 app.add_typer(image_cmd.app, name="image")
 app.command("promote")(promote_cmd.promote_cmd)
+app.command("promotions")(promotions_cmd.promotions_cmd)
 app.command("preview")(preview_cmd.preview_cmd)
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
