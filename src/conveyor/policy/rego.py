@@ -13,6 +13,7 @@ Policies load in Rego v0 mode, which also accepts v1 files that ``import rego.v1
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -67,6 +68,16 @@ class Bundle:
 
     def packages(self) -> list[str]:
         return sorted(str(p) for p in self.engine().get_packages())
+
+
+@functools.cache
+def _default_bundle() -> Bundle:
+    """Read once per process: the sync gate asks for it on every comparison."""
+    root = resources.files("conveyor.policy") / "bundle"
+    files = sorted(
+        (f"bundle/{p.name}", p.read_text()) for p in root.iterdir() if p.name.endswith(".rego")
+    )
+    return Bundle(DEFAULT_BUNDLE, tuple(files))
 
 
 def load_bundle(where: str | Path) -> Bundle:
