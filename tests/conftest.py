@@ -22,9 +22,10 @@ if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
 os.environ.update(OFFLINE_PIP)
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _logging() -> None:
-    """The product's logging setup (plain tracebacks, masking) in every test."""
+    """The product's logging setup (plain tracebacks, masking) in every test: set again for
+    each, since a CLI invoked in process (typer's CliRunner) points it at a stream it closes."""
     configure("INFO")
 
 

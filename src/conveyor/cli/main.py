@@ -27,7 +27,12 @@ from conveyor.cli import (
     client,
     cluster_cmd,
     deployments_cmd,
+    image_cmd,
+    policy_cmd,
+    preview_cmd,
     proj_cmd,
+    promote_cmd,
+    promotions_cmd,
     repo_cmd,
     rollouts_cmd,
     server_cmd,
@@ -53,6 +58,11 @@ app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(rollouts_cmd.app, name="rollouts")
+app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(image_cmd.app, name="image")
+app.command("promote")(promote_cmd.promote_cmd)
+app.command("promotions")(promotions_cmd.promotions_cmd)
+app.command("preview")(preview_cmd.preview_cmd)
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 

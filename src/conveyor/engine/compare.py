@@ -44,6 +44,7 @@ from conveyor.model.status import (
     SyncStatus,
 )
 from conveyor.model.synccommon import is_hook
+from conveyor.policy import gate as policy_gate
 from conveyor.render import CacheKey, Renderer, RenderRequest
 from conveyor.source import RepoCache, mirror_name, repo_key
 from conveyor.targets.protocol import TRACKING_LABEL
@@ -385,6 +386,8 @@ def compare_objects(
     (``app diff --local`` hands objects rendered elsewhere to this). With ``live_lookup``,
     resources another app tracks give SharedResourceWarning conditions."""
     errors = _project_errors(project, app, desired)
+    gate = policy_gate.check(project.metadata.annotations, app.metadata.labels, desired)
+    errors += gate.errors
     if errors:
         raise ValidationError("; ".join(errors))
     rules = compile_ignore_rules(app.spec.ignore_differences)
@@ -403,6 +406,9 @@ def compare_objects(
     if live_lookup is not None:
         warnings += shared_resource_conditions(app.name, desired, live_lookup)
     comparison.conditions.extend(Condition(type=w["type"], message=w["message"]) for w in warnings)
+    comparison.conditions.extend(
+        Condition(type=policy_gate.POLICY_WARNING, message=m) for m in gate.warnings
+    )
     return comparison
 
 
