@@ -125,6 +125,18 @@ def new_run_id() -> str:
     return random.token_hex(6)
 
 
+async def open_commit(repo: Path, revision: str = "HEAD") -> tuple[Path, gitsource.GitRepo, str]:
+    """The repository (resolved path, git) and the full SHA of ``revision``; NotFoundError or
+    ValidationError when there is no such repository or commit."""
+    repo = await asyncio.to_thread(lambda: repo.expanduser().resolve())
+    is_dir = await asyncio.to_thread(repo.is_dir)
+    git = await gitsource.open_local(repo, source=str(repo)) if is_dir else None
+    if git is None:
+        raise NotFoundError(f"{repo} is not a git repository: CI runs on a commit")
+    gitsource.validate_revision(revision)
+    return repo, git, await git.resolve(revision)
+
+
 async def run_pipeline(
     repo: Path,
     *,
@@ -142,13 +154,7 @@ async def run_pipeline(
     (write-back). ``on_update`` is awaited whenever a stage starts or ends.
     """
     clock = clock or SystemClock()
-    repo = await asyncio.to_thread(lambda: repo.expanduser().resolve())
-    is_dir = await asyncio.to_thread(repo.is_dir)
-    git = await gitsource.open_local(repo, source=str(repo)) if is_dir else None
-    if git is None:
-        raise NotFoundError(f"{repo} is not a git repository: CI runs on a commit")
-    gitsource.validate_revision(revision)
-    commit = await git.resolve(revision)
+    repo, git, commit = await open_commit(repo, revision)
     run = CiRun(
         id=run_id or new_run_id(),
         name=name or default_name(repo),

@@ -23,6 +23,7 @@ from conveyor.cli import (
     app_ops,
     apply_cmd,
     artifact,
+    ci_cmd,
     client,
     cluster_cmd,
     deployments_cmd,
@@ -49,6 +50,7 @@ app.add_typer(repo_cmd.app, name="repo")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(analysis_cmd.app, name="analysis")
+app.add_typer(ci_cmd.app, name="ci")
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 
