@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.api.context import ApiContext, Ctx
 from conveyor.api.errors import ERROR_RESPONSES
-from conveyor.ci.runner import new_run_id, open_commit, run_pipeline
+from conveyor.ci.results import CiRun
+from conveyor.ci.runner import default_name, new_run_id, open_commit, run_pipeline
+from conveyor.clock import SystemClock, rfc3339
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.logging import get_logger
 
@@ -74,8 +76,12 @@ async def start_run(ctx: Ctx, body: RunRequest) -> dict[str, Any]:
     path = Path(body.path)
     if not path.is_absolute():
         raise ValidationError("path must be absolute: the server resolves it on its own machine")
-    await open_commit(path, body.revision)  # 404 / 400 now, not in the background
+    repo, _, commit = await open_commit(path, body.revision)  # 404 / 400 now, not later
     run_id = new_run_id()
+    first = CiRun(
+        run_id, body.name or default_name(repo), str(repo), commit, rfc3339(SystemClock().now())
+    )
+    await store.save(first.to_dict())  # readable as soon as this answer arrives
 
     async def pipeline() -> None:
         try:
