@@ -7,12 +7,9 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 from api_helpers import Live
-from typer.testing import CliRunner
 
-from conveyor.cli.main import app
-from support.ci_repos import GOOD_APP, make_repo, pipeline
+from support.ci_repos import GOOD_APP, conveyor, make_repo, pipeline
 
 
 def _finished(api: httpx.Client, run_id: str) -> dict[str, Any]:
@@ -42,16 +39,14 @@ def test_a_submitted_run_is_recorded_and_listed(live: Live, api: httpx.Client) -
     assert httpx.get(f"{live.url}/api/v1/ci/runs").status_code == 401
 
 
-def test_the_cli_submits_to_the_running_server(
-    live: Live, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_cli_submits_to_the_running_server(live: Live, api: httpx.Client) -> None:
     repo = make_repo(live.repos / "ci-cli", {**GOOD_APP, ".conveyor/pipeline.yaml": pipeline()})
-    monkeypatch.setenv("CONVEYOR_SERVER", live.url)
-    monkeypatch.setenv("CONVEYOR_AUTH_TOKEN", live.token)
 
-    result = CliRunner().invoke(app, ["ci", "run", str(repo)], catch_exceptions=False)
+    code, _, err = conveyor(
+        "ci", "run", str(repo), env={"CONVEYOR_SERVER": live.url, "CONVEYOR_AUTH_TOKEN": live.token}
+    )
 
-    assert result.exit_code == 0, result.stderr
-    assert f"submitted to {live.url}" in result.stderr
+    assert code == 0, err
+    assert f"submitted to {live.url}" in err
     listed = api.get("/api/v1/ci/runs", params={"name": "ci-cli"}).json()["items"]
     assert len(listed) == 1 and listed[0]["status"] == "passed"

@@ -8,21 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from conveyor.ci.config import PipelineConfig, load
 from conveyor.ci.workflow import github_workflow
-from conveyor.cli.main import app
 from conveyor.errors import ValidationError
-from support.ci_repos import GOOD_APP, make_repo, pipeline
+from support.ci_repos import GOOD_APP, conveyor, make_repo, pipeline
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(600)]
 AWS_KEY = "AKIA" + "QX7RZP2MWN4KD9LT"
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+    return conveyor(*args, env={"CONVEYOR_SERVER": ""})
 
 
 def test_a_local_run_is_listed_and_its_logs_show_where_not_what(tmp_path: Path) -> None:

@@ -123,3 +123,20 @@ def osv_server(vulnerable: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def conveyor(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """The real console script, as a process (exit code, stdout, stderr)."""
+    import os
+    import sys
+
+    script = Path(sys.executable).parent / "conveyor"
+    result = subprocess.run(
+        [str(script), *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return result.returncode, result.stdout, result.stderr
