@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import os
 import re
 import shlex
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from conveyor.artifacts import gitsource
+from conveyor.artifacts.finish import make_read_only, relocate, write_metadata
 from conveyor.artifacts.store import (
     BUILD_LOG,
     METADATA_FILE,
@@ -47,7 +47,6 @@ PIP_PYTHON_OPTION = (22, 3)
 """The first pip with ``--python``: the outer pip installs into a venv made ``--without-pip``."""
 LOG_TAIL_LINES = 25
 """How much of pip's output a failed build shows."""
-_RELOCATE_MAX_BYTES = 4 * 1024 * 1024
 
 Progress = Callable[[str], None]
 
@@ -107,8 +106,8 @@ class StagedArtifact:
     async def publish(self) -> Artifact:
         """Rename the staged directory into place: from now on ``name:tag`` exists, read-only."""
         artifact, staged = self.artifact, self.path
-        await asyncio.to_thread(_relocate, staged, artifact.path)
-        _write_metadata(staged / METADATA_FILE, artifact)
+        await asyncio.to_thread(relocate, staged, artifact.path)
+        write_metadata(staged / METADATA_FILE, artifact)
         self._log(f"built {artifact.image}")
         self._log.close()
         try:
@@ -117,7 +116,7 @@ class StagedArtifact:
             if err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
                 raise _conflict(artifact.name, artifact.tag) from err
             raise
-        await asyncio.to_thread(_make_read_only, artifact.path)
+        await asyncio.to_thread(make_read_only, artifact.path)
         self.published = artifact
         return artifact
 
@@ -412,45 +411,3 @@ async def _run_logged(args: list[str], *, cwd: Path, log: _Log, what: str) -> No
     if code != 0:
         tail = "\n".join(f"  {line}" for line in log.tail if line)
         raise BuildError(f"{what} failed (exit code {code}); the last lines of its output:\n{tail}")
-
-
-def _relocate(staged: Path, final: Path) -> None:
-    """Point the venv's scripts (shebangs, activate, .pth) at the final path, not the staging one.
-
-    Only text files (no NUL byte) under a few MB are rewritten; bytecode keeps its old path,
-    which Python corrects on import.
-    """
-    old, new = str(staged).encode(), str(final).encode()
-    for directory, _, files in os.walk(staged / VENV_DIR):
-        for filename in files:
-            path = Path(directory) / filename
-            if path.is_symlink() or path.suffix == ".pyc":
-                continue
-            try:
-                if path.stat().st_size > _RELOCATE_MAX_BYTES:
-                    continue
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if old in data and b"\0" not in data:
-                path.write_bytes(data.replace(old, new))
-
-
-def _write_metadata(path: Path, artifact: Artifact) -> None:
-    metadata = {**artifact.metadata(), "python": sys.version.split()[0]}
-    path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-
-
-def _make_read_only(root: Path) -> None:
-    """Take the write bits off every file and directory (best effort: root ignores them)."""
-    for directory, dirs, files in os.walk(root, topdown=False):
-        for entry in [*files, *dirs]:
-            path = os.path.join(directory, entry)
-            if not os.path.islink(path):
-                _chmod_read_only(path)
-    _chmod_read_only(str(root))
-
-
-def _chmod_read_only(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.chmod(path, os.stat(path).st_mode & ~0o222)

@@ -6,6 +6,7 @@ what runs next. A missing tool is "unavailable" (it did not look), never "passed
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -181,6 +182,8 @@ async def tests(ctx: StageContext) -> StageResult:
     result = StageResult("tests")
     config = ctx.config.tests
     python = find_tool("python") or "python3"
+    if importlib.util.find_spec("pytest") is None or importlib.util.find_spec("pytest_cov") is None:
+        return missing(result, "pytest with pytest-cov", config)
     source = config.source or ("src" if (ctx.tree / "src").is_dir() else ".")
     rc = ctx.work / "coveragerc"
     rc.write_text(
