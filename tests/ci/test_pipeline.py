@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from conveyor.artifacts import ArtifactStore
+from conveyor.ci import Stage, StageContext, StageResult
+from conveyor.ci.config import AuditConfig
 from conveyor.ci.results import Status
 from conveyor.ci.runner import run_pipeline
+from conveyor.ci.scans import judge_audit
 from support.ci_repos import GOOD_APP, make_repo, osv_server, pipeline, wheel
 
 pytestmark = [pytest.mark.processes, pytest.mark.timeout(600)]
@@ -140,3 +143,43 @@ async def test_a_high_bandit_finding_fails_without_storing_the_code(tmp_path: Pa
     assert high[0]["rule"] == "B602"
     assert marker not in json.dumps(run.to_dict())
     assert store.list() == []
+
+
+async def test_write_back_plugs_in_after_publish_and_a_rerun_rebuilds_nothing(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "hooked", {**GOOD_APP, ".conveyor/pipeline.yaml": pipeline()})
+    store = ArtifactStore(tmp_path / "artifacts")
+    seen: list[str] = []
+
+    async def write_back(ctx: StageContext) -> StageResult:
+        assert ctx.artifact is not None
+        seen.append(ctx.artifact.image)
+        return StageResult("write-back", Status.failed, "the config repo refused the push")
+
+    run = await run_pipeline(repo, store=store, after_publish=[Stage("write-back", write_back)])
+
+    assert seen == [f"hooked:{run.commit}"]
+    assert statuses(run)["publish"] == "passed"
+    assert statuses(run)["write-back"] == "failed"
+    assert run.status is Status.failed and run.artifact == seen[0]
+    again = await run_pipeline(repo, store=store)
+    assert statuses(again)["stage"] == "skipped"
+    assert "already exists" in again.stage("stage").message
+    assert again.artifact == seen[0] and len(store.list()) == 1
+
+
+def test_packages_pip_audit_skipped_are_unaudited_not_clean() -> None:
+    report = json.dumps(
+        {
+            "dependencies": [
+                {"name": "requests", "version": "2.32.0", "vulns": []},
+                {"name": "private-lib", "skip_reason": "Dependency not found on PyPI"},
+            ],
+            "fixes": [],
+        }
+    )
+    result = judge_audit(StageResult("audit"), AuditConfig(), report, "")
+    assert result.status is Status.unavailable
+    assert result.counts == {"packages": 2, "audited": 1, "unaudited": 1, "vulnerabilities": 0}
+    assert "private-lib" in result.message

@@ -7,6 +7,7 @@ docker, buildah or podman that can reach its engine the stage is "skipped" with 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
@@ -65,7 +66,7 @@ async def image(ctx: StageContext) -> StageResult:
         result.status, result.message = Status.skipped, f"no image built: {reason}"
         return result
     context = ctx.work / "image"
-    shutil.copytree(ctx.staged.source_dir, context, symlinks=True)
+    await asyncio.to_thread(shutil.copytree, ctx.staged.source_dir, context, symlinks=True)
     (context / "Dockerfile.conveyor").write_text(dockerfile(), encoding="utf-8")
     reference = f"{ctx.name}:{ctx.commit}"
     verb = ["bud"] if tool.endswith("buildah") else ["build"]

@@ -73,7 +73,7 @@ class CiRun:
     status: Status = Status.running
     finished_at: str | None = None
     artifact: str | None = None
-    """``name:full-sha`` once published; None when any stage failed."""
+    """``name:full-sha`` once published; None when a stage before ``publish`` failed."""
     stages: list[StageResult] = field(default_factory=list)
 
     def stage(self, name: str) -> StageResult:

@@ -192,7 +192,7 @@ async def run_pipeline(
                 run.stages[index] = await _run_stage(step, ctx, pipeline, run, index, update)
                 failed = run.stages[index].status is Status.failed
                 await update()
-        run.artifact = ctx.artifact.image if ctx.artifact is not None and not failed else None
+        run.artifact = ctx.artifact.image if ctx.artifact is not None else None
         return await _finish(run, clock, update)
     finally:
         await _remove(work)
@@ -216,7 +216,7 @@ async def _run_stage(
         result = await step.run(ctx)
     except ConveyorError as err:
         result = StageResult(step.name, Status.failed, str(err))
-    except OSError as err:
+    except Exception as err:  # a broken tool or report must end the stage, not the run record
         result = StageResult(step.name, Status.failed, f"{type(err).__name__}: {err}")
     result.name = step.name
     result.duration = time.monotonic() - started
