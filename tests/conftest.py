@@ -108,6 +108,7 @@ PROCESS_MODULES = (
     "analysis/test_job_provider.py",  # real Jobs on the runtime
     "api/",  # a live server (uvicorn in a thread), git repos, the runtime
     "artifacts/test_artifact_store.py",  # git and pip
+    "ci/",  # the real scanners on git repos, pip, OSV fixtures on 127.0.0.1
     "cli/test_cli_analysis.py",  # the CLI as a process, Prometheus
     "cli/test_cli_deployments.py",
     "cli/test_cli_e2e.py",

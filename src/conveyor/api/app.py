@@ -22,6 +22,7 @@ from conveyor.api import (
     routes_actions,
     routes_apps,
     routes_artifacts,
+    routes_ci,
     routes_clusters,
     routes_deployments,
     routes_logs,
@@ -47,7 +48,7 @@ from conveyor.bootstrap import engine, local_target
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import NotFoundError
 from conveyor.settings import Settings
-from conveyor.store import TokenStore, open_database
+from conveyor.store import CiRunStore, TokenStore, open_database
 from conveyor.targets.local.kubelet import KubeletOptions
 
 
@@ -128,6 +129,7 @@ def create_app(
                     metrics=metrics,
                     events=events,
                     artifacts=ArtifactStore(settings.artifacts_dir),
+                    ci_runs=CiRunStore(database),
                     webhook_secret=webhook_secret or webhook.load_secret(settings),
                 )
                 app.state.context = context
@@ -135,6 +137,8 @@ def create_app(
                     yield
                 finally:
                     context.stopping.set()
+                    for task in list(context.ci_tasks):
+                        task.cancel()
                     events.close()
         finally:
             await database.close()
@@ -165,6 +169,7 @@ def create_app(
         routes_projects,
         routes_repos,
         routes_artifacts,
+        routes_ci,
         routes_clusters,
         routes_stream,
         routes_account,

@@ -17,7 +17,7 @@ from conveyor.api.metrics import Metrics
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.controller import Controller
 from conveyor.settings import Settings
-from conveyor.store import TokenStore
+from conveyor.store import CiRunStore, TokenStore
 
 
 @dataclass
@@ -30,6 +30,10 @@ class ApiContext:
     metrics: Metrics
     events: AppEvents
     artifacts: ArtifactStore
+    ci_runs: CiRunStore | None = None
+    """Where CI runs are recorded (``/api/v1/ci/runs``)."""
+    ci_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    """CI runs in progress, owned until they end."""
     webhook_secret: str | None = None
     """HMAC secret (GitHub, Gitea) or shared token (GitLab) of webhooks; None accepts any."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

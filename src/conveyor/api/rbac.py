@@ -27,7 +27,7 @@ ADMIN = "role:admin"
 READONLY = "role:readonly"
 
 RESOURCES = frozenset(
-    {"applications", "logs", "projects", "accounts", "artifacts", "deployments", "*"}
+    {"applications", "logs", "projects", "accounts", "artifacts", "deployments", "ci", "*"}
 )
 ACTIONS = frozenset({"get", "create", "update", "delete", "sync", "override", "action", "*"})
 

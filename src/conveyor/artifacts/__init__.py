@@ -5,7 +5,7 @@
 ``store`` (layout, list, get, resolve), ``build`` (the build) and ``gitsource`` (safe git).
 """
 
-from conveyor.artifacts.build import BuildError, parse_command
+from conveyor.artifacts.build import BuildError, StagedArtifact, parse_command, stage_artifact
 from conveyor.artifacts.store import (
     Artifact,
     ArtifactStore,
@@ -18,8 +18,10 @@ __all__ = [
     "Artifact",
     "ArtifactStore",
     "BuildError",
+    "StagedArtifact",
     "image_candidates",
     "parse_command",
+    "stage_artifact",
     "validate_name",
     "validate_tag",
 ]

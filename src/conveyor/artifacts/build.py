@@ -1,8 +1,9 @@
 """Building an artifact: a source tree pinned to one commit, plus the virtualenv it needs.
 
 The steps read as the pipeline: validate every input, pin the revision to a full SHA, refuse an
-existing tag, export the tree at that commit, build the venv, record ``artifact.json``, then
-``os.rename`` the staged directory into place. Until that rename nothing is visible, so a crash
+existing tag, export the tree at that commit, build the venv (``stage_artifact``: CI audits and
+describes this staged environment), record ``artifact.json``, then ``os.rename`` the staged
+directory into place (``StagedArtifact.publish``). Until that rename nothing is visible, so a crash
 leaves no half artifact, and of two builds racing for one tag exactly one wins; the other gets a
 ConflictError. Every subprocess runs through asyncio; file work runs in threads.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import os
 import re
 import shlex
@@ -21,12 +21,13 @@ import sys
 import tempfile
 import tomllib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import BinaryIO
 
 from conveyor.artifacts import gitsource
+from conveyor.artifacts.finish import make_read_only, relocate, write_metadata
 from conveyor.artifacts.store import (
     BUILD_LOG,
     METADATA_FILE,
@@ -46,7 +47,6 @@ PIP_PYTHON_OPTION = (22, 3)
 """The first pip with ``--python``: the outer pip installs into a venv made ``--without-pip``."""
 LOG_TAIL_LINES = 25
 """How much of pip's output a failed build shows."""
-_RELOCATE_MAX_BYTES = 4 * 1024 * 1024
 
 Progress = Callable[[str], None]
 
@@ -77,6 +77,62 @@ async def build_artifact(
     progress: Progress | None = None,
 ) -> Artifact:
     """Build ``name`` from ``source`` at ``revision`` (default HEAD) as ``name:tag``."""
+    async with stage_artifact(
+        store, name, source=source, revision=revision, tag=tag, command=command, progress=progress
+    ) as staged:
+        return await staged.publish()
+
+
+class StagedArtifact:
+    """A finished build not yet in the store: its tree and venv can be inspected (audited,
+    described by an SBOM) before ``publish`` gives it the immutable tag."""
+
+    def __init__(self, store: ArtifactStore, artifact: Artifact, staged: Path, log: _Log) -> None:
+        self._store = store
+        self._log = log
+        self.artifact = artifact
+        """What it will be once published (its paths are the final ones)."""
+        self.path = staged
+        self.source_dir = staged / SOURCE_DIR
+        self.venv_dir = staged / VENV_DIR
+        self.published: Artifact | None = None
+
+    def add_file(self, name: str, data: bytes) -> None:
+        """Keep a file (an SBOM, a scan report) inside the artifact, beside ``artifact.json``."""
+        if "/" in name or name.startswith(".") or name in (SOURCE_DIR, VENV_DIR, METADATA_FILE):
+            raise ValidationError(f"{name!r} cannot be added to an artifact")
+        (self.path / name).write_bytes(data)
+
+    async def publish(self) -> Artifact:
+        """Rename the staged directory into place: from now on ``name:tag`` exists, read-only."""
+        artifact, staged = self.artifact, self.path
+        await asyncio.to_thread(relocate, staged, artifact.path)
+        write_metadata(staged / METADATA_FILE, artifact)
+        self._log(f"built {artifact.image}")
+        self._log.close()
+        try:
+            os.rename(staged, artifact.path)
+        except OSError as err:
+            if err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+                raise _conflict(artifact.name, artifact.tag) from err
+            raise
+        await asyncio.to_thread(make_read_only, artifact.path)
+        self.published = artifact
+        return artifact
+
+
+@contextlib.asynccontextmanager
+async def stage_artifact(
+    store: ArtifactStore,
+    name: str,
+    *,
+    source: str,
+    revision: str | None = None,
+    tag: str | None = None,
+    command: list[str] | None = None,
+    progress: Progress | None = None,
+) -> AsyncIterator[StagedArtifact]:
+    """Build ``name`` into a hidden staging directory; nothing is left of it unless published."""
     validate_name(name)
     if tag is not None:
         validate_tag(tag)
@@ -133,8 +189,6 @@ async def build_artifact(
             )
         command = command or _procfile_command(src)
         await _build_venv(staged / VENV_DIR, src, work, log)
-        await asyncio.to_thread(_relocate, staged, final)
-
         artifact = Artifact.at(
             final,
             {
@@ -146,17 +200,7 @@ async def build_artifact(
                 "command": command,
             },
         )
-        _write_metadata(staged / METADATA_FILE, artifact)
-        log(f"built {artifact.image}")
-        log.close()
-        try:
-            os.rename(staged, final)
-        except OSError as err:
-            if err.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
-                raise _conflict(name, tag) from err
-            raise
-        await asyncio.to_thread(_make_read_only, final)
-        return artifact
+        yield StagedArtifact(store, artifact, staged, log)
     finally:
         log.close()
         await asyncio.to_thread(_remove, work)
@@ -367,45 +411,3 @@ async def _run_logged(args: list[str], *, cwd: Path, log: _Log, what: str) -> No
     if code != 0:
         tail = "\n".join(f"  {line}" for line in log.tail if line)
         raise BuildError(f"{what} failed (exit code {code}); the last lines of its output:\n{tail}")
-
-
-def _relocate(staged: Path, final: Path) -> None:
-    """Point the venv's scripts (shebangs, activate, .pth) at the final path, not the staging one.
-
-    Only text files (no NUL byte) under a few MB are rewritten; bytecode keeps its old path,
-    which Python corrects on import.
-    """
-    old, new = str(staged).encode(), str(final).encode()
-    for directory, _, files in os.walk(staged / VENV_DIR):
-        for filename in files:
-            path = Path(directory) / filename
-            if path.is_symlink() or path.suffix == ".pyc":
-                continue
-            try:
-                if path.stat().st_size > _RELOCATE_MAX_BYTES:
-                    continue
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if old in data and b"\0" not in data:
-                path.write_bytes(data.replace(old, new))
-
-
-def _write_metadata(path: Path, artifact: Artifact) -> None:
-    metadata = {**artifact.metadata(), "python": sys.version.split()[0]}
-    path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-
-
-def _make_read_only(root: Path) -> None:
-    """Take the write bits off every file and directory (best effort: root ignores them)."""
-    for directory, dirs, files in os.walk(root, topdown=False):
-        for entry in [*files, *dirs]:
-            path = os.path.join(directory, entry)
-            if not os.path.islink(path):
-                _chmod_read_only(path)
-    _chmod_read_only(str(root))
-
-
-def _chmod_read_only(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.chmod(path, os.stat(path).st_mode & ~0o222)

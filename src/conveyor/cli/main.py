@@ -24,6 +24,7 @@ from conveyor.cli import (
     app_ops,
     apply_cmd,
     artifact,
+    ci_cmd,
     client,
     cluster_cmd,
     deployments_cmd,
@@ -63,6 +64,7 @@ app.add_typer(image_cmd.app, name="image")
 app.command("promote")(promote_cmd.promote_cmd)
 app.command("promotions")(promotions_cmd.promotions_cmd)
 app.command("preview")(preview_cmd.preview_cmd)
+app.add_typer(ci_cmd.app, name="ci")
 app.command("apply")(apply_cmd.apply)
 app.command("server")(server_cmd.server)
 

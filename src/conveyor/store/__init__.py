@@ -7,6 +7,7 @@ this package, not from its modules, so the layout can change behind them.
 
 from __future__ import annotations
 
+from conveyor.store.ci_runs import CiRunStore
 from conveyor.store.db import Database, dumps_json, mask_url, open_database
 from conveyor.store.engine_store import EngineStore
 from conveyor.store.runtime_state import RuntimeStateStore
@@ -15,6 +16,7 @@ from conveyor.store.tokens import TokenInfo, TokenStore, hash_token
 
 __all__ = [
     "Base",
+    "CiRunStore",
     "Database",
     "DeploymentRow",
     "EngineStore",

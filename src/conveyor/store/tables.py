@@ -167,3 +167,21 @@ class DeploymentRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     served_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     """First moment the app was Healthy and Synced at ``revision`` after the operation."""
+
+
+class CiRunRow(Base):
+    """One ``conveyor ci run``: its commit, its status and every stage's result as JSON."""
+
+    __tablename__ = "ci_runs"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, index=True)
+    """The artifact name (the app)."""
+    repo: Mapped[str] = mapped_column(Text)
+    commit: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    artifact: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The whole run as ``conveyor.ci`` writes it (stages, scrubbed findings, logs)."""
