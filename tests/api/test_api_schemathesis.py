@@ -69,9 +69,14 @@ def test_the_server_serves_this_spec(live: Live) -> None:
     suppress_health_check=list(HealthCheck),
 )
 def test_no_generated_request_gets_a_server_error(case: Any, live: Live) -> None:
-    case.call_and_validate(
-        base_url=live.url,
-        headers={"Authorization": f"Bearer {live.token}"},
-        timeout=30,
-        checks=CHECKS,
+    response = case.call(
+        base_url=live.url, headers={"Authorization": f"Bearer {live.token}"}, timeout=30
     )
+    if response.status_code == 400 and response.text == UVICORN_REFUSAL:
+        return  # refused by the HTTP server's parser: it never reached Conveyor's API
+    case.validate_response(response, checks=CHECKS)
+
+
+UVICORN_REFUSAL = "Invalid HTTP request received."
+"""uvicorn's own plain-text 400 for a request line its parser (llhttp) refuses, such as a
+generated query string with bytes HTTP does not allow; no OpenAPI document can declare it."""
