@@ -2,9 +2,10 @@
 
 Every change in the object store enqueues the object and whoever cares about it (its owner,
 the Services of its namespace). One worker takes keys off the queue and runs the matching
-step: Deployment, ReplicaSet and Job controllers (pure plans, carried out here), the kubelet for
-Pods, and the Service proxies. A Pod that is being deleted leaves its Services' endpoints
-before it is sent SIGTERM, so that no request is routed to a process that is stopping.
+step: Deployment, ReplicaSet and Job controllers (pure plans, carried out here), Argo Rollouts'
+Rollout controller (``rollouts``), the kubelet for Pods, and the Service proxies. A Pod that
+is being deleted leaves its Services' endpoints before it is sent SIGTERM, so that no request is
+routed to a process that is stopping.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.model.syncoptions import PropagationPolicy
-from conveyor.targets.local import controllers
+from conveyor.targets.local import controllers, rollouts
 from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.journal import StateJournal
 from conveyor.targets.local.kubelet import ImageResolver, Kubelet, KubeletOptions
@@ -38,6 +39,7 @@ _OWNER_KINDS = {
     "ReplicaSet": ("apps", "ReplicaSet"),
     "Deployment": ("apps", "Deployment"),
     "Job": ("batch", "Job"),
+    "Rollout": ("argoproj.io", "Rollout"),
 }
 
 
@@ -127,6 +129,7 @@ class LocalRuntime:
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
         self.store.restore(_not_ready_until_seen(state.objects))
         self.store.add_listener(self._on_change)
+        rollouts.restore_weights(self)
         if self.store.get(ObjectKey("", "Namespace", "", "default")) is None:
             self.store.apply(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
@@ -167,6 +170,7 @@ class LocalRuntime:
         Takes effect for the next request (HTTP) or connection (TCP); None: every Pod alike.
         """
         self.services.set_weights(namespace, service, weights)
+        self.enqueue(ObjectKey("", "Service", namespace, service))  # weights pick endpoints
 
     def service_stats(self, namespace: str, service: str) -> dict[str, ReplicaSetStats]:
         """What each ReplicaSet behind a Service served, by pod-template-hash."""
@@ -201,6 +205,9 @@ class LocalRuntime:
         if key.kind == "Pod":
             for svc in self.services.selecting(obj):
                 self.enqueue(svc)
+        elif key.kind == "Service":  # a sync may have dropped the injected selector
+            for rollout in rollouts.rollouts_naming(self, key):
+                self.enqueue(rollout)
 
     def _on_pod_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
         self.store.update_status(key, status)
@@ -266,6 +273,8 @@ class LocalRuntime:
             return
         if key.kind == "Pod":
             await self._reconcile_pod(key, obj)
+        elif rollouts.is_rollout(key):
+            await rollouts.reconcile(self, key, obj)
         elif key.kind == "Deployment":
             self._reconcile_deployment(key, obj)
         elif key.kind == "ReplicaSet":
