@@ -7,11 +7,19 @@ then ``persist_now`` (a traffic change, an abort or a promotion is on disk befor
 on it), then the ReplicaSets, the Pods, the Rollout's annotations, the Services' injected
 selectors, the exact traffic weights, the AnalysisRuns and the events. Weights live only in
 memory, so after a restart ``restore_weights`` serves them again from each Rollout's status.
+
+After a restart every Pod starts again, not Ready until its probes pass. Argo Rollouts sends
+no traffic to a canary without an available Pod, so a plan made then would record weight 0 and
+step back up minutes later: a change nobody asked for. Instead, for ``RESTART_GRACE`` seconds,
+a Pod that was Ready when Conveyor stopped counts with its recorded status until it is Ready
+again (the proxy still routes only to Ready Pods), and the Rollout resumes with its weights.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.model.objects import Object, ObjectKey
@@ -30,6 +38,8 @@ from conveyor.targets.local.controllers.rollout_types import (
 if TYPE_CHECKING:
     from conveyor.targets.local.runtime import LocalRuntime
 
+RESTART_GRACE = 120.0
+"""Seconds a restored Pod keeps its recorded readiness for the Rollout controller."""
 GROUP = "argoproj.io"
 ROLLOUT = "Rollout"
 SERVICE_FIELDS = ("canaryService", "stableService", "activeService", "previewService")
@@ -58,6 +68,43 @@ def rollouts_naming(runtime: LocalRuntime, service: ObjectKey) -> list[ObjectKey
     ]
 
 
+class RestoredPods:
+    """The recorded status of the Pods that were Ready when the last Conveyor stopped."""
+
+    def __init__(self, objects: Iterable[Object], started: datetime) -> None:
+        self.started = started
+        self._status: dict[ObjectKey, dict[str, Any]] = {
+            ObjectKey.of(obj): copy.deepcopy(obj["status"])
+            for obj in objects
+            if obj.get("kind") == "Pod" and _ready(obj)
+        }
+
+    def view(self, pods: list[Object], now: datetime) -> tuple[list[Object], float | None]:
+        """``pods`` as the planner should see them, and the seconds the grace has left."""
+        left = RESTART_GRACE - (now - self.started).total_seconds()
+        if not self._status or left <= 0:
+            self._status.clear()
+            return pods, None
+        out, held = [], False
+        for pod in pods:
+            key = ObjectKey.of(pod)
+            recorded = self._status.get(key)
+            if recorded is None or _ready(pod) or pod["metadata"].get("deletionTimestamp"):
+                self._status.pop(key, None)
+                out.append(pod)
+                continue
+            out.append({**pod, "status": recorded})
+            held = True
+        return out, left if held else None
+
+
+def _ready(pod: Object) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
 def restore_weights(runtime: LocalRuntime) -> None:
     """Serve each Rollout's recorded weights again (they are in memory only)."""
     for obj in runtime.store.list(kind=ROLLOUT):
@@ -82,6 +129,9 @@ async def reconcile(runtime: LocalRuntime, key: ObjectKey, rollout: Object) -> N
     pods = [
         p for rs in replicasets for p in store.children(rs["metadata"]["uid"]) if p["kind"] == "Pod"
     ]
+    pods, grace = runtime.restored.view(pods, runtime.clock.now())
+    if grace is not None:
+        runtime.enqueue_after(key, grace)
     runs = [_run_info(o) for o in children if o["kind"] == "AnalysisRun"]
     plan = controllers.plan_rollout(
         rollout,

@@ -119,6 +119,8 @@ class LocalRuntime:
         # One worker: the controllers' plans assume objects are reconciled one at a time.
         self._queue: WorkQueue[ObjectKey] = WorkQueue(self._handle, workers=1)
         self._terminating: dict[ObjectKey, asyncio.Task[None]] = {}
+        self.restored = rollouts.RestoredPods([], self.clock.now())
+        """Pods that were Ready when the last Conveyor stopped (the Rollout controller's)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -127,6 +129,7 @@ class LocalRuntime:
         state = await self.journal.load()
         self.ports = PortAllocator(self.journal, state.ports)
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
+        self.restored = rollouts.RestoredPods(state.objects, self.clock.now())
         self.store.restore(_not_ready_until_seen(state.objects))
         self.store.add_listener(self._on_change)
         rollouts.restore_weights(self)
