@@ -14,6 +14,7 @@ from conveyor.model import merge
 from conveyor.model.objects import CLUSTER_SCOPED_KINDS, Object, ObjectKey
 from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.targets import patching
+from conveyor.targets.local import rollouts
 from conveyor.targets.local.kinds import BUILT_IN_GROUPS, CRD_KIND, check_kind
 from conveyor.targets.local.objects import labels_match
 from conveyor.targets.local.runtime import LocalRuntime
@@ -70,7 +71,8 @@ class LocalTarget:
                     "(or sync with CreateNamespace=true)",
                     obj=str(key),
                 )
-        if key.kind not in KINDS_WITH_BEHAVIOUR and key.kind not in CLUSTER_SCOPED_KINDS:
+        has_behaviour = key.kind in KINDS_WITH_BEHAVIOUR or rollouts.is_rollout(key)
+        if not has_behaviour and key.kind not in CLUSTER_SCOPED_KINDS:
             annotations = desired.setdefault("metadata", {}).setdefault("annotations", {})
             annotations.setdefault(
                 NO_LOCAL_BEHAVIOUR, "stored only: this kind has no behaviour on the local target"
