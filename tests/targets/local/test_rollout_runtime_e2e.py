@@ -206,3 +206,69 @@ async def _zero(target: LocalTarget, rs: str) -> bool:
 
 async def _all_v2(url_: str) -> bool:
     return await versions(url_, 4) == {"v2": 4}
+
+
+JUDGE = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "AnalysisTemplate",
+    "metadata": {"name": "judge", "namespace": "default"},
+    "spec": {
+        "args": [{"name": "canary-hash"}, {"name": "service"}],
+        "metrics": [
+            {
+                "name": "errors",
+                "initialDelay": "1h",  # nothing is measured while the test decides the phase
+                "successCondition": "result[0] < 1",
+                "provider": {
+                    "prometheus": {
+                        "address": "http://127.0.0.1:9",
+                        "query": 'errors{service="{{args.service}}",rs="{{args.canary-hash}}"}',
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+async def test_an_analysis_step_creates_its_run_and_a_failed_run_aborts(
+    target: LocalTarget,
+) -> None:
+    analysis = {
+        "templates": [{"templateName": "judge"}],
+        "args": [
+            {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+            {"name": "service", "value": "shop"},
+        ],
+    }
+    strategy = {"canary": {**CANARY, "steps": [{"setWeight": 50}, {"analysis": analysis}]}}
+    await target.apply(JUDGE)
+    await deploy_stable(target, strategy, "shop", "shop-canary")
+    await target.apply(rollout("shop", "hello:v2", strategy))
+    st = await reaches(
+        target,
+        "shop",
+        lambda s: bool((s.get("canary") or {}).get("currentStepAnalysisRunStatus") or {}),
+        "the analysis step's run",
+    )
+    name = st["canary"]["currentStepAnalysisRunStatus"]["name"]
+    run_key = ObjectKey("argoproj.io", "AnalysisRun", "default", name)
+    run = await target.get(run_key)
+    assert run is not None
+    assert run["spec"]["args"] == [
+        {"name": "canary-hash", "value": st["currentPodHash"]},
+        {"name": "service", "value": "shop"},
+    ]
+    assert [m["name"] for m in run["spec"]["metrics"]] == ["errors"]
+    assert run["metadata"]["ownerReferences"][0]["kind"] == "Rollout"
+    assert run["metadata"]["labels"]["rollout-type"] == "Step"
+    # the AnalysisRun controller's verdict, set by hand
+    await target.patch(
+        run_key,
+        {"status": {"phase": "Failed", "message": 'Metric "errors" assessed Failed'}},
+        subresource="status",
+    )
+    st = await reaches(target, "shop", lambda s: s.get("phase") == "Degraded", "aborted")
+    assert st["abort"] is True and weights(st) == (100, 0)
+    assert 'Metric "errors" assessed Failed' in st["message"]
+    assert await versions(await url(target, "shop"), 6) == {"v1": 6}
