@@ -59,13 +59,19 @@ def services_of(rollout: Object) -> set[str]:
     return out
 
 
-def rollouts_naming(runtime: LocalRuntime, service: ObjectKey) -> list[ObjectKey]:
-    """The Rollouts whose strategy names ``service`` (to inject its selector again)."""
-    return [
-        ObjectKey.of(obj)
-        for obj in runtime.store.list(kind=ROLLOUT, namespace=service.namespace)
-        if obj.get("apiVersion", "").startswith(f"{GROUP}/") and service.name in services_of(obj)
-    ]
+def rollouts_naming(runtime: LocalRuntime, key: ObjectKey) -> list[ObjectKey]:
+    """The Rollouts that name ``key``: a Service of their strategy (to inject its selector
+    again) or the Deployment of their ``workloadRef`` (its template is theirs)."""
+    out = []
+    for obj in runtime.store.list(kind=ROLLOUT, namespace=key.namespace):
+        if not str(obj.get("apiVersion", "")).startswith(f"{GROUP}/"):
+            continue
+        if key.kind == "Service" and key.name in services_of(obj):
+            out.append(ObjectKey.of(obj))
+        ref = (obj.get("spec") or {}).get("workloadRef") or {}
+        if key.kind == ref.get("kind", "Deployment") and key.name == ref.get("name"):
+            out.append(ObjectKey.of(obj))
+    return out
 
 
 class RestoredPods:

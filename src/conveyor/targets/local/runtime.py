@@ -208,7 +208,7 @@ class LocalRuntime:
         if key.kind == "Pod":
             for svc in self.services.selecting(obj):
                 self.enqueue(svc)
-        elif key.kind == "Service":  # a sync may have dropped the injected selector
+        elif key.kind in ("Service", "Deployment"):  # an injected selector, a workloadRef
             for rollout in rollouts.rollouts_naming(self, key):
                 self.enqueue(rollout)
 
