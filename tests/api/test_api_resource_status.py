@@ -10,9 +10,11 @@ from api_helpers import app_manifest, configmap, wait_app
 
 from engine.engine_helpers import ConfigRepo
 
-ROLLOUT = {
+# A custom resource with a status subresource that no controller writes (a Rollout's status
+# is its controller's on the local runtime), so that every status seen is the test's own.
+CUSTOM = {
     "apiVersion": "argoproj.io/v1alpha1",
-    "kind": "Rollout",
+    "kind": "Experiment",
     "metadata": {"name": "web"},
     "spec": {"replicas": 1, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}},
 }
@@ -20,7 +22,7 @@ ROLLOUT = {
 
 def test_status_is_patched_through_its_subresource_only(api: httpx.Client, tmp_path: Path) -> None:
     repo = ConfigRepo(tmp_path / "cfg")
-    repo.write("app/rollout.yaml", ROLLOUT)
+    repo.write("app/custom.yaml", CUSTOM)
     repo.write("app/cm.yaml", configmap("settings", greeting="hello"))
     repo.commit()
     manifest = app_manifest("actions", repo.url, automated={"prune": True})
@@ -30,23 +32,23 @@ def test_status_is_patched_through_its_subresource_only(api: httpx.Client, tmp_p
         lambda a: (a["status"].get("operationState") or {}).get("phase") == "Succeeded",
         what="the first sync",
     )  # fmt: skip
-    rollout = {"kind": "Rollout", "resourceName": "web", "group": "argoproj.io"}
+    custom = {"kind": "Experiment", "resourceName": "web", "group": "argoproj.io"}
 
     aborted = api.post(
         "/api/v1/applications/actions/resource",
-        params={**rollout, "subresource": "status"},
+        params={**custom, "subresource": "status"},
         json={"status": {"abort": True}},
     )
     assert aborted.status_code == 200, aborted.text
     assert aborted.json()["manifest"]["status"] == {"abort": True}
     assert aborted.json()["manifest"]["spec"]["replicas"] == 1
     live = api.get("/api/v1/applications/actions/manifests", params={"source": "live"}).json()
-    [stored] = [m for m in live["manifests"] if m["kind"] == "Rollout"]
+    [stored] = [m for m in live["manifests"] if m["kind"] == "Experiment"]
     assert stored["status"] == {"abort": True}
 
     sneaky = api.post(
         "/api/v1/applications/actions/resource",
-        params=rollout,
+        params=custom,
         json={"spec": {"replicas": 3}, "status": {"abort": False}},
     )
     assert sneaky.status_code == 400 and "subresource" in sneaky.json()["message"]
@@ -58,10 +60,10 @@ def test_status_is_patched_through_its_subresource_only(api: httpx.Client, tmp_p
     assert no_status.status_code == 404
     scale = api.post(
         "/api/v1/applications/actions/resource",
-        params={**rollout, "subresource": "scale"},
+        params={**custom, "subresource": "scale"},
         json={"spec": {"replicas": 3}},
     )
     assert scale.status_code == 400
     live = api.get("/api/v1/applications/actions/manifests", params={"source": "live"}).json()
-    [stored] = [m for m in live["manifests"] if m["kind"] == "Rollout"]
+    [stored] = [m for m in live["manifests"] if m["kind"] == "Experiment"]
     assert (stored["spec"]["replicas"], stored["status"]) == (1, {"abort": True})
