@@ -10,19 +10,20 @@ from api_helpers import app_manifest, configmap, wait_app
 
 from engine.engine_helpers import ConfigRepo
 
-# A custom resource with a status subresource that no controller writes (a Rollout's status
-# is its controller's on the local runtime), so that every status seen is the test's own.
-CUSTOM = {
+INSTANCE_ID = "argo-rollouts.argoproj.io/controller-instance-id"
+"""Argo Rollouts' controller handles only Rollouts of its own instance id (none, by default):
+the test plays the controller of this one, writing its status."""
+ROLLOUT = {
     "apiVersion": "argoproj.io/v1alpha1",
-    "kind": "Experiment",
-    "metadata": {"name": "web"},
+    "kind": "Rollout",
+    "metadata": {"name": "web", "labels": {INSTANCE_ID: "manual"}},
     "spec": {"replicas": 1, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}},
 }
 
 
 def test_status_is_patched_through_its_subresource_only(api: httpx.Client, tmp_path: Path) -> None:
     repo = ConfigRepo(tmp_path / "cfg")
-    repo.write("app/custom.yaml", CUSTOM)
+    repo.write("app/rollout.yaml", ROLLOUT)
     repo.write("app/cm.yaml", configmap("settings", greeting="hello"))
     repo.commit()
     manifest = app_manifest("actions", repo.url, automated={"prune": True})
@@ -32,23 +33,23 @@ def test_status_is_patched_through_its_subresource_only(api: httpx.Client, tmp_p
         lambda a: (a["status"].get("operationState") or {}).get("phase") == "Succeeded",
         what="the first sync",
     )  # fmt: skip
-    custom = {"kind": "Experiment", "resourceName": "web", "group": "argoproj.io"}
+    rollout = {"kind": "Rollout", "resourceName": "web", "group": "argoproj.io"}
 
     aborted = api.post(
         "/api/v1/applications/actions/resource",
-        params={**custom, "subresource": "status"},
+        params={**rollout, "subresource": "status"},
         json={"status": {"abort": True}},
     )
     assert aborted.status_code == 200, aborted.text
     assert aborted.json()["manifest"]["status"] == {"abort": True}
     assert aborted.json()["manifest"]["spec"]["replicas"] == 1
     live = api.get("/api/v1/applications/actions/manifests", params={"source": "live"}).json()
-    [stored] = [m for m in live["manifests"] if m["kind"] == "Experiment"]
+    [stored] = [m for m in live["manifests"] if m["kind"] == "Rollout"]
     assert stored["status"] == {"abort": True}
 
     sneaky = api.post(
         "/api/v1/applications/actions/resource",
-        params=custom,
+        params=rollout,
         json={"spec": {"replicas": 3}, "status": {"abort": False}},
     )
     assert sneaky.status_code == 400 and "subresource" in sneaky.json()["message"]
@@ -60,10 +61,10 @@ def test_status_is_patched_through_its_subresource_only(api: httpx.Client, tmp_p
     assert no_status.status_code == 404
     scale = api.post(
         "/api/v1/applications/actions/resource",
-        params={**custom, "subresource": "scale"},
+        params={**rollout, "subresource": "scale"},
         json={"spec": {"replicas": 3}},
     )
     assert scale.status_code == 400
     live = api.get("/api/v1/applications/actions/manifests", params={"source": "live"}).json()
-    [stored] = [m for m in live["manifests"] if m["kind"] == "Experiment"]
+    [stored] = [m for m in live["manifests"] if m["kind"] == "Rollout"]
     assert (stored["spec"]["replicas"], stored["status"]) == (1, {"abort": True})

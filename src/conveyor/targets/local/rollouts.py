@@ -43,10 +43,26 @@ RESTART_GRACE = 120.0
 GROUP = "argoproj.io"
 ROLLOUT = "Rollout"
 SERVICE_FIELDS = ("canaryService", "stableService", "activeService", "previewService")
+INSTANCE_ID = "argo-rollouts.argoproj.io/controller-instance-id"
+"""Argo Rollouts' controller handles only Rollouts labelled with its instance id; the local
+runtime's is the default instance, which handles the Rollouts without the label."""
 
 
 def is_rollout(key: ObjectKey) -> bool:
     return key.group == GROUP and key.kind == ROLLOUT
+
+
+def handled(rollout: Object) -> bool:
+    """The runtime's controller (Argo's default instance) runs this Rollout."""
+    return not (rollout["metadata"].get("labels") or {}).get(INSTANCE_ID)
+
+
+def _rollouts(runtime: LocalRuntime, namespace: str | None = None) -> list[Object]:
+    return [
+        obj
+        for obj in runtime.store.list(kind=ROLLOUT, namespace=namespace)
+        if str(obj.get("apiVersion", "")).startswith(f"{GROUP}/") and handled(obj)
+    ]
 
 
 def services_of(rollout: Object) -> set[str]:
@@ -63,9 +79,7 @@ def rollouts_naming(runtime: LocalRuntime, key: ObjectKey) -> list[ObjectKey]:
     """The Rollouts that name ``key``: a Service of their strategy (to inject its selector
     again) or the Deployment of their ``workloadRef`` (its template is theirs)."""
     out = []
-    for obj in runtime.store.list(kind=ROLLOUT, namespace=key.namespace):
-        if not str(obj.get("apiVersion", "")).startswith(f"{GROUP}/"):
-            continue
+    for obj in _rollouts(runtime, key.namespace):
         if key.kind == "Service" and key.name in services_of(obj):
             out.append(ObjectKey.of(obj))
         ref = (obj.get("spec") or {}).get("workloadRef") or {}
@@ -113,7 +127,7 @@ def _ready(pod: Object) -> bool:
 
 def restore_weights(runtime: LocalRuntime) -> None:
     """Serve each Rollout's recorded weights again (they are in memory only)."""
-    for obj in runtime.store.list(kind=ROLLOUT):
+    for obj in _rollouts(runtime):
         weights = ((obj.get("status") or {}).get("canary") or {}).get("weights") or {}
         stable, canary = weights.get("stable") or {}, weights.get("canary") or {}
         service = stable.get("serviceName")
@@ -128,7 +142,9 @@ def restore_weights(runtime: LocalRuntime) -> None:
 
 
 async def reconcile(runtime: LocalRuntime, key: ObjectKey, rollout: Object) -> None:
-    """Plan the Rollout and carry the plan out."""
+    """Plan the Rollout and carry the plan out (unless another instance's)."""
+    if not handled(rollout):
+        return
     store = runtime.store
     children = store.children(rollout["metadata"]["uid"])
     replicasets = [o for o in children if o["kind"] == "ReplicaSet"]
