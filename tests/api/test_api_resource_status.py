@@ -10,10 +10,13 @@ from api_helpers import app_manifest, configmap, wait_app
 
 from engine.engine_helpers import ConfigRepo
 
+INSTANCE_ID = "argo-rollouts.argoproj.io/controller-instance-id"
+"""Argo Rollouts' controller handles only Rollouts of its own instance id (none, by default):
+the test plays the controller of this one, writing its status."""
 ROLLOUT = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "Rollout",
-    "metadata": {"name": "web"},
+    "metadata": {"name": "web", "labels": {INSTANCE_ID: "manual"}},
     "spec": {"replicas": 1, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}},
 }
 

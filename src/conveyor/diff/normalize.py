@@ -14,7 +14,10 @@ is a difference a sync could remove. So, close to what server-side apply does:
 - a desired ``null`` means "not set"; an empty desired value (``{}``, ``[]``, ``""``, ``0``,
   ``false``) equals an absent live one, as Go's ``omitempty`` drops them;
 - resource quantities compare by amount (``cpu: 1`` equals ``cpu: 1000m``);
-- Secret ``stringData`` is folded into base64 ``data`` on both sides.
+- Secret ``stringData`` is folded into base64 ``data`` on both sides;
+- the ``rollouts-pod-template-hash`` that Argo Rollouts injects into a Service's selector is
+  the Rollout controller's field: live's is ignored when desired has none (as Argo CD does,
+  the controller owning it), so the Service stays Synced and self-heal never removes it.
 
 Nothing here copies more than it must: desired is returned as is when it needs no change, and
 only the projected live object is built.
@@ -38,6 +41,7 @@ QUANTITY_KEYS = frozenset({"sizeLimit"})
 MERGE_KEYS = ("name", "containerPort", "port", "mountPath", "devicePath", "ip")
 
 _ABSENT: Any = object()
+ROLLOUTS_HASH = "rollouts-pod-template-hash"
 
 
 class Normalizer(Protocol):
@@ -59,6 +63,7 @@ def normalize(
 
     ``normalizers`` (ignoreDifferences rules…) run on both sides first; they need ``key``.
     """
+    live = without_injected_selector(desired, live)
     owned = last_applied(live)
     desired, live = fold_string_data(desired), fold_string_data(live)
     if owned is not None:
@@ -76,6 +81,20 @@ def normalize(
         la = None  # what was applied is what is desired: nothing else is owned
     nd, nl = _project(d, live, la, None, False)
     return nd, nl
+
+
+def without_injected_selector(desired: Object, live: Object) -> Object:
+    """``live`` without the selector key a Rollout injected when desired does not set it."""
+    if live.get("kind") != "Service" or desired.get("kind") != "Service":
+        return live
+    live_selector = (live.get("spec") or {}).get("selector")
+    wanted = (desired.get("spec") or {}).get("selector")
+    if not isinstance(live_selector, dict) or ROLLOUTS_HASH not in live_selector:
+        return live
+    if isinstance(wanted, dict) and ROLLOUTS_HASH in wanted:
+        return live
+    selector = {k: v for k, v in live_selector.items() if k != ROLLOUTS_HASH}
+    return {**live, "spec": {**live["spec"], "selector": selector}}
 
 
 def strip_server_fields(obj: Object) -> Object:

@@ -19,14 +19,16 @@ from conveyor.targets.local.runtime import LocalRuntime
 from conveyor.targets.local.target import LocalTarget
 from conveyor.targets.protocol import TRACKING_LABEL, PatchType, WatchEventType
 
-ROLLOUT = ObjectKey("argoproj.io", "Rollout", "default", "web")
+# A custom resource with a status subresource that no controller writes (a Rollout's status
+# is its controller's on the local runtime), so that every status seen is the test's own.
+EXPERIMENT = ObjectKey("argoproj.io", "Experiment", "default", "web")
 SECRET = ObjectKey("", "Secret", "default", "creds")
 
 
-def rollout() -> Object:
+def experiment() -> Object:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Rollout",
+        "kind": "Experiment",
         "metadata": {"name": "web", "namespace": "default", "labels": {TRACKING_LABEL: "shop"}},
         "spec": {"replicas": 2, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}},
     }
@@ -41,7 +43,7 @@ async def target(tmp_path: Path) -> AsyncIterator[LocalTarget]:
     )
     await runtime.start()
     target = LocalTarget(runtime)
-    await target.apply(rollout())
+    await target.apply(experiment())
     meta = {"name": "creds", "namespace": "default"}
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": meta}
     await target.apply({**secret, "stringData": {"password": "hunter2"}})
@@ -49,7 +51,7 @@ async def target(tmp_path: Path) -> AsyncIterator[LocalTarget]:
     await runtime.stop()
 
 
-async def live(target: LocalTarget, key: ObjectKey = ROLLOUT) -> Object:
+async def live(target: LocalTarget, key: ObjectKey = EXPERIMENT) -> Object:
     obj = await target.get(key)
     assert obj is not None
     return obj
@@ -59,7 +61,7 @@ async def test_the_status_subresource_writes_the_status_only(target: LocalTarget
     before = await live(target)
     events: asyncio.Queue[Any] = asyncio.Queue()
     target.runtime.store.add_listener(events.put_nowait)
-    result = await target.patch(ROLLOUT, {"status": {"abort": True}}, subresource="status")
+    result = await target.patch(EXPERIMENT, {"status": {"abort": True}}, subresource="status")
     assert result["status"] == {"abort": True}
     stored = await live(target)
     assert stored == result
@@ -71,21 +73,21 @@ async def test_the_status_subresource_writes_the_status_only(target: LocalTarget
     assert (event.type, event.object["status"]) == (WatchEventType.MODIFIED, {"abort": True})
 
     ops = [{"op": "add", "path": "/status/pauseConditions", "value": [{"reason": "x"}]}]
-    result = await target.patch(ROLLOUT, ops, patch_type=PatchType.JSON, subresource="status")
+    result = await target.patch(EXPERIMENT, ops, patch_type=PatchType.JSON, subresource="status")
     assert result["status"] == {"abort": True, "pauseConditions": [{"reason": "x"}]}
 
 
 async def test_a_patch_of_the_resource_keeps_status_and_refuses_to_change_it(
     target: LocalTarget,
 ) -> None:
-    await target.patch(ROLLOUT, {"status": {"abort": True}}, subresource="status")
-    result = await target.patch(ROLLOUT, {"spec": {"replicas": 3}})
+    await target.patch(EXPERIMENT, {"status": {"abort": True}}, subresource="status")
+    result = await target.patch(EXPERIMENT, {"spec": {"replicas": 3}})
     assert result["spec"]["replicas"] == 3 and result["status"] == {"abort": True}
     with pytest.raises(ValidationError, match="status is a subresource"):
-        await target.patch(ROLLOUT, {"spec": {"replicas": 4}, "status": {"abort": False}})
+        await target.patch(EXPERIMENT, {"spec": {"replicas": 4}, "status": {"abort": False}})
     with pytest.raises(ValidationError, match="may change only status"):
         await target.patch(
-            ROLLOUT, {"spec": {"replicas": 5}, "status": {"abort": False}}, subresource="status"
+            EXPERIMENT, {"spec": {"replicas": 5}, "status": {"abort": False}}, subresource="status"
         )
     stored = await live(target)
     assert (stored["spec"]["replicas"], stored["status"]) == (3, {"abort": True})
@@ -101,7 +103,7 @@ async def test_no_patch_turns_an_object_into_another(
         [{"op": "replace", "path": "/kind", "value": "Deployment"}],
     ):
         with pytest.raises(ValidationError, match="may not change"):
-            await target.patch(ROLLOUT, ops, patch_type=PatchType.JSON, subresource=subresource)
+            await target.patch(EXPERIMENT, ops, patch_type=PatchType.JSON, subresource=subresource)
     assert await target.get(ObjectKey("argoproj.io", "Rollout", "default", "api")) is None
     assert await target.get(ObjectKey("argoproj.io", "Rollout", "other", "web")) is None
 
@@ -123,8 +125,8 @@ async def test_a_secrets_values_cannot_be_read_through_a_patch(target: LocalTarg
 
 async def test_what_cannot_be_patched_is_refused(target: LocalTarget) -> None:
     with pytest.raises(ValidationError, match="subresource must be"):
-        await target.patch(ROLLOUT, {"spec": {"replicas": 1}}, subresource="scale")
+        await target.patch(EXPERIMENT, {"spec": {"replicas": 1}}, subresource="scale")
     with pytest.raises(NotFoundError):
         await target.patch(ObjectKey("argoproj.io", "Rollout", "default", "nope"), {})
     with pytest.raises(ValidationError, match="merge patch must be a JSON object"):
-        await target.patch(ROLLOUT, [{"op": "add", "path": "/x", "value": 1}])
+        await target.patch(EXPERIMENT, [{"op": "add", "path": "/x", "value": 1}])

@@ -2,10 +2,11 @@
 
 Every change in the object store enqueues the object and whoever cares about it (its owner,
 the Services of its namespace). One worker takes keys off the queue and runs the matching
-step: Deployment, ReplicaSet and Job controllers (pure plans, carried out here), the kubelet for
-Pods, the Service proxies, and AnalysisRuns (planned on the worker, measured in tasks of their
-own by ``analysisruns.AnalysisRunner``). A Pod that is being deleted leaves its Services' endpoints
-before it is sent SIGTERM, so that no request is routed to a process that is stopping.
+step: Deployment, ReplicaSet and Job controllers (pure plans, carried out here), Argo Rollouts'
+Rollout controller (``rollouts``), the kubelet for Pods, the Service proxies, and AnalysisRuns
+(planned on the worker, measured in tasks of their own by ``analysisruns.AnalysisRunner``). A
+Pod that is being deleted leaves its Services' endpoints before it is sent SIGTERM, so that no
+request is routed to a process that is stopping.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey, group_of
 from conveyor.model.syncoptions import PropagationPolicy
-from conveyor.targets.local import controllers
+from conveyor.targets.local import controllers, rollouts
 from conveyor.targets.local.addresses import AddressResolver
 from conveyor.targets.local.analysisruns import DEFAULT_CONCURRENCY, AnalysisRunner, RuntimeJobs
 from conveyor.targets.local.events import EventRecorder
@@ -49,7 +50,7 @@ from conveyor.workqueue import WorkQueue
 
 log = get_logger(component="local-runtime")
 
-_OWNER_KINDS = frozenset({REPLICASET, DEPLOYMENT, JOB})
+_OWNER_KINDS = frozenset({REPLICASET, DEPLOYMENT, JOB, ("argoproj.io", "Rollout")})
 
 
 def _owner_key(obj: Object) -> ObjectKey | None:
@@ -158,6 +159,8 @@ class LocalRuntime:
             concurrency=analysis_concurrency,
         )
         """AnalysisRuns: their measurements run as tasks of their own, never on the worker."""
+        self.restored = rollouts.RestoredPods([], self.clock.now())
+        """Pods that were Ready when the last Conveyor stopped (the Rollout controller's)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -166,9 +169,11 @@ class LocalRuntime:
         state = await self.journal.load()
         self.ports = PortAllocator(self.journal, state.ports)
         self.services = ServiceManager(self.store, self.ports, self.kubelet.host_port, self.events)
+        self.restored = rollouts.RestoredPods(state.objects, self.clock.now())
         self.store.restore(_not_ready_until_seen(state.objects))
         self.store.add_listener(self._on_change)
         self.file_sd.start()
+        rollouts.restore_weights(self)
         if self.store.get(ObjectKey("", "Namespace", "", "default")) is None:
             self.store.apply(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
@@ -211,6 +216,7 @@ class LocalRuntime:
         Takes effect for the next request (HTTP) or connection (TCP); None: every Pod alike.
         """
         self.services.set_weights(namespace, service, weights)
+        self.enqueue(ObjectKey("", "Service", namespace, service))  # weights pick endpoints
 
     def service_stats(self, namespace: str, service: str) -> dict[str, ReplicaSetStats]:
         """What each ReplicaSet behind a Service served, by pod-template-hash."""
@@ -252,6 +258,9 @@ class LocalRuntime:
         if identity(key) == POD:
             for svc in self.services.selecting(obj):
                 self.enqueue(svc)
+        elif key.kind in ("Service", "Deployment"):  # an injected selector, a workloadRef
+            for rollout in rollouts.rollouts_naming(self, key):
+                self.enqueue(rollout)
 
     def _on_pod_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
         self.store.update_status(key, status)
@@ -321,6 +330,8 @@ class LocalRuntime:
             return
         if kind == POD:
             await self._reconcile_pod(key, obj)
+        elif rollouts.is_rollout(key):
+            await rollouts.reconcile(self, key, obj)
         elif kind == DEPLOYMENT:
             self._reconcile_deployment(key, obj)
         elif kind == REPLICASET:

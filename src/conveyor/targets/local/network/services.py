@@ -9,7 +9,10 @@ UI and ``app get`` show as the Service's URL.
 Traffic weights between ReplicaSets (``set_weights``, what a canary step asks for) apply to
 every port of the Service at once and to ports created later. They are held in memory: the
 caller that decides them (the Rollout controller) keeps the decision and sets it again after a
-restart. What each ReplicaSet served is read with ``stats``.
+restart. A Service with weights whose selector carries Argo's injected
+``rollouts-pod-template-hash`` selects the Pods of every weighted ReplicaSet: that is how the
+stable Service of a canary with ``trafficRouting`` reaches the canary's Pods, as a mesh would.
+What each ReplicaSet served is read with ``stats``.
 """
 
 from __future__ import annotations
@@ -73,14 +76,30 @@ class ServiceManager:
         namespace = pod["metadata"].get("namespace", "default")
         out = []
         for svc in self._store.list(kind="Service", group="", namespace=namespace):
-            selector = (svc.get("spec") or {}).get("selector") or {}
-            if selector and labels_match(labels, selector):
+            if self._selects(svc, labels):
                 out.append(ObjectKey.of(svc))
         return out
 
+    def _selector(self, svc: Object) -> tuple[dict[str, str], set[str] | None]:
+        """The label selector to list Pods by, and the ReplicaSet hashes weights admit
+        (None: the selector alone decides)."""
+        selector = dict((svc.get("spec") or {}).get("selector") or {})
+        meta = svc["metadata"]
+        weights = self._weights.get((meta.get("namespace", "default"), meta["name"]))
+        if not weights or ROLLOUTS_HASH_LABEL not in selector:
+            return selector, None
+        del selector[ROLLOUTS_HASH_LABEL]
+        return selector, set(weights)
+
+    def _selects(self, svc: Object, labels: dict[str, str]) -> bool:
+        selector, hashes = self._selector(svc)
+        if not selector or not labels_match(labels, selector):
+            return False
+        return hashes is None or labels.get(ROLLOUTS_HASH_LABEL) in hashes
+
     def endpoints(self, svc: Object, port: dict[str, Any]) -> list[Endpoint]:
         """Ready Pods matching the Service, at the host port its targetPort maps to."""
-        selector = (svc.get("spec") or {}).get("selector") or {}
+        selector, hashes = self._selector(svc)
         if not selector:
             return []
         target: int | str = port.get("targetPort", port.get("port")) or 0
@@ -89,6 +108,8 @@ class ServiceManager:
             kind="Pod", group="", namespace=svc["metadata"].get("namespace"), labels=selector
         ):
             if not pod_is_ready(pod):
+                continue
+            if hashes is not None and replicaset_of(pod) not in hashes:
                 continue
             host_port = self._host_port(ObjectKey.of(pod), target)
             if host_port is not None:
