@@ -101,13 +101,16 @@ def pod_target_groups(store: ObjectStore, host_port: HostPort) -> list[dict[str,
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one rename: readers see the old or the new file."""
+    """Replace ``path`` with ``text`` in one rename: readers see the old or the new file.
+
+    The file stays private to Conveyor's user (mkstemp's 0600), like the rest of
+    CONVEYOR_HOME: the Prometheus that reads it runs as the same user.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
-        os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
