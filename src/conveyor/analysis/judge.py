@@ -30,7 +30,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from conveyor.model.analysis.plugins import Direction
 
@@ -150,6 +149,8 @@ def compare_latency(
         return MetricJudgment("latency", Classification.NODATA, reason="no requests on one side")
     if np.array_equal(x, y) or np.unique(np.concatenate([x, y])).size == 1:
         return MetricJudgment("latency", Classification.PASS, 1.0, 0.0, 0.0, 0.0, "identical")
+    from scipy import stats  # here, not at import: scipy.stats costs ~75 MB of memory
+
     p_value = float(stats.mannwhitneyu(x, y, alternative=_ALTERNATIVE[direction]).pvalue)
     estimate, lower, upper = hodges_lehmann(x, y, confidence)
     bound = FRACTION * abs(estimate)
@@ -178,6 +179,8 @@ def hodges_lehmann(x: np.ndarray, y: np.ndarray, confidence: float) -> tuple[flo
         if total % 2
         else (_kth_difference(x, y, total // 2) + _kth_difference(x, y, total // 2 + 1)) / 2
     )
+    from scipy import stats  # here, not at import: scipy.stats costs ~75 MB of memory
+
     z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
     k = math.floor(total / 2 - z * math.sqrt(total * (n + m + 1) / 12))
     if k < 1:
@@ -231,6 +234,8 @@ def compare_errors(
         ],
         dtype=np.int64,
     )
+    from scipy import stats  # here, not at import: scipy.stats costs ~75 MB of memory
+
     p_value = float(stats.fisher_exact(table, alternative=_ALTERNATIVE[direction]).pvalue)
     classification = Classification.PASS
     if p_value < 1.0 - confidence:

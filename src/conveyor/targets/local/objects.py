@@ -53,6 +53,7 @@ class ObjectStore:
         self._journal = journal
         self._objects: dict[ObjectKey, Object] = {}
         self._children: dict[str, set[ObjectKey]] = defaultdict(set)
+        self._by_kind: dict[str, set[ObjectKey]] = defaultdict(set)  # for list(kind=)
         self._versions = itertools.count(1)
         self._listeners: list[Listener] = []
 
@@ -71,19 +72,19 @@ class ObjectStore:
         group: str | None = None,
     ) -> list[Object]:
         """Stored objects matching the filters, sorted by key (shared, read-only)."""
-        out = []
-        for key in sorted(self._objects):
-            if kind is not None and key.kind != kind:
-                continue
+        keys: Iterable[ObjectKey] = self._objects if kind is None else self._by_kind.get(kind, ())
+        matching = []
+        for key in keys:
             if group is not None and key.group != group:
                 continue
             if namespace is not None and key.namespace != namespace:
                 continue
-            obj = self._objects[key]
-            if labels and not labels_match(obj["metadata"].get("labels") or {}, labels):
+            if labels and not labels_match(
+                self._objects[key]["metadata"].get("labels") or {}, labels
+            ):
                 continue
-            out.append(obj)
-        return out
+            matching.append(key)
+        return [self._objects[key] for key in sorted(matching)]
 
     def children(self, owner_uid: str) -> builtins.list[Object]:
         """Objects whose ownerReferences name ``owner_uid``."""
@@ -116,6 +117,7 @@ class ObjectStore:
         for obj in objects:
             key = ObjectKey.of(obj)
             self._objects[key] = obj
+            self._by_kind[key.kind].add(key)
             self._index_owners(key, obj)
             highest = max(highest, int(obj["metadata"].get("resourceVersion") or 0))
         self._versions = itertools.count(highest + 1)
@@ -197,6 +199,7 @@ class ObjectStore:
         live = self._objects.pop(key, None)
         if live is None:
             return None
+        self._by_kind[key.kind].discard(key)
         for ref in live["metadata"].get("ownerReferences") or []:
             self._children.get(ref.get("uid", ""), set()).discard(key)
         self._journal.record_object(str(key), None)
@@ -230,6 +233,7 @@ class ObjectStore:
                 self._children.get(ref.get("uid", ""), set()).discard(key)
         meta["resourceVersion"] = str(next(self._versions))
         self._objects[key] = new
+        self._by_kind[key.kind].add(key)
         self._index_owners(key, new)
         self._journal.record_object(str(key), new)
         self._notify(WatchEventType.ADDED if live is None else WatchEventType.MODIFIED, new)
