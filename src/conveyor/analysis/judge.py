@@ -26,15 +26,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Literal
 
 from conveyor.model.analysis.plugins import Direction
 
 FRACTION = 0.25  # Kayenta's MannWhitneyClassifier: bounds at 25 % of the estimate
-Floats = npt.NDArray[np.float64]
+if TYPE_CHECKING:  # numpy is imported where a judgment runs: ~17 MB no engine should carry
+    import numpy as np
+    import numpy.typing as npt
+
+    Floats = npt.NDArray[np.float64]
 Alternative = Literal["two-sided", "less", "greater"]
 _ALTERNATIVE: dict[Direction, Alternative] = {
     Direction.INCREASE: "greater",  # the canary's values are the greater ones
@@ -143,6 +144,8 @@ def compare_latency(
     direction: Direction = Direction.INCREASE,
 ) -> MetricJudgment:
     """Canary latencies against stable ones (see the module's docstring)."""
+    import numpy as np
+
     x = np.sort(np.asarray([v for v in canary if math.isfinite(v)], dtype=float))
     y = np.sort(np.asarray([v for v in stable if math.isfinite(v)], dtype=float))
     if x.size == 0 or y.size == 0:
@@ -172,6 +175,7 @@ def hodges_lehmann(x: np.ndarray, y: np.ndarray, confidence: float) -> tuple[flo
     """The Hodges-Lehmann shift of sorted ``x`` against sorted ``y`` and its confidence
     interval (the order statistics of the n*m pairwise differences that the normal
     approximation of U's distribution gives), without building the n*m differences."""
+
     n, m = x.size, y.size
     total = n * m
     median = (
@@ -191,6 +195,8 @@ def hodges_lehmann(x: np.ndarray, y: np.ndarray, confidence: float) -> tuple[flo
 def _kth_difference(x: Floats, y: Floats, k: int) -> float:
     """The k-th smallest (1-based) of all x_i - y_j, by bisection on the value: the count of
     differences <= d is a sum of binary searches, so memory stays O(n + m)."""
+    import numpy as np
+
     lo, hi = float(x[0] - y[-1]), float(x[-1] - y[0])
     m = y.size
 
@@ -220,6 +226,8 @@ def compare_errors(
     direction: Direction = Direction.INCREASE,
 ) -> MetricJudgment:
     """Canary 5xx answers against stable ones, by Fisher's exact test."""
+    import numpy as np
+
     if canary.requests <= 0 or stable.requests <= 0:
         return MetricJudgment("errors", Classification.NODATA, reason="no requests on one side")
     c_rate = canary.errors / canary.requests
