@@ -43,6 +43,7 @@ class Outcome:
     verdict: str = ""
     pushed_at: float = 0.0
     ended_after: float | None = None
+    promoted_after: float | None = None
     aborted_at: float | None = None
     canary: str = ""
     stable: str = ""
@@ -140,6 +141,11 @@ def service_url(client: Client, timeout: float) -> str:
         time.sleep(0.5)
 
 
+def _info(client: Client) -> dict[str, Any]:
+    info: dict[str, Any] = client.get(f"/api/v1/rollouts/{NAMESPACE}/{ROLLOUT}/info")
+    return info
+
+
 def _stream(client: Client, on_info: Callable[[dict[str, Any]], bool]) -> None:
     """Call ``on_info`` with each RolloutInfo from the server's stream until it says stop."""
     path = f"/api/v1/rollouts/{NAMESPACE}/{ROLLOUT}/info/watch"
@@ -181,6 +187,16 @@ def _rs_line(info: dict[str, Any], load: LoadGenerator, since: float) -> str:
     return "; ".join(parts)
 
 
+def _canary_weight(info: dict[str, Any]) -> int:
+    """The canary's share of traffic: 0 once Healthy or aborted (all on stable)."""
+    if finished(info) is not None:
+        return 0
+    try:
+        return int(info.get("actualWeight") or 0)
+    except ValueError:
+        return 0
+
+
 def _analysis(info: dict[str, Any]) -> str:
     runs = info.get("analysisRuns") or []
     if not runs:
@@ -194,12 +210,13 @@ def follow(
     client: Client,
     load: LoadGenerator,
     *,
-    bad: bool,
+    before: set[str],
     pushed_at: float,
     timeout: float,
     say: Callable[[str], None],
 ) -> Outcome:
-    """Print the release's progress until it ends; how it ended."""
+    """Print the release's progress until it ends; how it ended. ``before``: the
+    ReplicaSets before the push (the release's canary is a new one)."""
     outcome = Outcome(pushed_at=pushed_at)
     seen: dict[str, Any] = {"key": None, "new": False, "after": 0.0}
 
@@ -210,7 +227,7 @@ def follow(
         sets = info.get("replicaSets") or []
         canary = next((rs for rs in sets if rs.get("canary")), None)
         stable = next((rs for rs in sets if rs.get("stable")), None)
-        if canary is not None:
+        if canary is not None and canary["objectMeta"]["name"] not in before:
             seen["new"] = True
             outcome.canary = canary["objectMeta"]["name"]
         if stable is not None:
@@ -218,20 +235,25 @@ def follow(
         key = (info["status"], info.get("step"), info.get("setWeight"), info.get("actualWeight"))
         if key != seen["key"] or elapsed - seen["after"] >= 5:
             seen["key"], seen["after"] = key, elapsed
+            weight = _canary_weight(info)
             say(
                 f"[{elapsed:5.1f}s] {info['status']:<11} step {info.get('step') or '-':<5} "
-                f"weight {info.get('actualWeight', '0')}% canary"
+                f"weights: canary {weight}%, stable {100 - weight}%"
             )
             say(f"         {_rs_line(info, load, pushed_at)}")
             if analysis := _analysis(info):
                 say(f"         {analysis}")
         done = finished(info)
+        if not seen["new"]:  # still the state before the push (maybe an earlier abort)
+            return False
         if done is False or "abort" in str(info.get("message", "")).lower():
             outcome.verdict = "aborted"
             outcome.aborted_at = outcome.ended_after = elapsed
             say(f"         aborted: {info.get('message', '')}")
             return True
-        if done is True and (seen["new"] or not bad):
+        if done is True:
+            if outcome.promoted_after is None:
+                outcome.promoted_after = elapsed
             others = [
                 rs for rs in sets if not rs.get("stable") and int(rs.get("replicas") or 0) > 0
             ]
@@ -246,14 +268,16 @@ def follow(
     return outcome
 
 
-def summary(outcome: Outcome, load: LoadGenerator, *, bad: bool) -> list[str]:
+def summary(outcome: Outcome, load: LoadGenerator) -> list[str]:
     """The closing lines: verdict, timings, success rates, requests the canary served late."""
     lines = [f"verdict: {outcome.verdict}"]
     if outcome.aborted_at is not None:
         lines.append(f"time from push to abort: {outcome.aborted_at:.1f}s")
         late = load.tallies(outcome.pushed_at + outcome.aborted_at).get(outcome.canary)
         lines.append(f"requests served by the canary after the abort: {late.total if late else 0}")
-    elif outcome.ended_after is not None:
+    if outcome.promoted_after is not None:
+        lines.append(f"time from push to 100 %: {outcome.promoted_after:.1f}s")
+    if outcome.verdict == "promoted" and outcome.ended_after is not None:
         lines.append(
             f"time from push to 100 % with the old ReplicaSet scaled down: "
             f"{outcome.ended_after:.1f}s"
@@ -281,16 +305,19 @@ def run(
         load = LoadGenerator(url, rate=rate, max_seconds=timeout + 60)
         load.start()
         try:
+            before = {rs["objectMeta"]["name"] for rs in _info(client).get("replicaSets") or []}
             commit_release(settings, bad=bad, template=template, say=say)
             pushed_at = time.monotonic()
             _sync(client)
             say(f"synced {APP}; load on {url} at {rate:g} requests/s")
-            outcome = follow(client, load, bad=bad, pushed_at=pushed_at, timeout=timeout, say=say)
+            outcome = follow(
+                client, load, before=before, pushed_at=pushed_at, timeout=timeout, say=say
+            )
             if outcome.aborted_at is not None:  # a few seconds more: the canary serves nothing
                 time.sleep(3)
         finally:
             load.stop()
-    for line in summary(outcome, load, bad=bad):
+    for line in summary(outcome, load):
         say(line)
     expected = "aborted" if bad else "promoted"
     return 0 if outcome.verdict == expected else 1
