@@ -44,6 +44,9 @@ class Outcome:
     pushed_at: float = 0.0
     ended_after: float | None = None
     promoted_after: float | None = None
+    failed_seen_at: float | None = None
+    """Monotonic time the watch first showed the AnalysisRun Failed."""
+    max_weight: int = 0
     aborted_at: float | None = None
     canary: str = ""
     stable: str = ""
@@ -227,7 +230,11 @@ def follow(
         sets = info.get("replicaSets") or []
         canary = next((rs for rs in sets if rs.get("canary")), None)
         stable = next((rs for rs in sets if rs.get("stable")), None)
-        if canary is not None and canary["objectMeta"]["name"] not in before:
+        if (
+            canary is not None
+            and canary["objectMeta"]["name"] not in before
+            and finished(info) is None
+        ):
             seen["new"] = True
             outcome.canary = canary["objectMeta"]["name"]
         if stable is not None:
@@ -244,6 +251,11 @@ def follow(
             if analysis := _analysis(info):
                 say(f"         {analysis}")
         done = finished(info)
+        runs = info.get("analysisRuns") or []
+        if seen["new"] and runs and runs[0]["status"] == "Failed" and not outcome.failed_seen_at:
+            outcome.failed_seen_at = time.monotonic()
+        if seen["new"]:
+            outcome.max_weight = max(outcome.max_weight, _canary_weight(info))
         if not seen["new"]:  # still the state before the push (maybe an earlier abort)
             return False
         if done is False or "abort" in str(info.get("message", "")).lower():
@@ -293,23 +305,36 @@ def summary(outcome: Outcome, load: LoadGenerator) -> list[str]:
     return lines
 
 
-def run(
-    *, bad: bool, analysis: str, timeout: float, rate: float, say: Callable[[str], None]
-) -> int:
-    """The whole release; the exit code."""
+def release(
+    *,
+    bad: bool,
+    analysis: str,
+    timeout: float,
+    rate: float,
+    say: Callable[[str], None],
+    retry: bool = False,
+) -> tuple[Outcome, LoadGenerator]:
+    """Push a release (``retry``: retry the aborted one instead) and follow it to its end."""
     settings = Settings.from_env()
     template = choose_template(analysis)
     with Client() as client:
-        ensure_deployed(client, say, timeout)
+        if not retry:
+            ensure_deployed(client, say, timeout)
         url = service_url(client, timeout)
         load = LoadGenerator(url, rate=rate, max_seconds=timeout + 60)
         load.start()
         try:
             before = {rs["objectMeta"]["name"] for rs in _info(client).get("replicaSets") or []}
-            commit_release(settings, bad=bad, template=template, say=say)
-            pushed_at = time.monotonic()
-            _sync(client)
-            say(f"synced {APP}; load on {url} at {rate:g} requests/s")
+            if retry:
+                before = set()  # the aborted canary runs again
+                pushed_at = time.monotonic()
+                client.request("PUT", f"/api/v1/rollouts/{NAMESPACE}/{ROLLOUT}/retry", json={})
+                say(f"retried {ROLLOUT}; load on {url} at {rate:g} requests/s")
+            else:
+                commit_release(settings, bad=bad, template=template, say=say)
+                pushed_at = time.monotonic()
+                _sync(client)
+                say(f"synced {APP}; load on {url} at {rate:g} requests/s")
             outcome = follow(
                 client, load, before=before, pushed_at=pushed_at, timeout=timeout, say=say
             )
@@ -317,6 +342,14 @@ def run(
                 time.sleep(3)
         finally:
             load.stop()
+    return outcome, load
+
+
+def run(
+    *, bad: bool, analysis: str, timeout: float, rate: float, say: Callable[[str], None]
+) -> int:
+    """The whole release, its summary printed; the exit code."""
+    outcome, load = release(bad=bad, analysis=analysis, timeout=timeout, rate=rate, say=say)
     for line in summary(outcome, load):
         say(line)
     expected = "aborted" if bad else "promoted"
