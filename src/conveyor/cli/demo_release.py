@@ -286,7 +286,13 @@ def summary(outcome: Outcome, load: LoadGenerator) -> list[str]:
     if outcome.aborted_at is not None:
         lines.append(f"time from push to abort: {outcome.aborted_at:.1f}s")
         late = load.tallies(outcome.pushed_at + outcome.aborted_at).get(outcome.canary)
-        lines.append(f"requests served by the canary after the abort: {late.total if late else 0}")
+        after = load.tallies(outcome.pushed_at + outcome.aborted_at)
+        served = sum(t.total for t in after.values())
+        on_stable = after[outcome.stable].total if outcome.stable in after else 0
+        lines.append(
+            f"after the abort: {served} requests, {on_stable} served by the stable "
+            f"{outcome.stable}, {late.total if late else 0} by the canary {outcome.canary}"
+        )
     if outcome.promoted_after is not None:
         lines.append(f"time from push to 100 %: {outcome.promoted_after:.1f}s")
     if outcome.verdict == "promoted" and outcome.ended_after is not None:
