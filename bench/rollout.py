@@ -10,11 +10,11 @@ generator (20 requests/s to the prod Service on 127.0.0.1), then prints:
     the canary (from then on 100 % stable); requests served by the bad version after the
     abort was seen; the share of user requests that failed against the largest canary
     weight x the error rate;
-  - from a failed measurement to 100 % of requests on stable, over ``--runs`` aborts (the
-    first from the push, the others from ``conveyor rollouts retry`` of the aborted release,
-    which runs the same failing canary again): the time from the watch first showing the
-    AnalysisRun Failed to the last request the canary answered (negative when traffic had
-    already moved when the stream delivered the change). p50 / p99 / max.
+  - from a failed measurement to 100 % of requests on stable, over ``--runs`` bad pushes
+    (between two, ERROR_RATE=0.0 is pushed back, which returns prod to its stable template
+    at once): the time from the watch first showing the AnalysisRun Failed to the last
+    request the canary answered (negative when traffic had already moved when the stream
+    delivered the change). p50 / p99 / max.
 
     .venv/bin/python bench/rollout.py [--runs 20] [--json]
 """
@@ -78,6 +78,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
+def reset(rel: Any, home: Path) -> None:
+    """Push ERROR_RATE=0.0 back (prod's stable template again) and wait until Healthy."""
+    from conveyor.api.rollout_info import finished
+    from conveyor.cli.client import Client
+    from conveyor.cli.demo_setup import git
+
+    repo = home / "demo" / "config-repo"
+    if rel._edit(repo / "overlays" / "prod" / "kustomization.yaml", rel._ERROR_RATE, "0.0"):
+        git(repo, "commit", "-q", "-am", "demo-prod: ERROR_RATE=0.0 (bench reset)")
+    with Client() as client:
+        rel._sync(client)
+        rel._stream(client, lambda info: finished(info) is True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20, help="aborts for the failed->stable p99")
@@ -102,8 +116,10 @@ def main() -> None:
             samples: list[float] = []
             bad_runs: list[dict[str, Any]] = []
             for run in range(args.runs):
+                if run > 0:
+                    reset(rel, home)
                 outcome, load = rel.release(
-                    bad=True, analysis="builtin", timeout=400, rate=20, say=say, retry=run > 0
+                    bad=True, analysis="builtin", timeout=400, rate=20, say=say
                 )
                 last = last_canary_answer(load, outcome.canary)
                 after_abort = load.tallies(outcome.pushed_at + (outcome.aborted_at or 0))
@@ -111,7 +127,6 @@ def main() -> None:
                 failed = sum(t.failed for t in everything)
                 total = sum(t.total for t in everything)
                 record = {
-                    "from": "push" if run == 0 else "retry",
                     "verdict": outcome.verdict,
                     "to_abort_s": outcome.aborted_at,
                     "to_all_stable_s": None if last is None else last - outcome.pushed_at,

@@ -213,13 +213,13 @@ def follow(
     client: Client,
     load: LoadGenerator,
     *,
-    before: set[str],
     pushed_at: float,
     timeout: float,
     say: Callable[[str], None],
 ) -> Outcome:
-    """Print the release's progress until it ends; how it ended. ``before``: the
-    ReplicaSets before the push (the release's canary is a new one)."""
+    """Print the release's progress until it ends; how it ended. The release is judged
+    once a canary is seen running: what the stream shows first may be the state before the
+    push (an earlier abort, Degraded, or Healthy without a canary)."""
     outcome = Outcome(pushed_at=pushed_at)
     seen: dict[str, Any] = {"key": None, "new": False, "after": 0.0}
 
@@ -230,11 +230,7 @@ def follow(
         sets = info.get("replicaSets") or []
         canary = next((rs for rs in sets if rs.get("canary")), None)
         stable = next((rs for rs in sets if rs.get("stable")), None)
-        if (
-            canary is not None
-            and canary["objectMeta"]["name"] not in before
-            and finished(info) is None
-        ):
+        if canary is not None and finished(info) is None and not seen["new"]:
             seen["new"] = True
             outcome.canary = canary["objectMeta"]["name"]
         if stable is not None:
@@ -252,7 +248,14 @@ def follow(
                 say(f"         {analysis}")
         done = finished(info)
         runs = info.get("analysisRuns") or []
-        if seen["new"] and runs and runs[0]["status"] == "Failed" and not outcome.failed_seen_at:
+        revision = int(canary.get("revision") or 0) if canary else 0
+        current = [r for r in runs if int(r.get("revision") or 0) >= revision]
+        if (
+            seen["new"]
+            and current
+            and current[0]["status"] == "Failed"
+            and not outcome.failed_seen_at
+        ):
             outcome.failed_seen_at = time.monotonic()
         if seen["new"]:
             outcome.max_weight = max(outcome.max_weight, _canary_weight(info))
@@ -318,32 +321,21 @@ def release(
     timeout: float,
     rate: float,
     say: Callable[[str], None],
-    retry: bool = False,
 ) -> tuple[Outcome, LoadGenerator]:
-    """Push a release (``retry``: retry the aborted one instead) and follow it to its end."""
+    """Push a release and follow it to its end."""
     settings = Settings.from_env()
     template = choose_template(analysis)
     with Client() as client:
-        if not retry:
-            ensure_deployed(client, say, timeout)
+        ensure_deployed(client, say, timeout)
         url = service_url(client, timeout)
         load = LoadGenerator(url, rate=rate, max_seconds=timeout + 60)
         load.start()
         try:
-            before = {rs["objectMeta"]["name"] for rs in _info(client).get("replicaSets") or []}
-            if retry:
-                before = set()  # the aborted canary runs again
-                pushed_at = time.monotonic()
-                client.request("PUT", f"/api/v1/rollouts/{NAMESPACE}/{ROLLOUT}/retry", json={})
-                say(f"retried {ROLLOUT}; load on {url} at {rate:g} requests/s")
-            else:
-                commit_release(settings, bad=bad, template=template, say=say)
-                pushed_at = time.monotonic()
-                _sync(client)
-                say(f"synced {APP}; load on {url} at {rate:g} requests/s")
-            outcome = follow(
-                client, load, before=before, pushed_at=pushed_at, timeout=timeout, say=say
-            )
+            commit_release(settings, bad=bad, template=template, say=say)
+            pushed_at = time.monotonic()
+            _sync(client)
+            say(f"synced {APP}; load on {url} at {rate:g} requests/s")
+            outcome = follow(client, load, pushed_at=pushed_at, timeout=timeout, say=say)
             if outcome.aborted_at is not None:  # a few seconds more: the canary serves nothing
                 time.sleep(3)
         finally:
