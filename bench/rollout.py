@@ -12,7 +12,8 @@ generator (20 requests/s to the prod Service on 127.0.0.1), then prints:
     weight x the error rate;
   - from a failed measurement to 100 % of requests on stable, over ``--runs`` bad pushes
     (between two, ERROR_RATE=0.0 is pushed back, which returns prod to its stable template
-    at once): the time from the watch first showing the AnalysisRun Failed to the last
+    at once; each bad push spells 0.3 differently, 0.30, 0.300, so each has a new
+    ReplicaSet): the time from the watch first showing the AnalysisRun Failed to the last
     request the canary answered (negative when traffic had already moved when the stream
     delivered the change). p50 / p99 / max.
 
@@ -118,8 +119,15 @@ def main() -> None:
             for run in range(args.runs):
                 if run > 0:
                     reset(rel, home)
+                # 0.3, 0.30, 0.300...: the same rate, a new ConfigMap, so a new ReplicaSet
+                # each time (a reused one would carry the last run's requests in its stats).
                 outcome, load = rel.release(
-                    bad=True, analysis="builtin", timeout=400, rate=20, say=say
+                    bad=True,
+                    analysis="builtin",
+                    timeout=400,
+                    rate=20,
+                    say=say,
+                    error_rate="0.3" + "0" * run,
                 )
                 last = last_canary_answer(load, outcome.canary)
                 after_abort = load.tallies(outcome.pushed_at + (outcome.aborted_at or 0))

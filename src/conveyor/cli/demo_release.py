@@ -98,7 +98,12 @@ async def _build(settings: Settings, app_repo: Path, say: Callable[[str], None])
 
 
 def commit_release(
-    settings: Settings, *, bad: bool, template: str, say: Callable[[str], None]
+    settings: Settings,
+    *,
+    bad: bool,
+    template: str,
+    say: Callable[[str], None],
+    error_rate: str = BAD_ERROR_RATE,
 ) -> str:
     """Commit the release to the config repo (building a good one first); its message."""
     import asyncio
@@ -107,9 +112,9 @@ def commit_release(
     overlay = config_repo / "overlays" / "prod"
     _edit(overlay / "rollout.yaml", _TEMPLATE, template)
     if bad:
-        if not _edit(overlay / "kustomization.yaml", _ERROR_RATE, BAD_ERROR_RATE):
-            raise CliError("prod already runs with ERROR_RATE=0.3: release a good version first")
-        message = f"demo-prod: ERROR_RATE={BAD_ERROR_RATE} (a bad release)"
+        if not _edit(overlay / "kustomization.yaml", _ERROR_RATE, error_rate):
+            raise CliError(f"prod already runs with ERROR_RATE={error_rate}: release a good one")
+        message = f"demo-prod: ERROR_RATE={error_rate} (a bad release)"
     else:
         revision = asyncio.run(_build(settings, app_repo, say))
         _edit(overlay / "kustomization.yaml", _ERROR_RATE, "0.0")
@@ -221,7 +226,7 @@ def follow(
     once a canary is seen running: what the stream shows first may be the state before the
     push (an earlier abort, Degraded, or Healthy without a canary)."""
     outcome = Outcome(pushed_at=pushed_at)
-    seen: dict[str, Any] = {"key": None, "new": False, "after": 0.0}
+    seen: dict[str, Any] = {"key": None, "new": False, "after": 0.0, "stale": None}
 
     def on_info(info: dict[str, Any]) -> bool:
         elapsed = time.monotonic() - pushed_at
@@ -248,14 +253,14 @@ def follow(
                 say(f"         {analysis}")
         done = finished(info)
         runs = info.get("analysisRuns") or []
-        revision = int(canary.get("revision") or 0) if canary else 0
-        current = [r for r in runs if int(r.get("revision") or 0) >= revision]
-        if (
-            seen["new"]
-            and current
-            and current[0]["status"] == "Failed"
-            and not outcome.failed_seen_at
-        ):
+        if seen["stale"] is None:  # runs that had ended before the push are not this release's
+            seen["stale"] = {r["objectMeta"]["name"] for r in runs if r["status"] != "Running"}
+        failed = [
+            r
+            for r in runs
+            if r["status"] == "Failed" and r["objectMeta"]["name"] not in seen["stale"]
+        ]
+        if seen["new"] and failed and not outcome.failed_seen_at:
             outcome.failed_seen_at = time.monotonic()
         if seen["new"]:
             outcome.max_weight = max(outcome.max_weight, _canary_weight(info))
@@ -321,8 +326,9 @@ def release(
     timeout: float,
     rate: float,
     say: Callable[[str], None],
+    error_rate: str = BAD_ERROR_RATE,
 ) -> tuple[Outcome, LoadGenerator]:
-    """Push a release and follow it to its end."""
+    """Push a release and follow it to its end (``error_rate``: of a bad one)."""
     settings = Settings.from_env()
     template = choose_template(analysis)
     with Client() as client:
@@ -331,7 +337,7 @@ def release(
         load = LoadGenerator(url, rate=rate, max_seconds=timeout + 60)
         load.start()
         try:
-            commit_release(settings, bad=bad, template=template, say=say)
+            commit_release(settings, bad=bad, template=template, say=say, error_rate=error_rate)
             pushed_at = time.monotonic()
             _sync(client)
             say(f"synced {APP}; load on {url} at {rate:g} requests/s")
