@@ -48,14 +48,48 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
     return dict(containers[0])
 
 
+PROD_KINDS = {
+    ("ConfigMap", "demo-app-config"),
+    ("Service", "demo-app"),
+    ("Service", "demo-app-canary"),
+    ("AnalysisTemplate", "success-rate"),
+    ("AnalysisTemplate", "success-rate-builtin"),
+    ("Rollout", "demo-app"),
+}
+
+
+def by_kind_and_name(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Prod's objects by kind, the one named demo-app where a kind has several."""
+    named = {}
+    for obj in objects:
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "ConfigMap":
+            name = name.rsplit("-", 1)[0]
+        named[(obj["kind"], name)] = obj
+    assert set(named) == PROD_KINDS
+    return {
+        kind: obj for (kind, name), obj in named.items() if name in ("demo-app", "demo-app-config")
+    }
+
+
+def rendered_by_kind(env: str, objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Dev and staging run a Deployment; prod a Rollout (stored under "Deployment" here)."""
+    if env != "prod":
+        return by_kind(objects)
+    found = by_kind_and_name(objects)
+    found["Deployment"] = found.pop("Rollout")
+    return found
+
+
 @pytest.mark.parametrize("env", list(ENVS))
 async def test_each_overlay_renders_with_its_namespace_replicas_image_and_settings(
     env: str,
 ) -> None:
     replicas, log_level, memory, _ = ENVS[env]
-    objects = by_kind(await render(f"overlays/{env}"))
+    rendered = await render(f"overlays/{env}")
+    objects = rendered_by_kind(env, rendered)
     assert set(objects) == {"ConfigMap", "Deployment", "Service"}
-    assert {obj["metadata"]["namespace"] for obj in objects.values()} == {f"demo-{env}"}
+    assert {obj["metadata"]["namespace"] for obj in rendered} == {f"demo-{env}"}
 
     deployment, config = objects["Deployment"], objects["ConfigMap"]
     assert deployment["metadata"]["name"] == "demo-app"
@@ -80,7 +114,7 @@ async def test_each_overlay_renders_with_its_namespace_replicas_image_and_settin
 
 
 async def test_the_environments_differ_in_resources_and_settings() -> None:
-    rendered = {env: by_kind(await render(f"overlays/{env}")) for env in ENVS}
+    rendered = {env: rendered_by_kind(env, await render(f"overlays/{env}")) for env in ENVS}
     resources = [container(r["Deployment"])["resources"] for r in rendered.values()]
     settings = [r["ConfigMap"]["data"] for r in rendered.values()]
     assert all(a != b for i, a in enumerate(resources) for b in resources[i + 1 :])
@@ -134,3 +168,26 @@ async def test_each_application_renders_from_its_own_source() -> None:
         )
         manifests = (await Renderer().render(request)).manifests
         assert {m["metadata"]["namespace"] for m in manifests} == {app.spec.destination.namespace}
+
+
+async def test_prod_runs_the_seeds_canary_with_shortened_pauses_and_background_analysis() -> None:
+    objects = await render("overlays/prod", KustomizeOptions(images=("demo-app:abc123",)))
+    assert not [o for o in objects if o["kind"] == "Deployment"]
+    rollout = next(o for o in objects if o["kind"] == "Rollout")
+    assert container(rollout)["image"] == "demo-app:abc123"
+    canary = rollout["spec"]["strategy"]["canary"]
+    weights = [s["setWeight"] for s in canary["steps"] if "setWeight" in s]
+    assert weights == [10, 25, 50, 75]  # the seeds' steps
+    pauses = [s["pause"]["duration"] for s in canary["steps"] if "pause" in s]
+    assert pauses == ["10s"] * 4  # 2m/5m/10m/10m in the seeds: a release takes about a minute
+    assert (canary["stableService"], canary["canaryService"]) == ("demo-app", "demo-app-canary")
+    templates = {o["metadata"]["name"]: o for o in objects if o["kind"] == "AnalysisTemplate"}
+    assert canary["analysis"]["templates"][0]["templateName"] in templates
+    prom, builtin = (
+        templates[n]["spec"]["metrics"][0] for n in ("success-rate", "success-rate-builtin")
+    )
+    for metric in (prom, builtin):
+        assert metric["successCondition"] == "result[0] >= 0.95"
+        assert metric["failureLimit"] == 3
+    assert builtin["provider"]["plugin"]["conveyor/builtin"]["measure"] == "successRate"
+    assert "http_requests_total" in prom["provider"]["prometheus"]["query"]

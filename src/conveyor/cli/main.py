@@ -108,16 +108,46 @@ def version() -> None:
     typer.echo(f"conveyor {__version__}")
 
 
-@app.command()
+demo_app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback()
 def demo(
+    ctx: typer.Context,
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Keep serving until interrupted."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address of the API server."),
     port: int = typer.Option(8600, "--port", help="Port of the API server (0: any free port)."),
 ) -> None:
     """Deploy the seeds' service from Git to dev (and set up staging and prod), then serve."""
+    if ctx.invoked_subcommand is not None:
+        return
     from conveyor.cli import demo as demo_cmd  # imported here: keeps `conveyor --help` fast
 
     demo_cmd.run(keep_serving=serve, host=host, port=port)
+
+
+@demo_app.command("release")
+def demo_release(
+    bad: bool = typer.Option(
+        False, "--bad", help="Release a version that fails 30 % of requests (ERROR_RATE=0.3)."
+    ),
+    analysis: str = typer.Option(
+        "auto", "--analysis", help="auto, builtin or prometheus (auto: Prometheus if it runs)."
+    ),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the end."),
+    rate: float = typer.Option(20.0, "--rate", help="Load: requests per second to prod."),
+) -> None:
+    """Release a new version to prod as a canary (or a bad one with --bad) and watch it."""
+    from conveyor.cli import demo_release as release  # imported here: keeps --help fast
+    from conveyor.cli.client import CliError
+
+    try:
+        code = release.run(bad=bad, analysis=analysis, timeout=timeout, rate=rate, say=typer.echo)
+    except CliError as err:
+        typer.echo(f"error: {err.message}", err=True)
+        raise typer.Exit(err.code) from err
+    raise typer.Exit(code)
 
 
 def _argocd_bool(arg: str) -> str | None:
