@@ -61,6 +61,9 @@ class WriteBehind:
         self._clock = clock or SystemClock()
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._writing: asyncio.Future[None] | None = None
+        """The background write in progress: never cancelled halfway (a write cut off inside
+        its transaction would keep SQLite's write lock from every later one)."""
         self.failure: JournalFailure | None = None
         """Set while flushing fails; None once a flush goes through."""
 
@@ -115,6 +118,10 @@ class WriteBehind:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        writing, self._writing = self._writing, None
+        if writing is not None and not writing.done():
+            with contextlib.suppress(Exception):  # the barrier below reports a failure
+                await writing
         await self.barrier()
 
     async def _run(self) -> None:
@@ -123,8 +130,11 @@ class WriteBehind:
             await self._dirty.wait()
             await asyncio.sleep(delay)
             self._dirty.clear()
+            self._writing = asyncio.ensure_future(self.barrier())
             try:
-                await self.barrier()
+                await asyncio.shield(self._writing)
+            except asyncio.CancelledError:
+                raise  # stop() waits for the write itself
             except Exception:  # reported by barrier(); try again, backing off
                 self._dirty.set()
                 delay = min(delay * 2, self.retry_cap)
