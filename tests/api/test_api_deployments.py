@@ -59,6 +59,7 @@ def test_deployments_are_listed_filtered_and_guarded(live: Live, api: httpx.Clie
         "revision": "1" * 40, "appCommit": None, "initiator": "automated", "username": "",
         "phase": "Succeeded", "message": "", "startedAt": "2026-12-05T09:00:00Z",
         "finishedAt": "2026-12-05T09:00:20Z", "servedAt": "2026-12-05T09:01:00Z",
+        "appCommitAt": None, "leadTimeSeconds": None,
     }  # fmt: skip
     assert ours[2]["finishedAt"] is None and ours[2]["servedAt"] is None
 

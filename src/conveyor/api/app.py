@@ -28,6 +28,7 @@ from conveyor.api import (
     routes_logs,
     routes_operations,
     routes_projects,
+    routes_promotions,
     routes_repos,
     routes_resources,
     routes_rollouts,
@@ -48,7 +49,7 @@ from conveyor.bootstrap import engine, local_target
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import NotFoundError
 from conveyor.settings import Settings
-from conveyor.store import CiRunStore, TokenStore, open_database
+from conveyor.store import CiRunStore, PromotionStore, TokenStore, open_database
 from conveyor.targets.local.kubelet import KubeletOptions
 
 
@@ -130,6 +131,7 @@ def create_app(
                     events=events,
                     artifacts=ArtifactStore(settings.artifacts_dir),
                     ci_runs=CiRunStore(database),
+                    promotions=PromotionStore(database),
                     webhook_secret=webhook_secret or webhook.load_secret(settings),
                 )
                 app.state.context = context
@@ -170,6 +172,7 @@ def create_app(
         routes_repos,
         routes_artifacts,
         routes_ci,
+        routes_promotions,
         routes_clusters,
         routes_stream,
         routes_account,

@@ -17,7 +17,7 @@ from conveyor.api.metrics import Metrics
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.controller import Controller
 from conveyor.settings import Settings
-from conveyor.store import CiRunStore, TokenStore
+from conveyor.store import CiRunStore, PromotionStore, TokenStore
 
 
 @dataclass
@@ -32,6 +32,8 @@ class ApiContext:
     artifacts: ArtifactStore
     ci_runs: CiRunStore | None = None
     """Where CI runs are recorded (``/api/v1/ci/runs``)."""
+    promotions: PromotionStore | None = None
+    """Where promotions are recorded (``/api/v1/promotions``)."""
     ci_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     """CI runs in progress, owned until they end."""
     webhook_secret: str | None = None

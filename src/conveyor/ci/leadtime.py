@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from conveyor.ci.writeback import APP_COMMIT_DATE_TRAILER, APP_COMMIT_TRAILER
+from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER, APP_COMMIT_TRAILER
 
 
 @dataclass(frozen=True)

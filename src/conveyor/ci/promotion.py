@@ -17,7 +17,9 @@ environment's config by write-back, when every gate holds (Kargo's verification,
 
 A refusal names the gates that failed. A promotion is recorded in the config commit itself
 (Git is the record that cannot drift): trailers name the environments, the tag, who promoted
-and every gate with what it saw, next to the app commit carried over from the source.
+and every gate with what it saw, next to the app commit carried over from the source. Each
+attempt, refused ones too, is also a ``PromotionRecord`` that the server keeps
+(``/api/v1/promotions``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ import yaml
 
 from conveyor.ci.imageupdater import read_config
 from conveyor.ci.writeback import (
-    APP_COMMIT_DATE_TRAILER,
-    APP_COMMIT_TRAILER,
     RUN_TRAILER,
     Author,
     Checkout,
@@ -44,21 +44,28 @@ from conveyor.ci.writeback import (
 )
 from conveyor.ci.yamledit import image_name
 from conveyor.errors import ConveyorError, ValidationError
+from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER, APP_COMMIT_TRAILER
 from conveyor.policy.rego import evaluate, load_bundle
 
 PIPELINE_FILE = ".conveyor/promotion.yaml"
 PROMOTION_TRAILER = "Conveyor-Promotion"
 PROMOTED_BY_TRAILER = "Conveyor-Promoted-By"
 GATE_TRAILER = "Conveyor-Gate"
+PROMOTED = "promoted"
+REFUSED = "refused"
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 class PromotionRefused(ConveyorError):
-    """A gate did not hold; the message names every one that failed."""
+    """A gate did not hold; the message names every one that failed. ``record`` is the
+    refusal as it is kept (``outcome`` refused), when the promotion got as far as the gates."""
 
-    def __init__(self, message: str, gates: Sequence[GateCheck]) -> None:
+    def __init__(
+        self, message: str, gates: Sequence[GateCheck], record: PromotionRecord | None = None
+    ) -> None:
         super().__init__(message)
         self.gates = list(gates)
+        self.record = record
 
 
 def parse_duration(text: str | int) -> timedelta:
@@ -262,14 +269,17 @@ def check_gates(
     return tag, gates
 
 
-def refuse_unless_held(target: Environment, gates: Sequence[GateCheck]) -> None:
+def refuse_unless_held(
+    target: Environment, gates: Sequence[GateCheck], refusal: PromotionRecord | None = None
+) -> None:
+    """Raise PromotionRefused naming every failed gate (with ``refusal`` as its record)."""
     failed = [g for g in gates if not g.held]
     if failed:
-        raise PromotionRefused(
-            f"promotion to {target.name} refused: "
-            + "; ".join(f"gate {g.name} failed: {g.detail}" for g in failed),
-            gates,
+        message = f"promotion to {target.name} refused: " + "; ".join(
+            f"gate {g.name} failed: {g.detail}" for g in failed
         )
+        record = replace(refusal, outcome=REFUSED, message=message) if refusal else None
+        raise PromotionRefused(message, gates, record)
 
 
 def promotion_trailers(
@@ -297,15 +307,30 @@ class PromotionRecord:
     commit: str
     branch: str
     app_commit: str = ""
+    app: str = ""
+    """The target environment's Application."""
+    outcome: str = PROMOTED
+    """``promoted``, or ``refused`` (then ``commit`` is "" and ``message`` says why)."""
+    message: str = ""
+
+    @property
+    def failed_gates(self) -> list[str]:
+        return [g.name for g in self.gates if not g.held]
 
     def to_dict(self) -> dict[str, Any]:
+        """The API's shape (``/api/v1/promotions``; the store keeps it as it is)."""
         return {
             "pipeline": self.pipeline,
+            "app": self.app,
             "from": self.source,
             "to": self.target,
-            "image": f"{self.image}:{self.tag}",
+            "image": f"{self.image}:{self.tag}" if self.tag else self.image,
+            "tag": self.tag,
             "promotedBy": self.user,
             "promotedAt": self.at.isoformat(),
+            "outcome": self.outcome,
+            "failedGates": self.failed_gates,
+            "message": self.message,
             "gates": [{"name": g.name, "held": g.held, "detail": g.detail} for g in self.gates],
             "commit": self.commit,
             "branch": self.branch,
@@ -335,10 +360,19 @@ async def promote(
         pipeline, source, target, states[source.name], states[target.name],
         image=image, now=now, approved=approved,
     )  # fmt: skip
-    refuse_unless_held(target, gates)
+    app_name = str((target_app.get("metadata") or {}).get("name") or target.application)
+    refusal = PromotionRecord(
+        pipeline.name, source.name, target.name, image, tag, user, now, tuple(gates),
+        "", "", app=app_name, outcome=REFUSED,
+    )  # fmt: skip
+    refuse_unless_held(target, gates, refusal)
     pinned = pin_reason(target_app)
     if pinned:
-        raise PromotionRefused(f"promotion to {target.name} refused: {pinned}", gates)
+        message = f"promotion to {target.name} refused: {pinned}"
+        pin = GateCheck("unpinned", False, pinned)
+        raise PromotionRefused(
+            message, gates, replace(refusal, gates=(*gates, pin), message=message)
+        )
     request, _ = request_for(target_app, {image: tag}, author=author)
     source_revision = str(
         ((states[source.name].application.get("status") or {}).get("sync") or {}).get("revision")
@@ -359,5 +393,5 @@ async def promote(
         result = await checkout.land()
     return PromotionRecord(
         pipeline.name, source.name, target.name, image, tag, user, now, tuple(gates),
-        result.commit, result.branch, checkout.request.app_commit,
+        result.commit, result.branch, checkout.request.app_commit, app=app_name,
     )  # fmt: skip

@@ -25,13 +25,10 @@ from conveyor.ci import yamledit
 from conveyor.ci.imageupdater import TagEdit, TargetKind, UpdaterConfig, read_config
 from conveyor.errors import ConveyorError, ValidationError
 from conveyor.gitrun import GitOutput, HttpCredentials, run_git
+from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER, APP_COMMIT_TRAILER
 
-APP_COMMIT_TRAILER = "Conveyor-App-Commit"
-"""Trailer naming the app repository commit the tag was built from."""
 RUN_TRAILER = "Conveyor-Run"
 """Trailer naming the pipeline run that built it."""
-APP_COMMIT_DATE_TRAILER = "Conveyor-App-Commit-Date"
-"""Trailer with the app commit's time (ISO 8601): lead time runs from it."""
 GIT_TIMEOUT = 120.0
 DEFAULT_ATTEMPTS = 5
 

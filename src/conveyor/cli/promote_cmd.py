@@ -3,7 +3,8 @@
 Run in a checkout of the config repository: the pipeline comes from its
 ``.conveyor/promotion.yaml``. The server says what each environment runs, since when it
 serves it (the deployment record), and its rendered manifests; conveyor.ci.promotion checks
-the gates and commits the tag. A refusal exits 1 and names every gate that failed.
+the gates and commits the tag. The server records every attempt (``/api/v1/promotions``,
+refusals too). A refusal exits 1 and names every gate that failed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import typer
 from conveyor.ci.promotion import (
     PIPELINE_FILE,
     EnvironmentState,
+    Pipeline,
+    PromotionRecord,
     PromotionRefused,
     load_pipelines,
     promote,
@@ -74,25 +77,8 @@ def promote_cmd(
     if app not in pipelines:
         raise CliError(f"{pipeline_file} has no pipeline {app!r} ({', '.join(pipelines)})")
     pipeline = pipelines[app]
-    try:
-        source, target = pipeline.step_to(to)
-        with Client() as client:
-            states = {
-                source.name: environment_state(client, source.application, manifests=False),
-                target.name: environment_state(client, target.application, manifests=True),
-            }
-        record = asyncio.run(
-            promote(
-                pipeline, to, states, user=user or getpass.getuser(),
-                approved=approve, now=datetime.now(UTC),
-            )
-        )  # fmt: skip
-    except PromotionRefused as err:
-        for gate in err.gates:
-            typer.echo(f"{'held  ' if gate.held else 'FAILED'} {gate.name}: {gate.detail}")
-        raise CliError(str(err)) from err
-    except ConveyorError as err:
-        raise CliError(str(err)) from err
+    with Client() as client:
+        record = _promote(client, pipeline, to, approve, user or getpass.getuser())
     if output_json:
         typer.echo(json.dumps(record.to_dict(), indent=2))
         return
@@ -102,3 +88,39 @@ def promote_cmd(
         f"promoted {record.image}:{record.tag} from {record.source} to {record.target}: "
         f"{record.branch} {record.commit}"
     )
+
+
+def _promote(
+    client: Client, pipeline: Pipeline, to: str, approve: bool, user: str
+) -> PromotionRecord:
+    """Check the gates and commit; either way, the server records the attempt."""
+    try:
+        source, target = pipeline.step_to(to)
+        states = {
+            source.name: environment_state(client, source.application, manifests=False),
+            target.name: environment_state(client, target.application, manifests=True),
+        }
+        record = asyncio.run(
+            promote(pipeline, to, states, user=user, approved=approve, now=datetime.now(UTC))
+        )
+    except PromotionRefused as err:
+        for gate in err.gates:
+            typer.echo(f"{'held  ' if gate.held else 'FAILED'} {gate.name}: {gate.detail}")
+        if err.record is not None:
+            record_promotion(client, err.record)
+        raise CliError(str(err)) from err
+    except ConveyorError as err:
+        raise CliError(str(err)) from err
+    record_promotion(client, record)
+    return record
+
+
+def record_promotion(client: Client, record: PromotionRecord) -> None:
+    """POST the attempt to ``/api/v1/promotions``; a failure is said, never hidden (the
+    promotion itself is in Git either way)."""
+    try:
+        stored = client.post("/api/v1/promotions", record.to_dict())
+    except CliError as err:
+        typer.echo(f"warning: the server did not record this promotion: {err}", err=True)
+        return
+    typer.echo(f"recorded as promotion {stored['id']} ({record.outcome})", err=True)

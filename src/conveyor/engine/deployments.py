@@ -171,6 +171,8 @@ class DeploymentRecorder:
             phase=event.phase,
             message=event.message,
             finished_at=event.finished_at,
+            app_commit=event.app_commit.sha,
+            app_commit_at=event.app_commit.at,
         )
         self._put(f"end of {event.app} operation {event.operation_id}", deployment)
         seen = self._seen.get(event.app)

@@ -10,10 +10,12 @@ must not block (hand slow work to a task or a queue).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
+
+from conveyor.model.trailers import AppCommit
 
 
 class Initiator(StrEnum):
@@ -79,6 +81,8 @@ class OperationFinished:
     dry_run: bool
     started_at: datetime
     finished_at: datetime
+    app_commit: AppCommit = field(default_factory=AppCommit)
+    """The app commit ``revision`` names in its trailers (CI write-back), if any."""
 
 
 @dataclass(frozen=True)

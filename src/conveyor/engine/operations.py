@@ -32,6 +32,7 @@ from conveyor.engine.tasks import TaskOwner
 from conveyor.engine.validation import check_project, check_source
 from conveyor.errors import ConveyorError, ValidationError
 from conveyor.logging import get_logger
+from conveyor.model import trailers
 from conveyor.model.application import Application
 from conveyor.model.appproject import AppProject
 from conveyor.model.objects import ObjectKey
@@ -51,6 +52,7 @@ from conveyor.model.status import (
     SyncResult,
 )
 from conveyor.model.syncoptions import SyncOptions
+from conveyor.model.trailers import AppCommit
 from conveyor.source import is_full_sha
 
 log = get_logger(component="operations")
@@ -378,6 +380,7 @@ class OperationRunner:
         username: str,
     ) -> None:
         sync = Operation.from_dict(record.operation).sync
+        app_commit = await self._app_commit(state, sync, revision)
         result = SyncResult(
             revision=revision,
             resources=[ResourceResult.from_dict(r) for r in outcome.resources],
@@ -432,9 +435,26 @@ class OperationRunner:
                 dry_run=sync.dry_run,
                 started_at=record.started_at,
                 finished_at=finished,
+                app_commit=app_commit,
             )
         )
         self._requeue(state.name)
+
+    async def _app_commit(self, state: AppState, sync: SyncOperation, revision: str) -> AppCommit:
+        """The app commit the synced config commit names in its trailers (CI write-back)."""
+        if not revision:
+            return AppCommit()
+        try:
+            own = sync.source is None or sync.source == state.compared_to["source"]
+            source = state.app.spec.source if own else _source(sync.source)
+            if source.chart:
+                return AppCommit()  # a Helm repository's chart version: no commit
+            return trailers.app_commit(
+                await self.comparer.repos.commit_trailers(source.repo_url, revision)
+            )
+        except ConveyorError as err:  # the deployment is recorded anyway, without it
+            log.warning("could not read the commit's trailers", app=state.name, error=str(err))
+            return AppCommit()
 
 
 def _source(raw: dict[str, Any] | None) -> Source:

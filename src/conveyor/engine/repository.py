@@ -98,6 +98,9 @@ class DeploymentInput:
     message: str = ""
     finished_at: datetime | None = None
     """None while it runs."""
+    app_commit: str = ""
+    """The app commit the synced commit names (known at the end; "" when none)."""
+    app_commit_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ class DeploymentRecord:
     revision: str
     """The config commit synced to ("" when the operation failed before resolving one)."""
     app_commit: str | None
-    """The application commit behind ``revision``; None until CI write-back records it."""
+    """The application commit behind ``revision`` (its ``Conveyor-App-Commit`` trailer, which
+    CI write-back writes); None when the commit names none."""
     initiator: Initiator
     username: str
     phase: str
@@ -121,6 +125,15 @@ class DeploymentRecord:
     finished_at: datetime | None
     served_at: datetime | None
     """The first moment the app was Healthy and Synced at ``revision`` after the operation."""
+    app_commit_at: datetime | None = None
+    """The app commit's time (``Conveyor-App-Commit-Date``)."""
+
+    @property
+    def lead_time(self) -> float | None:
+        """Seconds from the app commit to serving (DORA's lead time for changes), if known."""
+        if self.served_at is None or self.app_commit_at is None:
+            return None
+        return (self.served_at - self.app_commit_at).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
         """The API's shape (camelCase, RFC 3339 times, null when not known)."""
@@ -136,6 +149,7 @@ class DeploymentRecord:
             },
             "revision": self.revision,
             "appCommit": self.app_commit,
+            "appCommitAt": _iso(self.app_commit_at) if self.app_commit_at else None,
             "initiator": str(self.initiator),
             "username": self.username,
             "phase": self.phase,
@@ -143,6 +157,7 @@ class DeploymentRecord:
             "startedAt": _iso(self.started_at),
             "finishedAt": _iso(self.finished_at) if self.finished_at else None,
             "servedAt": _iso(self.served_at) if self.served_at else None,
+            "leadTimeSeconds": self.lead_time,
         }
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from conveyor.clock import Clock, SystemClock
 from conveyor.gitrun import DEFAULT_LIMITS, HttpCredentials, NetworkLimits
 from conveyor.logging import get_logger
+from conveyor.model import trailers
 from conveyor.model.revisions import may_be_short_sha
 from conveyor.source.catfile import ObjectReader
 from conveyor.source.errors import GitError, InvalidSourceError, RevisionNotFoundError
@@ -302,6 +303,18 @@ class RepoCache:
         """Write the files under ``path`` at ``sha`` into ``dest`` (new or empty); return it."""
         files = await self._read_files(url, sha, path)
         return await asyncio.to_thread(write_files, files, dest)
+
+    async def commit_trailers(self, url: str, sha: str) -> dict[str, str]:
+        """The ``Conveyor-*`` trailers of commit ``sha`` (git parses them), {} when it has
+        none; the mirror must hold the commit (``resolve`` fetched it)."""
+        url = validate_repo_url(url)
+        sha = validate_sha(sha)
+        mirror = self._mirror(url)
+        out = await run_git(
+            ["show", "-s", "--format=%(trailers:only,unfold)", sha, "--"],
+            git_dir=mirror.path, env=self._env, url=url,
+        )  # fmt: skip
+        return trailers.parse(out)
 
     # -- ls-remote -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from conveyor.store.ci_runs import CiRunStore
 from conveyor.store.db import Database, dumps_json, mask_url, open_database
 from conveyor.store.engine_store import EngineStore
+from conveyor.store.promotions import PromotionStore
 from conveyor.store.runtime_state import RuntimeStateStore
 from conveyor.store.tables import Base, DeploymentRow, RuntimeObject, RuntimePort
 from conveyor.store.tokens import TokenInfo, TokenStore, hash_token
@@ -20,6 +21,7 @@ __all__ = [
     "Database",
     "DeploymentRow",
     "EngineStore",
+    "PromotionStore",
     "RuntimeObject",
     "RuntimePort",
     "RuntimeStateStore",

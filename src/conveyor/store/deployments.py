@@ -43,6 +43,7 @@ def to_record(row: DeploymentRow) -> DeploymentRecord:
         started_at=as_utc(row.started_at),
         finished_at=as_utc(row.finished_at) if row.finished_at is not None else None,
         served_at=as_utc(row.served_at) if row.served_at is not None else None,
+        app_commit_at=as_utc(row.app_commit_at) if row.app_commit_at is not None else None,
     )
 
 
@@ -68,6 +69,9 @@ async def record(session: AsyncSession, given: DeploymentInput) -> DeploymentRec
             return to_record(row)  # the same start again (a resumed operation)
         row.phase, row.message, row.finished_at = given.phase, given.message, given.finished_at
         row.revision = given.revision or row.revision
+        row.app_commit = given.app_commit or row.app_commit
+        if given.app_commit_at is not None:
+            row.app_commit_at = as_utc(given.app_commit_at)
         await session.flush()
         return to_record(row)
     if (
@@ -85,7 +89,8 @@ async def record(session: AsyncSession, given: DeploymentInput) -> DeploymentRec
         dest_name=given.destination.name,
         dest_namespace=given.destination.namespace,
         revision=given.revision,
-        app_commit=None,
+        app_commit=given.app_commit or None,
+        app_commit_at=as_utc(given.app_commit_at) if given.app_commit_at is not None else None,
         initiator=str(given.initiator),
         username=given.username,
         phase=given.phase,

@@ -158,7 +158,10 @@ class DeploymentRow(Base):
     revision: Mapped[str] = mapped_column(Text)
     """The config commit synced to ("" until known)."""
     app_commit: Mapped[str | None] = mapped_column(Text, nullable=True)
-    """The application commit behind ``revision`` (filled by CI write-back; None if unknown)."""
+    """The application commit behind ``revision``: the config commit's ``Conveyor-App-Commit``
+    trailer, written by CI write-back (None when the commit has none)."""
+    app_commit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """The app commit's time (``Conveyor-App-Commit-Date``): lead time runs from it."""
     initiator: Mapped[str] = mapped_column(Text)
     username: Mapped[str] = mapped_column(Text)
     phase: Mapped[str] = mapped_column(Text)
@@ -185,3 +188,35 @@ class CiRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     """The whole run as ``conveyor.ci`` writes it (stages, scrubbed findings, logs)."""
+
+
+class PromotionRow(Base):
+    """One ``conveyor promote``: promoted or refused, with every gate's verdict."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline: Mapped[str] = mapped_column(Text, index=True)
+    app: Mapped[str] = mapped_column(Text, index=True)
+    """The target environment's Application."""
+    from_env: Mapped[str] = mapped_column(Text)
+    to_env: Mapped[str] = mapped_column(Text)
+    image: Mapped[str] = mapped_column(Text)
+    tag: Mapped[str] = mapped_column(Text)
+    """The tag promoted ("" when the source ran none)."""
+    promoted_by: Mapped[str] = mapped_column(Text)
+    """Who asked (the CLI's user)."""
+    recorded_by: Mapped[str] = mapped_column(Text)
+    """The API token that recorded it ("" when recorded without the API)."""
+    promoted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    outcome: Mapped[str] = mapped_column(Text)
+    """``promoted`` or ``refused``."""
+    failed_gates: Mapped[str] = mapped_column(Text)
+    """Names of the gates that failed, comma-separated ("" when promoted)."""
+    message: Mapped[str] = mapped_column(Text)
+    gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """Each gate as ``{"name", "held", "detail"}``."""
+    commit: Mapped[str] = mapped_column(Text)
+    """The config commit that promoted ("" when refused)."""
+    branch: Mapped[str] = mapped_column(Text)
+    app_commit: Mapped[str] = mapped_column(Text)
