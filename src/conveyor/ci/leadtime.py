@@ -5,6 +5,10 @@ when it began serving a config revision (``servedAt``); that config commit's tra
 by write-back and carried over by promotion, name the app commit and its time
 (``Conveyor-App-Commit``, ``Conveyor-App-Commit-Date``). The difference is the lead time of
 that change into that environment.
+
+The engine reads those trailers off each commit it syncs, so the deployment record itself
+names the app commit and its time (``appCommit``, ``appCommitAt``): ``from_record`` needs no
+config checkout.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER, APP_COMMIT_TRAILER
 
@@ -42,3 +47,19 @@ def lead_time(
             committed = None
     took = served_at - committed if served_at is not None and committed is not None else None
     return LeadTime(environment, revision, trailers.get(APP_COMMIT_TRAILER, ""), served_at, took)
+
+
+def _moment(text: Any) -> datetime | None:
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+
+
+def from_record(environment: str, record: Mapping[str, Any]) -> LeadTime | None:
+    """The lead time of one deployment record (``/api/v1/deployments``' shape); None when
+    the record names no app commit (its config commit had no trailers)."""
+    if not record.get("appCommit"):
+        return None
+    served, committed = _moment(record.get("servedAt")), _moment(record.get("appCommitAt"))
+    took = served - committed if served is not None and committed is not None else None
+    return LeadTime(
+        environment, str(record.get("revision", "")), str(record["appCommit"]), served, took
+    )

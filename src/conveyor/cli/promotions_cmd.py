@@ -1,38 +1,81 @@
-"""``conveyor promotions PIPELINE``: where each environment stands, and its lead time.
+"""``conveyor promotions [PIPELINE]``: the promotion history, and where each environment stands.
 
-For each environment of a pipeline (``.conveyor/promotion.yaml``): the tag it runs, when it
-began serving its revision (the deployment record), the app commit behind it and the lead time
-from that commit (conveyor.ci.leadtime), read from the config checkout's commit trailers.
+By default the history the server recorded (``/api/v1/promotions``): each attempt, promoted
+or refused, who asked, when, and the gate that failed. ``--status`` shows instead, for each
+environment of a pipeline (``.conveyor/promotion.yaml``): the tag it runs, when it began
+serving its revision, the app commit behind it and the lead time from that commit. Both come
+from the deployment record when it names the app commit (the engine reads the synced commit's
+trailers); otherwise from the config checkout's commit trailers (conveyor.ci.leadtime).
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from conveyor.ci.leadtime import lead_time
+from conveyor.ci.leadtime import from_record, lead_time
 from conveyor.ci.promotion import PIPELINE_FILE, load_pipelines, promoted_image, running_tag
 from conveyor.ci.writeback import commit_trailers
 from conveyor.cli import output
 from conveyor.cli.client import Client, CliError
-from conveyor.cli.output import handle_errors
+from conveyor.cli.output import Output, OutputOpt, handle_errors
 from conveyor.cli.promote_cmd import environment_state
 from conveyor.errors import ConveyorError
 
-COLUMNS = ["ENV", "APP", "TAG", "SERVED", "APP COMMIT", "LEAD TIME"]
+STATUS_COLUMNS = ["ENV", "APP", "TAG", "SERVED", "APP COMMIT", "LEAD TIME"]
+HISTORY_COLUMNS = ["ID", "WHEN", "PIPELINE", "FROM", "TO", "TAG", "OUTCOME", "BY", "GATES"]
 
 
 @handle_errors
 def promotions_cmd(
-    pipeline_name: Annotated[str, typer.Argument(help="Pipeline name.")],
+    pipeline_name: Annotated[
+        str | None, typer.Argument(help="Pipeline name (or a target app): only its promotions.")
+    ] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", help="Only promotions into this environment.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, the newest.")] = 100,
+    status: Annotated[
+        bool, typer.Option("--status", help="Each environment's tag, servedAt and lead time.")
+    ] = False,
     repo: Annotated[Path, typer.Option("--repo", help="The config repository checkout.")] = Path(
         "."
     ),
+    output_format: OutputOpt = Output.table,
 ) -> None:
-    """Each environment's running tag, servedAt, app commit and lead time."""
+    """The promotion history (oldest first), or with --status where each environment stands."""
+    if status:
+        if pipeline_name is None:
+            raise CliError("--status needs the PIPELINE")
+        _status(pipeline_name, repo)
+        return
+    with Client() as client:
+        items = client.get("/api/v1/promotions", app=pipeline_name, env=env, limit=limit)
+    if output.dump(items["items"], output_format):
+        return
+    output.print_table(HISTORY_COLUMNS, [_history_row(i) for i in items["items"]])
+
+
+def _history_row(item: dict[str, Any]) -> list[str]:
+    failed = item.get("failedGates") or []
+    gates = "failed: " + ", ".join(failed) if failed else f"{len(item.get('gates') or [])} held"
+    return [
+        str(item.get("id", "")),
+        str(item.get("promotedAt", "")),
+        str(item.get("pipeline", "")),
+        str(item.get("from", "")),
+        str(item.get("to", "")),
+        str(item.get("tag") or "-"),
+        str(item.get("outcome", "")),
+        str(item.get("promotedBy", "")),
+        gates,
+    ]
+
+
+def _status(pipeline_name: str, repo: Path) -> None:
     try:
         pipelines = load_pipelines((repo / PIPELINE_FILE).read_text())
     except OSError as err:
@@ -48,8 +91,12 @@ def promotions_cmd(
             state = environment_state(client, env.application, manifests=False)
             status = state.application.get("status") or {}
             revision = str((status.get("sync") or {}).get("revision") or "")
-            trailers = asyncio.run(commit_trailers(repo.resolve(), revision))
-            measured = lead_time(env.name, revision, state.served_at, trailers)
+            records = client.get("/api/v1/deployments", app=env.application)["items"]
+            newest = next((r for r in reversed(records) if r.get("revision") == revision), None)
+            measured = from_record(env.name, newest) if newest else None
+            if measured is None:
+                trailers = asyncio.run(commit_trailers(repo.resolve(), revision))
+                measured = lead_time(env.name, revision, state.served_at, trailers)
             image = promoted_image(pipeline, state.application)
             rows.append([
                 env.name, env.application, running_tag(state.application, image) or "-",
@@ -57,4 +104,4 @@ def promotions_cmd(
                 measured.app_commit[:12] or "-",
                 str(measured.lead_time) if measured.lead_time is not None else "-",
             ])  # fmt: skip
-    output.print_table(COLUMNS, rows)
+    output.print_table(STATUS_COLUMNS, rows)
