@@ -11,12 +11,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from conveyor.errors import ValidationError as ConveyorValidationError
 from conveyor.model import yamldocs
 
 PIPELINE_FILE = ".conveyor/pipeline.yaml"
+PROMOTION_FILE = ".conveyor/promotion.yaml"
+"""Where a config repository declares its environments (``conveyor.ci.promotion``)."""
 DEFAULT_OSV_URL = "https://api.osv.dev/v1/query"
 
 
@@ -65,11 +67,37 @@ class AuditConfig(StageConfig):
     timeout: int = Field(default=15, ge=1, le=600)
 
 
+class PolicyConfig(StageConfig):
+    bundle: str = "default"
+    """``default`` (Conveyor's bundle: the seeds' rules) or a directory of ``*.rego`` files
+    inside the repository."""
+
+
+class PreviewConfig(StageConfig):
+    base: str | None = None
+    """The revision the commit is compared with; default its first parent."""
+
+
+Kind = Literal["app", "config"]
+APP: Kind = "app"
+CONFIG: Kind = "config"
+_CONFIG_ONLY = frozenset({"policy", "preview"})
+_BOTH = frozenset({"name", "kind", "timeout"})
+
+
 class PipelineConfig(_Strict):
     """The whole file."""
 
     name: str | None = None
     """The artifact name; default the repository directory's name."""
+    kind: Kind = APP
+    """``app``: build an artifact (the default); ``config``: a config repository's pipeline,
+    policy and preview of what each commit changes (``conveyor.ci.configstages``). A file
+    without ``kind`` in a tree that holds ``.conveyor/promotion.yaml`` is a config one."""
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    """Config pipelines: the policy bundle over every app the commit touches."""
+    preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    """Config pipelines: the rendered diff of every app the commit touches."""
     secrets: StageConfig = Field(default_factory=StageConfig)
     lint: StageConfig = Field(default_factory=StageConfig)
     types: TypesConfig = Field(default_factory=TypesConfig)
@@ -84,6 +112,18 @@ class PipelineConfig(_Strict):
     timeout: int = Field(default=900, ge=10, le=6 * 3600)
     """Seconds one tool may run."""
 
+    @model_validator(mode="after")
+    def _stages_of_its_kind(self) -> PipelineConfig:
+        """A stage key of the other kind of pipeline would be taken and ignored: refused."""
+        given = self.model_fields_set - _BOTH
+        other = given - _CONFIG_ONLY if self.kind == CONFIG else given & _CONFIG_ONLY
+        if other:
+            raise ValueError(
+                f"{', '.join(sorted(other))}: not a stage of a {self.kind} pipeline (kind: "
+                f"{self.kind}; {'app' if self.kind == CONFIG else 'config'} pipelines have it)"
+            )
+        return self
+
     def stage(self, name: str) -> StageConfig:
         """The options of stage ``name``; stages without options get the defaults."""
         value = getattr(self, name.replace("-", "_"), None)
@@ -91,12 +131,17 @@ class PipelineConfig(_Strict):
 
 
 def load(tree: Path) -> PipelineConfig:
-    """The pipeline file of an exported tree, or the defaults when it has none."""
+    """The pipeline file of an exported tree, or the defaults when it has none (a config
+    pipeline's when the tree holds ``.conveyor/promotion.yaml``)."""
     path = tree / PIPELINE_FILE
+    default_kind = CONFIG if (tree / PROMOTION_FILE).is_file() else APP
     if not path.is_file():
-        return PipelineConfig()
+        return PipelineConfig(kind=default_kind)
     try:
         documents = list(yamldocs.load_stream(path.read_text(encoding="utf-8")))
-        return PipelineConfig.model_validate(documents[0] if documents and documents[0] else {})
+        data = documents[0] if documents and documents[0] else {}
+        if isinstance(data, dict):
+            data = {"kind": default_kind, **data}
+        return PipelineConfig.model_validate(data)
     except (yamldocs.YamlError, ValidationError, UnicodeDecodeError) as err:
         raise ConveyorValidationError(f"{PIPELINE_FILE} is not valid: {err}") from err

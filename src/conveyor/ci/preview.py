@@ -144,29 +144,55 @@ def diff_objects(base: Iterable[Object], head: Iterable[Object]) -> list[ObjectC
     return changes
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """One Application rendered at both revisions (None: its path is not in that tree)."""
+
+    app: str
+    path: str
+    application: Mapping[str, Any]
+    base: list[Object] | None
+    head: list[Object] | None
+    error: str = ""
+    """A render failure at either revision."""
+
+
+async def render_trees(base: Path, head: Path) -> list[Rendered]:
+    """Every Application found in either tree, rendered in both (apps in neither left out)."""
+    apps = {**find_applications(base), **find_applications(head)}
+    found: list[Rendered] = []
+    for name, application in sorted(apps.items()):
+        path = str(((application.get("spec") or {}).get("source") or {}).get("path") or ".")
+        try:
+            before, after = await render(base, application), await render(head, application)
+        except ConveyorError as err:
+            found.append(Rendered(name, path, application, None, None, str(err)))
+            continue
+        if before is not None or after is not None:
+            found.append(Rendered(name, path, application, before, after))
+    return found
+
+
+def previews_of(rendered: Iterable[Rendered]) -> list[AppPreview]:
+    """The apps whose rendered manifests differ (or that fail to render), with their diffs."""
+    previews: list[AppPreview] = []
+    for r in rendered:
+        if r.error:
+            previews.append(AppPreview(r.app, r.path, error=r.error))
+            continue
+        changes = diff_objects(r.base or [], r.head or [])
+        if changes:
+            previews.append(AppPreview(r.app, r.path, changes))
+    return previews
+
+
 async def preview(repo: Path, base: str, head: str) -> list[AppPreview]:
     """Every app whose rendered manifests differ between ``base`` and ``head``."""
     with tempfile.TemporaryDirectory(prefix="conveyor-preview-") as tmp:
         roots = {"base": Path(tmp) / "base", "head": Path(tmp) / "head"}
         await export(repo, base, roots["base"])
         await export(repo, head, roots["head"])
-        apps = {**find_applications(roots["base"]), **find_applications(roots["head"])}
-        previews: list[AppPreview] = []
-        for name, application in sorted(apps.items()):
-            path = str(((application.get("spec") or {}).get("source") or {}).get("path") or ".")
-            rendered: dict[str, list[Object] | None] = {}
-            try:
-                for side, root in roots.items():
-                    rendered[side] = await render(root, application)
-            except ConveyorError as err:
-                previews.append(AppPreview(name, path, error=str(err)))
-                continue
-            if rendered["base"] is None and rendered["head"] is None:
-                continue  # not in this repository
-            changes = diff_objects(rendered["base"] or [], rendered["head"] or [])
-            if changes:
-                previews.append(AppPreview(name, path, changes))
-        return previews
+        return previews_of(await render_trees(roots["base"], roots["head"]))
 
 
 def to_text(previews: list[AppPreview]) -> str:

@@ -6,6 +6,9 @@ image-scan -> publish, then the hooks given as ``after_publish`` (write-back plu
 The build is split: ``stage`` builds the artifact in a hidden directory, the audit, SBOM and
 image scan look at exactly that, and only ``publish`` gives it the immutable full-SHA tag. The
 first failed stage ends the run; the stages after it show "not run", and nothing is published.
+
+In a config repository the pipeline is ``policy`` -> ``preview`` instead
+(``conveyor.ci.configstages``): it builds nothing, it vets what the commit changes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.artifacts import ArtifactStore, gitsource, stage_artifact
-from conveyor.ci import checks, config, image, scans
+from conveyor.ci import checks, config, configstages, image, scans
 from conveyor.ci.context import StageContext
 from conveyor.ci.results import CiRun, StageResult, Status, overall
 from conveyor.clock import Clock, SystemClock, rfc3339
@@ -182,6 +185,8 @@ async def run_pipeline(
         ctx = StageContext(run.name, commit, repo, tree, scratch, pipeline, run.id, store)
         async with contextlib.AsyncExitStack() as stack:
             plan = [*stages(stack), *after_publish]
+            if pipeline.kind == config.CONFIG:  # a config repository: policy and preview
+                plan = [Stage(n, fn) for n, fn in configstages.config_stages()]
             run.stages = [StageResult(s.name) for s in plan]
             await update()
             failed = False
