@@ -168,3 +168,9 @@ def test_the_cli_runs_the_config_pipeline_and_shows_the_preview(
     run_id = next(line.split()[-1] for line in out.splitlines() if line.startswith("Run"))
     code, out, _ = conveyor("ci", "logs", run_id, "--stage", "preview", env=env)
     assert code == 0 and "### Conveyor preview" in out and f"{IMAGE}:fff6666" in out
+
+
+def test_no_github_workflow_pretends_to_run_a_config_pipeline(repo: ConfigRepo) -> None:
+    code, out, err = conveyor("ci", "workflow", "github", "--path", str(repo.path))
+    assert code == 1 and out == ""
+    assert "config repository's pipeline (kind: config)" in err

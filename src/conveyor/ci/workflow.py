@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from conveyor.ci.config import PipelineConfig
+from conveyor.ci.config import CONFIG, PipelineConfig
+from conveyor.errors import ValidationError
 
 PYTHON = "3.12"
 
@@ -20,6 +21,11 @@ PYTHON = "3.12"
 def github_workflow(config: PipelineConfig | None = None) -> str:
     """The workflow as YAML text."""
     config = config or PipelineConfig()
+    if config.kind == CONFIG:
+        raise ValidationError(
+            "this is a config repository's pipeline (kind: config): its preview and policy "
+            "stages have no GitHub workflow form yet; run `conveyor ci run` in the workflow"
+        )
     steps: list[dict[str, Any]] = [
         {"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}},
         {"uses": "actions/setup-python@v5", "with": {"python-version": PYTHON}},

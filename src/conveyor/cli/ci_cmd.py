@@ -230,7 +230,7 @@ def workflow(
     if kind != "github":
         raise CliError(f"unknown workflow kind {kind!r}: only 'github' is supported")
     try:
-        pipeline = ci_config.load(path)
+        text = github_workflow(ci_config.load(path))
     except ConveyorError as err:
         raise CliError(str(err)) from err
-    typer.echo(github_workflow(pipeline), nl=False)
+    typer.echo(text, nl=False)
