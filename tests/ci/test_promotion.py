@@ -172,3 +172,24 @@ async def test_prod_needs_a_person_to_approve(repo: Path) -> None:
     record = await promote(pipeline, "prod", env, user="carol", approved=True, now=NOW)
     assert record.tag == "bbb2222"
     assert "newTag: bbb2222" in show(repo, "envs/prod/kustomization.yaml")
+
+
+async def test_a_refusal_carries_its_record_and_a_promotion_names_its_app(repo: Path) -> None:
+    pipeline = load_pipelines(show(repo, ".conveyor/promotion.yaml"))["hello"]
+    soon = {"served_at": NOW - timedelta(minutes=3)}
+    with pytest.raises(PromotionRefused) as refused:
+        await promote(
+            pipeline, "staging", states(repo, **soon), user="bob", approved=False, now=NOW
+        )
+    record = refused.value.record
+    assert record is not None
+    kept = record.to_dict()
+    assert (kept["outcome"], kept["failedGates"], kept["commit"]) == ("refused", ["soak"], "")
+    assert (kept["app"], kept["from"], kept["to"], kept["tag"]) == (
+        "hello-staging", "dev", "staging", "aaa1111",
+    )  # fmt: skip
+    assert kept["message"] == str(refused.value)
+
+    done = await promote(pipeline, "staging", states(repo), user="bob", approved=False, now=NOW)
+    assert done.to_dict()["outcome"] == "promoted" and done.to_dict()["app"] == "hello-staging"
+    assert done.to_dict()["failedGates"] == []
