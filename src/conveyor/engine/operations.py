@@ -452,7 +452,7 @@ class OperationRunner:
             return trailers.app_commit(
                 await self.comparer.repos.commit_trailers(source.repo_url, revision)
             )
-        except ConveyorError as err:  # the deployment is recorded anyway, without it
+        except Exception as err:  # never keeps the operation from ending: recorded without it
             log.warning("could not read the commit's trailers", app=state.name, error=str(err))
             return AppCommit()
 
