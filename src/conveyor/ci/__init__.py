@@ -5,6 +5,8 @@ write-back plugs in); ``checks`` (secrets, lint, types, tests), ``scans`` (SAST,
 audit, SBOM) and ``image`` (OCI image, image scan) are its stages; ``config`` reads
 ``.conveyor/pipeline.yaml``; ``results`` holds what a run records; ``scrub`` keeps secrets and
 scanned code out of it; ``workflow`` prints the same stages as a GitHub Actions workflow.
+In a config repository the pipeline is ``configstages`` (preview and policy of what a commit
+changes); ``promotion`` moves a running tag through gates, ``leadtime`` measures it.
 """
 
 from conveyor.ci.context import StageContext
