@@ -7,7 +7,7 @@ The build is split: ``stage`` builds the artifact in a hidden directory, the aud
 image scan look at exactly that, and only ``publish`` gives it the immutable full-SHA tag. The
 first failed stage ends the run; the stages after it show "not run", and nothing is published.
 
-In a config repository the pipeline is ``policy`` -> ``preview`` instead
+In a config repository the pipeline is ``preview`` -> ``policy`` instead
 (``conveyor.ci.configstages``): it builds nothing, it vets what the commit changes.
 """
 

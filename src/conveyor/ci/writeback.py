@@ -25,8 +25,11 @@ from conveyor.ci import yamledit
 from conveyor.ci.imageupdater import TagEdit, TargetKind, UpdaterConfig, read_config
 from conveyor.errors import ConveyorError, ValidationError
 from conveyor.gitrun import GitOutput, HttpCredentials, run_git
-from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER, APP_COMMIT_TRAILER
+from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER as APP_COMMIT_DATE_TRAILER
+from conveyor.model.trailers import APP_COMMIT_TRAILER as APP_COMMIT_TRAILER
 
+# APP_COMMIT_TRAILER and APP_COMMIT_DATE_TRAILER live in conveyor.model.trailers (the engine
+# reads them too) and are re-exported above.
 RUN_TRAILER = "Conveyor-Run"
 """Trailer naming the pipeline run that built it."""
 GIT_TIMEOUT = 120.0
