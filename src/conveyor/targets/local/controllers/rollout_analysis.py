@@ -46,7 +46,13 @@ _LABEL_PATH = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
 
 def current(ctx: Context, run_type: str) -> AnalysisRunInfo | None:
-    """The run of that kind recorded in the previous status, as the runtime reports it now."""
+    """The run of that kind recorded in the previous status, as the runtime reports it now.
+
+    None on a retry: the recorded run judged the aborted attempt (a Failed one would abort
+    the retry again), and the retry starts runs of its own.
+    """
+    if ctx.retrying:
+        return None
     section, slot = SLOTS[run_type]
     recorded = (ctx.prev.get(section) or {}).get(slot)
     if not isinstance(recorded, dict) or not recorded.get("name"):
@@ -125,11 +131,12 @@ def judge(ctx: Context, run: AnalysisRunInfo | None) -> None:
 def start(
     ctx: Context, analysis: RolloutAnalysis, run_type: str, infix: str, step: int | None = None
 ) -> AnalysisRunInfo:
-    """Request a new run (a fresh name when the last one of that name finished)."""
+    """Request a new run, under a name no run has yet (an earlier attempt's run, even one
+    still being terminated, is never taken for the new one)."""
     pod_hash = ctx.current_hash
     base = "-".join(part for part in (ctx.name, pod_hash, str(ctx.revision), infix) if part)
     name, count = base, 0
-    while name in ctx.runs and ctx.runs[name].completed:
+    while name in ctx.runs:
         count += 1
         name = f"{base}.{count}"
     metadata = analysis.analysis_run_metadata or {}
