@@ -344,6 +344,7 @@ def test_retry_never_takes_the_aborted_attempts_terminating_run_for_its_own() ->
     cluster.act(actions.abort(cluster.get("Rollout", "web")))
     cluster.settle_rollout()
     assert running in cluster.terminated
+    assert cluster.traffic == {"web-stable": {v1: 100, v2: 0}}
     assert cluster.runs[running].phase == "Running"  # termination is asynchronous
     cluster.act(actions.retry(cluster.get("Rollout", "web")))
     cluster.settle_rollout()
