@@ -13,6 +13,7 @@ import pytest
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import local_target
 from conveyor.model.objects import ObjectKey
+from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.settings import Settings
 from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.network.services import pod_is_ready
@@ -272,3 +273,20 @@ async def test_an_analysis_step_creates_its_run_and_a_failed_run_aborts(
     assert st["abort"] is True and weights(st) == (100, 0)
     assert 'Metric "errors" assessed Failed' in st["message"]
     assert await versions(await url(target, "shop"), 6) == {"v1": 6}
+
+
+async def test_deleting_a_rollout_takes_its_weights_out_of_the_proxy(target: LocalTarget) -> None:
+    strategy = {"canary": {**CANARY, "steps": [{"setWeight": 50}, {"pause": {}}]}}
+    stable = await deploy_stable(target, strategy, "shop", "shop-canary")
+    await target.apply(rollout("shop", "hello:v2", strategy))
+    st = await reaches(target, "shop", paused_at(1), "the pause at 50%")
+    canary = st["currentPodHash"]
+    await wait_for(lambda: _has(ready_replicasets(target, "shop"), canary), what="canary ready")
+    runtime = target.runtime
+    assert runtime.services.weights("default", "shop") == {stable: 50, canary: 50}
+    # orphaned: the ReplicaSets and their Pods stay, the stable Service still selects stable
+    await target.delete(key("shop"), propagation_policy=PropagationPolicy.ORPHAN)
+    assert runtime.services.weights("default", "shop") is None
+    async with asyncio.timeout(TIMEOUT):
+        await runtime.settle()  # the Service's endpoints follow its selector alone again
+    assert await versions(await url(target, "shop"), 10) == {"v1": 10}

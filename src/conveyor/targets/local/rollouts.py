@@ -34,6 +34,7 @@ from conveyor.targets.local.controllers.rollout_types import (
     AnalysisRunRequest,
     RolloutPlan,
 )
+from conveyor.targets.protocol import WatchEvent, WatchEventType
 
 if TYPE_CHECKING:
     from conveyor.targets.local.runtime import LocalRuntime
@@ -139,6 +140,39 @@ def restore_weights(runtime: LocalRuntime) -> None:
                 str(canary["podTemplateHash"]), 0
             ) + int(canary.get("weight") or 0)
         runtime.set_weights(obj["metadata"].get("namespace", "default"), str(service), split)
+
+
+def on_change(runtime: LocalRuntime, event: WatchEvent) -> None:
+    """A Service or Deployment a Rollout names changed (its injected selector, its
+    ``workloadRef``): plan the Rollout again. A Rollout was deleted: ``forget`` it."""
+    key = ObjectKey.of(event.object)
+    if is_rollout(key):
+        if event.type == WatchEventType.DELETED:
+            forget(runtime, event.object)
+        return
+    for rollout in rollouts_naming(runtime, key):
+        runtime.enqueue(rollout)
+
+
+def forget(runtime: LocalRuntime, rollout: Object) -> None:
+    """A deleted Rollout's traffic weights leave the Services' proxies (every Pod alike again),
+    unless another Rollout of this controller routes that Service."""
+    if not handled(rollout):
+        return
+    namespace = rollout["metadata"].get("namespace", "default")
+    weights = ((rollout.get("status") or {}).get("canary") or {}).get("weights") or {}
+    weighted = {
+        str(side["serviceName"])
+        for side in (weights.get("stable"), weights.get("canary"))
+        if isinstance(side, dict) and side.get("serviceName")
+    }
+    uid = rollout["metadata"].get("uid")
+    others = set().union(
+        *(services_of(o) for o in _rollouts(runtime, namespace) if o["metadata"].get("uid") != uid)
+    )
+    for service in (weighted | services_of(rollout)) - others:
+        if runtime.services.weights(namespace, service) is not None:
+            runtime.set_weights(namespace, service, None)
 
 
 async def reconcile(runtime: LocalRuntime, key: ObjectKey, rollout: Object) -> None:

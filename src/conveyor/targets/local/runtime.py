@@ -258,9 +258,8 @@ class LocalRuntime:
         if identity(key) == POD:
             for svc in self.services.selecting(obj):
                 self.enqueue(svc)
-        elif key.kind in ("Service", "Deployment"):  # an injected selector, a workloadRef
-            for rollout in rollouts.rollouts_naming(self, key):
-                self.enqueue(rollout)
+        elif key.kind in ("Service", "Deployment") or rollouts.is_rollout(key):
+            rollouts.on_change(self, event)
 
     def _on_pod_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
         self.store.update_status(key, status)
