@@ -240,4 +240,4 @@ def test_a_template_may_name_others_instead_of_metrics_of_its_own() -> None:
     doc["spec"] = {}
     assert "at least one metric (or templates naming others)" in (analysis_problem(doc) or "")
     run = {**doc, "kind": "AnalysisRun", "spec": {"templates": [{"templateName": "rate"}]}}
-    assert "metrics: at least one metric is required" in (analysis_problem(run) or "")
+    assert "spec.metrics: field required" in (analysis_problem(run) or "")  # resolved

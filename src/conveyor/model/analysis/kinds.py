@@ -362,13 +362,8 @@ class AnalysisTemplateSpec(ArgoModel):
 class AnalysisRunSpec(AnalysisTemplateSpec):
     """``spec`` of an AnalysisRun: a template's spec plus ``terminate``."""
 
+    metrics: list[Metric] = Field(min_length=1)  # a run's templates are resolved already
     terminate: bool | None = None
-
-    @model_validator(mode="after")
-    def _something_to_measure(self) -> AnalysisRunSpec:  # a run's templates are resolved
-        if not self.metrics:
-            raise ValueError("metrics: at least one metric is required")
-        return self
 
 
 class AnalysisTemplate(Manifest):
