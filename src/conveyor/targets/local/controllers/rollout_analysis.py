@@ -15,6 +15,7 @@ from typing import Any
 
 from conveyor.model.rollout import RolloutAnalysis
 from conveyor.targets.local.controllers import common as c
+from conveyor.targets.local.controllers.instance import INSTANCE_ID_LABEL, instance_of
 from conveyor.targets.local.controllers.rollout_context import Context
 from conveyor.targets.local.controllers.rollout_types import (
     ANN_REVISION,
@@ -141,6 +142,9 @@ def start(
         name = f"{base}.{count}"
     metadata = analysis.analysis_run_metadata or {}
     labels = {LABEL_ROLLOUT_TYPE: run_type, HASH_LABEL: pod_hash}
+    instance = instance_of(ctx.obj)
+    if instance is not None:  # the run belongs to the Rollout's controller instance
+        labels[INSTANCE_ID_LABEL] = instance
     if step is not None:
         labels[LABEL_STEP_INDEX] = str(step)
     labels.update(metadata.get("labels") or {})
