@@ -6,10 +6,8 @@ starts the steps again from the first one, with a fresh run, to a completed upda
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from cli_helpers import build_hello, conveyor, ok
 
 from engine.engine_helpers import ConfigRepo
+from support.metric_gate import Gate, serving
 from support.rollout_helpers import rollout
 from support.runtime_helpers import service
 from support.server_helpers import ServerProcess
@@ -27,55 +26,18 @@ NS = "web"
 STEPS = [{"setWeight": 50}, {"pause": {}}]
 
 
-class Gate:
-    """A web metric's endpoint: ``{"ok": 1}`` or ``{"ok": 0}``, as the test sets it."""
-
-    def __init__(self) -> None:
-        self.value = 0
-        gate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps({"ok": gate.value}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                del args
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-
 @pytest.fixture
 def gate() -> Iterator[Gate]:
-    running = Gate()
-    running.thread.start()
-    yield running
-    running.server.shutdown()
-    running.server.server_close()
+    with serving() as running:
+        yield running
 
 
-def manifests(image: str, gate_url: str) -> list[dict[str, Any]]:
+def manifests(image: str, gate: Gate) -> list[dict[str, Any]]:
     template = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisTemplate",
         "metadata": {"name": "gate", "namespace": NS},
-        "spec": {
-            "metrics": [
-                {
-                    "name": "gate",
-                    "interval": "1s",
-                    "failureLimit": 0,
-                    "successCondition": "result >= 1",
-                    "provider": {"web": {"url": gate_url, "jsonPath": "{$.ok}"}},
-                }
-            ]
-        },
+        "spec": {"metrics": [gate.metric()]},
     }
     strategy = {
         "canary": {
@@ -107,15 +69,15 @@ def wait_info(
         if check(current):
             return current
         time.sleep(0.5)
-    keys = ("status", "message", "step", "abort", "setWeight")
-    raise AssertionError(f"timed out waiting for {what}: { ({k: current.get(k) for k in keys}) }")
+    shown = {k: current.get(k) for k in ("status", "message", "step", "abort", "setWeight")}
+    raise AssertionError(f"timed out waiting for {what}: {shown}")
 
 
 def test_retry_restarts_a_canary_aborted_by_its_analysis(tmp_path: Path, gate: Gate) -> None:
     home = tmp_path / "home"
     first, second = build_hello(home, tmp_path)
     repo = ConfigRepo(tmp_path / "config")
-    repo.write("app/hello.yaml", *manifests(f"hello:{first}", gate.url))
+    repo.write("app/hello.yaml", *manifests(f"hello:{first}", gate))
     repo.commit("hello v1")
     with ServerProcess(home, "--poll-interval", "2"):
         ok(conveyor(
@@ -125,7 +87,7 @@ def test_retry_restarts_a_canary_aborted_by_its_analysis(tmp_path: Path, gate: G
         ))  # fmt: skip
         stable = wait_info(home, lambda i: i["status"] == "Healthy", "v1 Healthy")["stableRS"]
 
-        repo.write("app/hello.yaml", *manifests(f"hello:{second}", gate.url))
+        repo.write("app/hello.yaml", *manifests(f"hello:{second}", gate))
         repo.commit("hello v2")  # the poll finds it; the gate says 0: the analysis fails
         aborted = wait_info(home, lambda i: i["abort"], "the analysis aborts the update")
         assert aborted["status"] == "Degraded" and aborted["message"].startswith(
