@@ -84,6 +84,7 @@ async def _local_target(
         journal=journal,
         images=ArtifactImages(artifacts or ArtifactStore(settings.artifacts_dir)),
         kubelet_options=kubelet_options,
+        rollouts_instance_id=settings.rollouts_instance_id,
     )
     try:
         await runtime.start()

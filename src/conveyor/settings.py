@@ -16,6 +16,7 @@ import platformdirs
 from conveyor.errors import ValidationError
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?)?")
 
 PRIVATE_DIR = 0o700
 """CONVEYOR_HOME holds live Secret data (the database), tokens, checkouts and Pod logs."""
@@ -39,6 +40,11 @@ class Settings:
     default), ``off`` (the default of settings built in code), or a Prometheus server's URL."""
     prometheus_scrape_interval: float = 5.0
     """CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL, seconds, for the Prometheus run under ``auto``."""
+    rollouts_instance_id: str = ""
+    """CONVEYOR_ROLLOUTS_INSTANCE_ID: Argo Rollouts' ``--instance-id`` for the local runtime's
+    Rollout and AnalysisRun controllers: they run only the objects whose
+    ``argo-rollouts.argoproj.io/controller-instance-id`` label equals it ("" by default: only
+    the objects without the label)."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -96,6 +102,9 @@ class Settings:
                 "CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL",
                 os.environ.get("CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL", "5"),
             ),
+            rollouts_instance_id=_label_value(
+                "CONVEYOR_ROLLOUTS_INSTANCE_ID", os.environ.get("CONVEYOR_ROLLOUTS_INSTANCE_ID", "")
+            ),
         )
 
 
@@ -118,3 +127,12 @@ def _seconds(name: str, value: str) -> float:
     if not 0.1 <= seconds <= 3600:
         raise ValidationError(f"{name}={value!r}: give seconds between 0.1 and 3600")
     return seconds
+
+
+def _label_value(name: str, value: str) -> str:
+    if not _LABEL_VALUE.fullmatch(value.strip()):
+        raise ValidationError(
+            f"{name}={value!r} is not a label value: at most 63 letters, digits, '-', '_' or"
+            " '.', starting and ending with a letter or digit"
+        )
+    return value.strip()

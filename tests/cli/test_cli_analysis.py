@@ -83,6 +83,20 @@ def test_missing_argument_and_bad_template(tmp_path: Path) -> None:
     assert "the pipe operator '|' is not supported" in bad.stderr
 
 
+@pytest.mark.slow
+def test_nested_templates_are_said_not_measured(tmp_path: Path) -> None:
+    template = tmp_path / "suite.yaml"
+    template.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: suite\n"
+        "spec:\n  templates:\n  - templateName: success-rate\n"
+    )
+    result = conveyor(tmp_path, "analysis", "run", "-f", str(template))
+    assert result.returncode == 1
+    said = " ".join(result.stderr.split())
+    assert "spec.templates: the templates it names are not in this file" in said
+    assert "AnalysisTemplate/suite has no metrics of its own" in said
+
+
 def test_secret_arguments_are_masked(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -227,3 +227,17 @@ spec:
         resolve_args(doc.spec.args, secrets=lambda n, k: "x", pod_template_hashes={"Latest": "a"})
     with pytest.raises(ArgumentError, match="key 'apiToken' of secret 'token-secret'"):
         resolve_args(doc.spec.args, {"service-name": "svc"})
+
+
+def test_a_template_may_name_others_instead_of_metrics_of_its_own() -> None:
+    doc = template()
+    doc["spec"] = {"templates": [{"templateName": "rate"}, {"templateName": "p99",
+                                                          "clusterScope": True}]}  # fmt: skip
+    loaded = analysis_from_dict(doc)
+    assert not loaded.warnings  # a known field, followed when a run is built
+    refs = loaded.value.spec.templates
+    assert [(r.template_name, r.cluster_scope) for r in refs] == [("rate", False), ("p99", True)]
+    doc["spec"] = {}
+    assert "at least one metric (or templates naming others)" in (analysis_problem(doc) or "")
+    run = {**doc, "kind": "AnalysisRun", "spec": {"templates": [{"templateName": "rate"}]}}
+    assert "spec.metrics: field required" in (analysis_problem(run) or "")  # resolved

@@ -118,6 +118,13 @@ def run(
 ) -> None:
     """Measure every metric of a template once and print its value and verdict."""
     template = _template(filename)
+    if template.spec.templates:
+        output.warn(
+            "spec.templates: the templates it names are not in this file and are not measured"
+            " (a Rollout's AnalysisRun takes them in); run each one's file"
+        )
+        if not template.spec.metrics:
+            raise CliError(f"{template.kind}/{template.name} has no metrics of its own")
     try:
         args = resolve_args(template.spec.args, _pairs(arg or [], "--arg"))
     except ArgumentError as err:

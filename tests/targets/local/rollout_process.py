@@ -4,8 +4,9 @@ Usage: ``python rollout_process.py HOME ARTIFACTS [STAGES.json]``.
 
 With STAGES (a list of lists of manifests) it applies the first stage, waits until the Rollout
 ``shop`` is Healthy, then applies the next. It prints one JSON line whenever what the test
-watches changes: the Rollout's status, the weights the stable Service serves, its port and the
-Ready Pods per ReplicaSet. The test kills it with SIGKILL and starts it again without STAGES.
+watches changes: the Rollout's status, the weights the stable Service serves, its port, the
+Ready Pods per ReplicaSet and the AnalysisRuns' status. The test kills it with SIGKILL and
+starts it again without STAGES.
 """
 
 from __future__ import annotations
@@ -36,11 +37,16 @@ def snapshot(target: LocalTarget) -> dict[str, Any]:
         if pod_is_ready(pod):
             ready[replicaset_of(pod)] = ready.get(replicaset_of(pod), 0) + 1
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [{}]
+    runs = {
+        run["metadata"]["name"]: run.get("status") or {}
+        for run in runtime.store.list(kind="AnalysisRun", namespace="default")
+    }
     return {
         "status": rollout.get("status") or {},
         "weights": runtime.services.weights("default", "shop"),
         "port": (ingress[0].get("ports") or [{}])[0].get("port"),
         "ready": ready,
+        "runs": runs,
     }
 
 

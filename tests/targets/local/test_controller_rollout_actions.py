@@ -304,3 +304,57 @@ def test_abort_with_dynamic_stable_scale_moves_traffic_back_as_the_stable_grows(
     cluster.settle_rollout()
     assert cluster.traffic == {"web-stable": {v1: 100, v2: 0}}
     assert cluster.sizes() == {v1: 4, v2: 0}  # no abort delay unless one is set
+
+
+# -- retry after an abort by analysis (Argo's canary_analysis_retry_test) ------------------------
+
+
+def test_retry_within_the_abort_delay_is_not_aborted_again_by_the_failed_background_run() -> None:
+    steps = [{"setWeight": 50}, {"pause": {"duration": "60s"}}, {"setWeight": 80}]
+    obj = canary_rollout(replicas=4, steps=steps, analysis=ANALYSIS, **ROUTED)
+    cluster, v1, v2 = released_canary(obj)
+    cluster.settle_rollout()
+    failed = cluster.run_of("Background")
+    cluster.set_run(failed, "Failed", FAILED_MESSAGE)
+    cluster.settle_rollout()
+    assert cluster.status()["phase"] == "Degraded"
+    assert cluster.sizes() == {v1: 4, v2: 2}  # the canary waits for abortScaleDownDelaySeconds
+    cluster.act(actions.retry(cluster.get("Rollout", "web")))
+    cluster.settle_rollout()
+    status = cluster.status()
+    assert "abort" not in status and "abortedAt" not in status
+    assert (status["phase"], status["currentStepIndex"]) == ("Paused", 1)
+    assert cluster.traffic == {"web-stable": {v1: 50, v2: 50}}
+    assert status["canary"]["currentBackgroundAnalysisRunStatus"] == {
+        "name": f"{failed}.1",
+        "status": "Running",
+    }
+    assert cluster.runs[failed].phase == "Failed"  # the aborted attempt's run is history
+    cluster.set_run(f"{failed}.1", "Failed", FAILED_MESSAGE)  # a fresh failure still aborts
+    cluster.settle_rollout()
+    assert cluster.status()["phase"] == "Degraded"
+    assert cluster.traffic == {"web-stable": {v1: 100, v2: 0}}
+
+
+def test_retry_never_takes_the_aborted_attempts_terminating_run_for_its_own() -> None:
+    steps = [{"setWeight": 20}, {"analysis": ANALYSIS}, {"setWeight": 60}]
+    cluster, v1, v2 = released_canary(canary_rollout(replicas=5, steps=steps, **ROUTED))
+    cluster.settle_rollout()
+    running = cluster.run_of("Step")
+    cluster.act(actions.abort(cluster.get("Rollout", "web")))
+    cluster.settle_rollout()
+    assert running in cluster.terminated
+    assert cluster.traffic == {"web-stable": {v1: 100, v2: 0}}
+    assert cluster.runs[running].phase == "Running"  # termination is asynchronous
+    cluster.act(actions.retry(cluster.get("Rollout", "web")))
+    cluster.settle_rollout()
+    assert cluster.status()["currentStepIndex"] == 1
+    assert cluster.run_of("Step") == f"{running}.1"
+    assert cluster.status()["canary"]["currentStepAnalysisRunStatus"]["name"] == f"{running}.1"
+    cluster.set_run(running, "Successful")  # the old run ends: it decides nothing now
+    cluster.settle_rollout()
+    assert cluster.status()["currentStepIndex"] == 1
+    cluster.set_run(f"{running}.1", "Successful")
+    cluster.settle_rollout()
+    assert cluster.status()["stableRS"] == v2 and cluster.status()["phase"] == "Healthy"
+    assert cluster.traffic == {"web-stable": {v2: 100}}

@@ -9,6 +9,7 @@ import yaml
 from rollout_sim import RolloutCluster, blue_green_rollout
 
 from conveyor.health import assess
+from conveyor.model import rollout_actions as actions
 from conveyor.model.health import HealthStatus
 
 SEEDS = Path(__file__).parents[2] / "model" / "testdata" / "rollouts"
@@ -144,6 +145,23 @@ def test_failed_post_promotion_analysis_switches_back_to_stable() -> None:
     assert cluster.selectors["web-active"] == v1
     assert cluster.status()["phase"] == "Degraded"
     assert cluster.sizes()[v1] == 3
+
+
+def test_retry_after_a_failed_post_promotion_analysis_switches_again_with_a_new_run() -> None:
+    obj = blue_green_rollout(previewService="web-preview", postPromotionAnalysis=SMOKE)
+    cluster, v1, v2 = released(obj)
+    post = cluster.run_of("PostPromotion")
+    cluster.set_run(post, "Failed", "error rate too high")
+    cluster.settle_rollout()
+    assert active(cluster) == v1 and cluster.status()["phase"] == "Degraded"
+    cluster.act(actions.retry(cluster.get("Rollout", "web")))
+    cluster.settle_rollout()  # the Failed run judged the aborted attempt, not this one
+    assert "abort" not in cluster.status()
+    assert active(cluster) == v2 and cluster.run_of("PostPromotion") == f"{post}.1"
+    assert cluster.status()["message"] == "waiting for analysis to complete"
+    cluster.set_run(f"{post}.1", "Successful")
+    cluster.settle_rollout()
+    assert cluster.status()["stableRS"] == v2 and cluster.status()["phase"] == "Healthy"
 
 
 def test_successful_post_promotion_analysis_makes_the_new_stack_stable() -> None:

@@ -1,5 +1,7 @@
 """kill -9 of the local runtime in the middle of a canary: the same step, the same pause start
-and the same weights after the restart (weights are in memory: served again from status)."""
+and the same weights after the restart (weights are in memory: served again from status); and
+just after an abort by analysis: still aborted, all traffic on stable, the analysis not run
+again."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from conveyor.artifacts import ArtifactStore
+from support.metric_gate import serving
 from support.rollout_helpers import rollout, versions
 from support.runtime_helpers import make_app_repo, service
 
@@ -125,3 +128,74 @@ async def test_kill_9_at_a_timed_pause_resumes_with_the_same_step_and_weights(
     finally:
         second.proc.kill()
         await second.proc.wait()
+
+
+def aborted(snap: dict[str, Any]) -> bool:
+    st = snap["status"]
+    canary, stable = st.get("currentPodHash"), st.get("stableRS")
+    return (
+        bool(st.get("abort"))
+        and snap["weights"] == {stable: 100, canary: 0}
+        and snap["port"] is not None
+    )
+
+
+async def test_kill_9_just_after_an_abort_stays_aborted_on_stable(
+    tmp_path: Path, artifacts: ArtifactStore
+) -> None:
+    with serving() as gate:  # the metric fails: the background analysis aborts the update
+        template = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AnalysisTemplate",
+            "metadata": {"name": "gate", "namespace": "default"},
+            "spec": {"metrics": [gate.metric()]},
+        }
+        strategy = {
+            "canary": {
+                **STRATEGY["canary"],
+                "steps": [{"setWeight": 50}, {"pause": {}}],
+                "analysis": {"templates": [{"templateName": "gate"}]},
+            }
+        }
+        stages = [
+            [service("shop"), {**service("shop-canary"), "spec": service("shop")["spec"]},
+             template, rollout("shop", "hello:v1", strategy)],
+            [rollout("shop", "hello:v2", strategy)],
+        ]  # fmt: skip
+        stages_file = tmp_path / "stages.json"
+        stages_file.write_text(json.dumps(stages))
+        home = str(tmp_path / "home")
+        first = await start([home, str(artifacts.root), str(stages_file)])
+        try:
+            before = await first.until(aborted, "the abort")
+        finally:
+            first.proc.kill()  # SIGKILL at once: the abort was just carried out
+            await first.proc.wait()
+        st = before["status"]
+        stable, canary = st["stableRS"], st["currentPodHash"]
+        message = st["message"]
+        assert st["phase"] == "Degraded"
+        assert message.startswith("RolloutAborted: Rollout aborted update to revision 2: ")
+        assert 'Metric "gate" assessed Failed' in message
+        [(run, recorded)] = before["runs"].items()
+        assert recorded["phase"] == "Failed"
+        hits = gate.hits
+
+        second = await start([home, str(artifacts.root)])
+        try:
+            after = await second.until(
+                lambda s: aborted(s) and s["ready"].get(stable, 0) >= 2, "stable Ready again"
+            )
+            for snap in second.seen:  # from the first moment on: aborted, all on stable
+                assert snap["weights"] == {stable: 100, canary: 0}
+                assert snap["status"].get("abort") is True
+                assert (snap["status"]["phase"], snap["status"]["message"]) == ("Degraded", message)
+            assert after["status"]["canary"]["weights"] == st["canary"]["weights"]
+            assert after["status"]["currentStepIndex"] == 0
+            assert after["runs"] == {run: recorded}  # the same run, not measured again
+            assert gate.hits == hits
+            url = f"http://127.0.0.1:{after['port']}/"
+            assert await versions(url, 10) == {"v1": 10}
+        finally:
+            second.proc.kill()
+            await second.proc.wait()

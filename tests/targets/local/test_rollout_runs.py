@@ -100,3 +100,61 @@ def test_the_same_metric_in_two_templates_is_refused() -> None:
         build_analysis_run(
             request({"templateName": "one"}, {"templateName": "two"}), lookup_in(one, two)
         )
+
+
+# -- nested templates (spec.templates, Argo Rollouts v1.7+) ----------------------------------
+
+
+def nesting(obj: Any, *refs: dict[str, Any]) -> Any:
+    obj["spec"]["templates"] = list(refs)
+    return obj
+
+
+def test_nested_templates_are_followed_depth_first_each_once() -> None:
+    # gate -> (rate -> latency, cluster errors -> latency): latency counts once
+    gate = nesting(
+        template("gate", "smoke"), {"templateName": "rate"},
+        {"templateName": "errors", "clusterScope": True},
+    )  # fmt: skip
+    rate = nesting(template("rate", "success", args=[{"name": "service"}]),
+                   {"templateName": "latency"})  # fmt: skip
+    latency = template("latency", "p99", args=[{"name": "service"}])
+    errors = nesting(template("errors", "5xx"), {"templateName": "latency"})
+    errors["kind"] = "ClusterAnalysisTemplate"
+    run = build_analysis_run(
+        request({"templateName": "gate"}, args=({"name": "service", "value": "shop"},)),
+        lookup_in(gate, rate, latency, cluster=(errors,)),
+    )
+    assert [m["name"] for m in run["spec"]["metrics"]] == ["smoke", "success", "p99", "5xx"]
+    assert run["spec"]["args"] == [{"name": "service", "value": "shop"}]
+    assert "templates" not in run["spec"]
+
+
+def test_a_template_of_nested_templates_only_makes_a_run() -> None:
+    suite = nesting(
+        {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+         "metadata": {"name": "suite"}, "spec": {}},
+        {"templateName": "rate"},
+    )  # fmt: skip
+    run = build_analysis_run(
+        request({"templateName": "suite"}, args=({"name": "service", "value": "shop"},)),
+        lookup_in(suite, template("rate", "success", args=[{"name": "service"}])),
+    )
+    assert [m["name"] for m in run["spec"]["metrics"]] == ["success"]
+
+
+def test_a_missing_nested_template_names_who_referenced_it() -> None:
+    gate = nesting(template("gate", "smoke"), {"templateName": "gone", "clusterScope": True})
+    with pytest.raises(
+        AnalysisRunBuildError,
+        match=r"ClusterAnalysisTemplate 'gone' not found \(referenced by AnalysisTemplate 'gate'\)",
+    ):
+        build_analysis_run(request({"templateName": "gate"}), lookup_in(gate))
+
+
+def test_a_loop_of_nested_templates_is_an_error_showing_it() -> None:
+    a = nesting(template("a", "one"), {"templateName": "b"})
+    b = nesting(template("b", "two"), {"templateName": "a"})
+    loop = "AnalysisTemplate 'a' references itself: AnalysisTemplate 'a' -> AnalysisTemplate 'b'"
+    with pytest.raises(AnalysisRunBuildError, match=f"^{loop} -> AnalysisTemplate 'a'$"):
+        build_analysis_run(request({"templateName": "a"}), lookup_in(a, b))

@@ -1,18 +1,22 @@
 """Rollouts on the local runtime with real processes: canary steps and their traffic, abort,
-blue-green switching (the runtime carrying out ``plan_rollout``)."""
+abort and retry under load, blue-green switching, deletion (the runtime carrying out
+``plan_rollout``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import local_target
 from conveyor.model.objects import ObjectKey
+from conveyor.model.syncoptions import PropagationPolicy
 from conveyor.settings import Settings
 from conveyor.targets.local.kubelet import KubeletOptions
 from conveyor.targets.local.network.services import pod_is_ready
@@ -272,3 +276,107 @@ async def test_an_analysis_step_creates_its_run_and_a_failed_run_aborts(
     assert st["abort"] is True and weights(st) == (100, 0)
     assert 'Metric "errors" assessed Failed' in st["message"]
     assert await versions(await url(target, "shop"), 6) == {"v1": 6}
+
+
+async def test_deleting_a_rollout_takes_its_weights_out_of_the_proxy(target: LocalTarget) -> None:
+    strategy = {"canary": {**CANARY, "steps": [{"setWeight": 50}, {"pause": {}}]}}
+    stable = await deploy_stable(target, strategy, "shop", "shop-canary")
+    await target.apply(rollout("shop", "hello:v2", strategy))
+    st = await reaches(target, "shop", paused_at(1), "the pause at 50%")
+    canary = st["currentPodHash"]
+    await wait_for(lambda: _has(ready_replicasets(target, "shop"), canary), what="canary ready")
+    runtime = target.runtime
+    assert runtime.services.weights("default", "shop") == {stable: 50, canary: 50}
+    # orphaned: the ReplicaSets and their Pods stay, the stable Service still selects stable
+    await target.delete(key("shop"), propagation_policy=PropagationPolicy.ORPHAN)
+    assert runtime.services.weights("default", "shop") is None
+    async with asyncio.timeout(TIMEOUT):
+        await runtime.settle()  # the Service's endpoints follow its selector alone again
+    assert await versions(await url(target, "shop"), 10) == {"v1": 10}
+
+
+class Load:
+    """Requests one after another to a URL: (start time, version answered or the error)."""
+
+    def __init__(self, url_: str) -> None:
+        self.url = url_
+        self.answers: list[tuple[float, str]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            while True:
+                started = loop.time()
+                try:
+                    reply = await client.get(self.url)
+                    said = str(reply.json()["version"]) if reply.status_code == 200 else ""
+                    self.answers.append((started, said or f"HTTP {reply.status_code}"))
+                except httpx.HTTPError as err:
+                    self.answers.append((started, f"error {err!r}"))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def more(self, n: int, what: str) -> None:
+        """Until ``n`` more requests were answered."""
+        count = len(self.answers) + n
+
+        async def enough() -> bool:
+            return len(self.answers) >= count
+
+        await wait_for(enough, timeout=TIMEOUT, what=what)
+
+    def since(self, moment: float) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for started, said in self.answers:
+            if started >= moment:
+                out[said] = out.get(said, 0) + 1
+        return out
+
+
+async def test_abort_and_retry_under_load(target: LocalTarget) -> None:
+    strategy = {"canary": {**CANARY, "steps": [{"setWeight": 50}, {"pause": {}}]}}
+    stable = await deploy_stable(target, strategy, "shop", "shop-canary")
+    await target.apply(rollout("shop", "hello:v2", strategy))
+    st = await reaches(target, "shop", paused_at(1), "the pause at 50%")
+    canary = st["currentPodHash"]
+    await wait_for(lambda: _has(ready_replicasets(target, "shop"), canary), what="canary ready")
+    runtime, loop = target.runtime, asyncio.get_running_loop()
+    load = Load(await url(target, "shop"))
+    load.start()
+    try:
+        await load.more(40, "requests at 50%")
+        assert load.since(0.0).keys() == {"v1", "v2"}
+
+        await act(target, "shop", "abort")
+
+        async def aborted() -> bool:  # the status says so and the proxy serves it
+            current = await status(target, "shop")
+            weighted = runtime.services.weights("default", "shop") or {}
+            return bool(current.get("abort")) and weighted.get(canary) == 0
+
+        await wait_for(aborted, timeout=TIMEOUT, what="the abort carried out")
+        done = loop.time()
+        await load.more(60, "requests after the abort")
+        assert set(load.since(done)) == {"v1"}  # stable alone, from the abort on
+        assert weights(await status(target, "shop")) == (100, 0)
+        assert await replicas_of(target, canary) >= 1  # abortScaleDownDelaySeconds: still up
+
+        await act(target, "shop", "retry")
+        st = await reaches(target, "shop", paused_at(1), "the steps again after the retry")
+        assert weights(st) == (50, 50) and not st.get("abort")
+        assert runtime.services.weights("default", "shop") == {stable: 50, canary: 50}
+        retried = loop.time()
+        await load.more(60, "requests after the retry")
+        after = load.since(retried)
+        assert set(after) == {"v1", "v2"}, after  # the canary serves again, nothing failed
+    finally:
+        await load.stop()
+    assert {said for _, said in load.answers} == {"v1", "v2"}  # no request failed

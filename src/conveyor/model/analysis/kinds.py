@@ -321,13 +321,31 @@ class MeasurementRetention(DryRun):
     limit: int = Field(ge=0)
 
 
-class AnalysisTemplateSpec(ArgoModel):
-    """``spec`` of an AnalysisTemplate or ClusterAnalysisTemplate."""
+class TemplateRef(ArgoModel):
+    """``spec.templates[]`` (Argo Rollouts v1.7+): another template whose metrics, args,
+    dryRun and measurementRetention this one takes in, followed when a run is built."""
 
-    metrics: list[Metric] = Field(min_length=1)
+    template_name: str = Field(min_length=1)
+    cluster_scope: bool = False
+
+
+class AnalysisTemplateSpec(ArgoModel):
+    """``spec`` of an AnalysisTemplate or ClusterAnalysisTemplate: metrics of its own, other
+    templates (``templates``), or both."""
+
+    metrics: list[Metric] = Field(default_factory=list)
+    templates: list[TemplateRef] | None = None
     args: list[Argument] | None = None
     dry_run: list[DryRun] | None = None
     measurement_retention: list[MeasurementRetention] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_measure(self) -> AnalysisTemplateSpec:
+        if not self.metrics and not self.templates:
+            raise ValueError(
+                "metrics: at least one metric (or templates naming others) is required"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> AnalysisTemplateSpec:
@@ -344,6 +362,7 @@ class AnalysisTemplateSpec(ArgoModel):
 class AnalysisRunSpec(AnalysisTemplateSpec):
     """``spec`` of an AnalysisRun: a template's spec plus ``terminate``."""
 
+    metrics: list[Metric] = Field(min_length=1)  # a run's templates are resolved already
     terminate: bool | None = None
 
 

@@ -42,6 +42,7 @@ from conveyor.targets.local.controllers.analysisrun import (
     field_lookup,
     plan_analysisrun,
 )
+from conveyor.targets.local.controllers.instance import handles
 from conveyor.targets.local.events import EventRecorder
 from conveyor.targets.local.objects import ObjectStore
 from conveyor.targets.local.validation import admit
@@ -78,8 +79,11 @@ class AnalysisRunner:
         enqueue: Callable[[ObjectKey], None],
         enqueue_after: Callable[[ObjectKey, float], None],
         concurrency: int = DEFAULT_CONCURRENCY,
+        instance_id: str = "",
     ) -> None:
         self._store = store
+        self.instance_id = instance_id
+        """Argo Rollouts' controller instance id: only runs labelled with it are run."""
         self.providers = dict(providers)
         self._clock = clock
         self._events = events
@@ -97,6 +101,8 @@ class AnalysisRunner:
         if run is None:
             self._cancel(key, keep_terminating=False)
             return
+        if not handles(run, self.instance_id):
+            return  # another Argo Rollouts controller's (its instance id label)
         if self._writing.get(key):
             return  # a measurement is being written; its task asks again once it is
         plan = plan_analysisrun(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.local import controllers
+from conveyor.targets.local.controllers.instance import INSTANCE_ID_LABEL, handles
 from conveyor.targets.local.controllers.rollout_runs import (
     AnalysisRunBuildError,
     build_analysis_run,
@@ -34,6 +35,7 @@ from conveyor.targets.local.controllers.rollout_types import (
     AnalysisRunRequest,
     RolloutPlan,
 )
+from conveyor.targets.protocol import WatchEvent, WatchEventType
 
 if TYPE_CHECKING:
     from conveyor.targets.local.runtime import LocalRuntime
@@ -43,25 +45,25 @@ RESTART_GRACE = 120.0
 GROUP = "argoproj.io"
 ROLLOUT = "Rollout"
 SERVICE_FIELDS = ("canaryService", "stableService", "activeService", "previewService")
-INSTANCE_ID = "argo-rollouts.argoproj.io/controller-instance-id"
-"""Argo Rollouts' controller handles only Rollouts labelled with its instance id; the local
-runtime's is the default instance, which handles the Rollouts without the label."""
+INSTANCE_ID = INSTANCE_ID_LABEL
+"""Argo Rollouts' controller runs only the Rollouts of its instance id (``controllers.
+instance``); the runtime's is ``runtime.instance_id`` (none by default)."""
 
 
 def is_rollout(key: ObjectKey) -> bool:
     return key.group == GROUP and key.kind == ROLLOUT
 
 
-def handled(rollout: Object) -> bool:
-    """The runtime's controller (Argo's default instance) runs this Rollout."""
-    return not (rollout["metadata"].get("labels") or {}).get(INSTANCE_ID)
+def handled(runtime: LocalRuntime, rollout: Object) -> bool:
+    """The runtime's controller (of its instance id) runs this Rollout."""
+    return handles(rollout, runtime.instance_id)
 
 
 def _rollouts(runtime: LocalRuntime, namespace: str | None = None) -> list[Object]:
     return [
         obj
         for obj in runtime.store.list(kind=ROLLOUT, namespace=namespace)
-        if str(obj.get("apiVersion", "")).startswith(f"{GROUP}/") and handled(obj)
+        if str(obj.get("apiVersion", "")).startswith(f"{GROUP}/") and handled(runtime, obj)
     ]
 
 
@@ -141,9 +143,42 @@ def restore_weights(runtime: LocalRuntime) -> None:
         runtime.set_weights(obj["metadata"].get("namespace", "default"), str(service), split)
 
 
+def on_change(runtime: LocalRuntime, event: WatchEvent) -> None:
+    """A Service or Deployment a Rollout names changed (its injected selector, its
+    ``workloadRef``): plan the Rollout again. A Rollout was deleted: ``forget`` it."""
+    key = ObjectKey.of(event.object)
+    if is_rollout(key):
+        if event.type == WatchEventType.DELETED:
+            forget(runtime, event.object)
+        return
+    for rollout in rollouts_naming(runtime, key):
+        runtime.enqueue(rollout)
+
+
+def forget(runtime: LocalRuntime, rollout: Object) -> None:
+    """A deleted Rollout's traffic weights leave the Services' proxies (every Pod alike again),
+    unless another Rollout of this controller routes that Service."""
+    if not handled(runtime, rollout):
+        return
+    namespace = rollout["metadata"].get("namespace", "default")
+    weights = ((rollout.get("status") or {}).get("canary") or {}).get("weights") or {}
+    weighted = {
+        str(side["serviceName"])
+        for side in (weights.get("stable"), weights.get("canary"))
+        if isinstance(side, dict) and side.get("serviceName")
+    }
+    uid = rollout["metadata"].get("uid")
+    others = set().union(
+        *(services_of(o) for o in _rollouts(runtime, namespace) if o["metadata"].get("uid") != uid)
+    )
+    for service in (weighted | services_of(rollout)) - others:
+        if runtime.services.weights(namespace, service) is not None:
+            runtime.set_weights(namespace, service, None)
+
+
 async def reconcile(runtime: LocalRuntime, key: ObjectKey, rollout: Object) -> None:
     """Plan the Rollout and carry the plan out (unless another instance's)."""
-    if not handled(rollout):
+    if not handled(runtime, rollout):
         return
     store = runtime.store
     children = store.children(rollout["metadata"]["uid"])

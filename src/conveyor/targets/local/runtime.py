@@ -111,8 +111,12 @@ class LocalRuntime:
         flush_interval: float = 0.2,
         analysis_providers: Mapping[str, Provider] | None = None,
         analysis_concurrency: int = DEFAULT_CONCURRENCY,
+        rollouts_instance_id: str = "",
     ) -> None:
         self.clock = clock or SystemClock()
+        self.instance_id = rollouts_instance_id
+        """Argo Rollouts' controller instance id ("": none): the Rollouts and AnalysisRuns
+        this runtime runs (``controllers.instance``)."""
         self.journal = WriteBehind(journal, interval=flush_interval, clock=self.clock)
         """The journal, written behind (``flush_interval`` s after a change) or by a barrier."""
         self.store = ObjectStore(self.clock, self.journal)
@@ -157,6 +161,7 @@ class LocalRuntime:
             enqueue=self.enqueue,
             enqueue_after=self.enqueue_after,
             concurrency=analysis_concurrency,
+            instance_id=rollouts_instance_id,
         )
         """AnalysisRuns: their measurements run as tasks of their own, never on the worker."""
         self.restored = rollouts.RestoredPods([], self.clock.now())
@@ -258,9 +263,8 @@ class LocalRuntime:
         if identity(key) == POD:
             for svc in self.services.selecting(obj):
                 self.enqueue(svc)
-        elif key.kind in ("Service", "Deployment"):  # an injected selector, a workloadRef
-            for rollout in rollouts.rollouts_naming(self, key):
-                self.enqueue(rollout)
+        elif key.kind in ("Service", "Deployment") or rollouts.is_rollout(key):
+            rollouts.on_change(self, event)
 
     def _on_pod_status(self, key: ObjectKey, status: dict[str, Any]) -> None:
         self.store.update_status(key, status)

@@ -15,6 +15,7 @@ from typing import Any
 
 from conveyor.model.rollout import RolloutAnalysis
 from conveyor.targets.local.controllers import common as c
+from conveyor.targets.local.controllers.instance import INSTANCE_ID_LABEL, instance_of
 from conveyor.targets.local.controllers.rollout_context import Context
 from conveyor.targets.local.controllers.rollout_types import (
     ANN_REVISION,
@@ -46,7 +47,13 @@ _LABEL_PATH = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
 
 def current(ctx: Context, run_type: str) -> AnalysisRunInfo | None:
-    """The run of that kind recorded in the previous status, as the runtime reports it now."""
+    """The run of that kind recorded in the previous status, as the runtime reports it now.
+
+    None on a retry: the recorded run judged the aborted attempt (a Failed one would abort
+    the retry again), and the retry starts runs of its own.
+    """
+    if ctx.retrying:
+        return None
     section, slot = SLOTS[run_type]
     recorded = (ctx.prev.get(section) or {}).get(slot)
     if not isinstance(recorded, dict) or not recorded.get("name"):
@@ -125,15 +132,19 @@ def judge(ctx: Context, run: AnalysisRunInfo | None) -> None:
 def start(
     ctx: Context, analysis: RolloutAnalysis, run_type: str, infix: str, step: int | None = None
 ) -> AnalysisRunInfo:
-    """Request a new run (a fresh name when the last one of that name finished)."""
+    """Request a new run, under a name no run has yet (an earlier attempt's run, even one
+    still being terminated, is never taken for the new one)."""
     pod_hash = ctx.current_hash
     base = "-".join(part for part in (ctx.name, pod_hash, str(ctx.revision), infix) if part)
     name, count = base, 0
-    while name in ctx.runs and ctx.runs[name].completed:
+    while name in ctx.runs:
         count += 1
         name = f"{base}.{count}"
     metadata = analysis.analysis_run_metadata or {}
     labels = {LABEL_ROLLOUT_TYPE: run_type, HASH_LABEL: pod_hash}
+    instance = instance_of(ctx.obj)
+    if instance is not None:  # the run belongs to the Rollout's controller instance
+        labels[INSTANCE_ID_LABEL] = instance
     if step is not None:
         labels[LABEL_STEP_INDEX] = str(step)
     labels.update(metadata.get("labels") or {})

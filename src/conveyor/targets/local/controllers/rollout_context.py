@@ -58,6 +58,9 @@ class Context:
         self.namespace: str | None = c.metadata(obj).get("namespace")
         self.template = template
         self.prev: dict[str, Any] = copy.deepcopy(obj.get("status") or {})
+        # A person retried an aborted update (status.abort cleared, abortedAt still there):
+        # the first reconcile since. The runs that judged the aborted attempt are not current.
+        self.retrying = bool(self.prev.get("abortedAt")) and not self.prev.get("abort")
         self.replicas = self.spec.desired_replicas
         self.min_ready = self.spec.min_ready_seconds
         self.collision_count: int | None = self.prev.get("collisionCount")

@@ -7,12 +7,17 @@ the templates up (AnalysisTemplates in the Rollout's namespace, ClusterAnalysisT
 of every template (a metric name twice is an error), their arguments with the Rollout's values
 winning, an argument left without a value an error naming it, and the templates' and
 Rollout's dryRun and measurementRetention together.
+
+A template may name others in ``spec.templates`` (Argo Rollouts v1.7+): they are followed
+depth first, each after the template naming it, and a template reached twice counts once. A
+missing one is an error naming who referenced it; a template that reaches itself again is an
+error showing the loop (Argo itself would recurse without end).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from conveyor.model.objects import Object
@@ -32,13 +37,7 @@ def build_analysis_run(request: AnalysisRunRequest, lookup: TemplateLookup) -> O
     template_args: list[dict[str, Any]] = []
     dry_run: list[dict[str, Any]] = []
     retention: list[dict[str, Any]] = []
-    for ref in request.templates:
-        name = str(ref.get("templateName") or "")
-        cluster = bool(ref.get("clusterScope"))
-        template = lookup(name, cluster)
-        if template is None:
-            kind = "ClusterAnalysisTemplate" if cluster else "AnalysisTemplate"
-            raise AnalysisRunBuildError(f"{kind} '{name}' not found")
+    for template in resolve_templates(request.templates, lookup):
         spec = template.get("spec") or {}
         for metric in spec.get("metrics") or []:
             if any(m.get("name") == metric.get("name") for m in metrics):
@@ -74,6 +73,38 @@ def build_analysis_run(request: AnalysisRunRequest, lookup: TemplateLookup) -> O
         "metadata": metadata,
         "spec": spec_out,
     }
+
+
+def resolve_templates(refs: Iterable[dict[str, Any]], lookup: TemplateLookup) -> list[Object]:
+    """The templates ``refs`` name and every template they name in turn, in Argo's order;
+    raises AnalysisRunBuildError for a missing template or a loop."""
+    found: list[Object] = []
+    seen: set[tuple[bool, str]] = set()
+
+    def follow(ref: Any, path: tuple[tuple[bool, str], ...]) -> None:
+        ref = ref if isinstance(ref, dict) else {}
+        at = (bool(ref.get("clusterScope")), str(ref.get("templateName") or ""))
+        if at in path:
+            loop = " -> ".join(_describe(p) for p in (*path[path.index(at) :], at))
+            raise AnalysisRunBuildError(f"{_describe(at)} references itself: {loop}")
+        if at in seen:
+            return
+        template = lookup(at[1], at[0])
+        if template is None:
+            by = f" (referenced by {_describe(path[-1])})" if path else ""
+            raise AnalysisRunBuildError(f"{_describe(at)} not found{by}")
+        seen.add(at)
+        found.append(template)
+        for nested in (template.get("spec") or {}).get("templates") or []:
+            follow(nested, (*path, at))
+
+    for ref in refs:
+        follow(ref, ())
+    return found
+
+
+def _describe(at: tuple[bool, str]) -> str:
+    return f"{'ClusterAnalysisTemplate' if at[0] else 'AnalysisTemplate'} '{at[1]}'"
 
 
 def _add_template_arg(args: list[dict[str, Any]], arg: dict[str, Any]) -> None:
