@@ -1,7 +1,7 @@
 """Promotions: every ``conveyor promote``, promoted or refused, with the gates it met; and the
 app commit's time on each deployment, so that lead time is read from the record.
 
-Revision ID: 0009_promotions
+Revision ID: 0007_promotions
 Revises: 0006
 Create Date: 2026-12-05
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_promotions"
+revision: str = "0007_promotions"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
