@@ -45,9 +45,12 @@ async def test_migrations_create_the_tables_the_models_describe(database: Databa
         "history",
         "api_tokens",
         "deployments",
+        "notification_config",
+        "notification_state",
+        "notification_outbox",
         "alembic_version",
     } <= set(schema["tables"])
-    assert schema["version"] == "0006"
+    assert schema["version"] == "0008_notifications"
     assert schema["diff"] == []  # the hand-written migration matches tables.py exactly
 
 
