@@ -68,7 +68,7 @@ async def test_opening_again_migrates_nothing_and_keeps_data(settings: Settings)
         async with third.engine.connect() as conn:
             schema = await conn.run_sync(_schema)
             ports = (await conn.execute(text("SELECT owner, port FROM runtime_ports"))).all()
-        assert schema["version"] == "0006"
+        assert schema["version"] == "0008_notifications"
         assert schema["diff"] == []
         assert [tuple(row) for row in ports] == [("a/b/http", 30000)]
     finally:
