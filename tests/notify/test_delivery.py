@@ -64,8 +64,8 @@ def _configmap(url: str) -> dict[str, str]:
         ),
         "template.app-deployed": (
             "webhook:\n  hook:\n    method: POST\n    path: /deployed\n"
-            "    body: '{\"app\": \"{{ app.metadata.name }}\", "
-            "\"revision\": \"{{ app.status.sync.revision }}\", \"to\": \"{{ event.trigger }}\"}'\n"
+            '    body: \'{"app": "{{ app.metadata.name }}", '
+            '"revision": "{{ app.status.sync.revision }}", "to": "{{ event.trigger }}"}\'\n'
         ),
     }
 
@@ -83,9 +83,8 @@ class Setup:
         return parse_config(_configmap(self.url), {"hook-token": SECRET_VALUE})
 
     async def start(self) -> Notifier:
-        notifier = Notifier(self.store, self.apps, load_config=self.load)
         sender = Deliverer(self.store, lambda: notifier.config, options=self.options)
-        notifier._on_queued = sender.wake  # noqa: SLF001 (what NotificationService wires)
+        notifier = Notifier(self.store, self.apps, load_config=self.load, on_queued=sender.wake)
         await notifier.start()
         sender.start()
         self.notifier, self.sender = notifier, sender

@@ -46,8 +46,10 @@ def app(
     }
     if phase is not None:
         status["operationState"] = {
-            "phase": phase, "syncResult": {"revision": revision}, "finishedAt": "2026-12-05T09:00:00Z",
-        }  # fmt: skip
+            "phase": phase,
+            "syncResult": {"revision": revision},
+            "finishedAt": "2026-12-05T09:00:00Z",
+        }
     return {
         "metadata": {"name": "web", "annotations": annotations},
         "spec": {"project": "default"},
@@ -91,6 +93,7 @@ def test_on_sync_succeeded_fires_when_the_condition_becomes_true_and_again_after
     assert engine.see(app(phase="Running", revision=REV2, **SUCCEEDED)) == []  # false: forgotten
     assert engine.see(app(phase="Succeeded", revision=REV2, **SUCCEEDED)) == ["on-sync-succeeded"]
     trigger, rendered = engine.sent[-1]
+    assert trigger == "on-sync-succeeded"
     assert rendered["message"] == "web on-sync-succeeded"
     assert rendered["webhook.hook.body"] == f'{{"app": "web", "rev": "{REV2}"}}'
 
@@ -159,14 +162,17 @@ def test_a_condition_that_fails_is_reported_not_ignored() -> None:
                       set(), ManualClock().now())  # fmt: skip
     assert result.send == []
     assert len(result.warnings) == 1
-    assert "on-strict" in result.warnings[0] and "cannot fetch .phase from nil" in (
-        result.warnings[0]
+    assert (
+        "on-strict" in result.warnings[0] and "cannot fetch .phase from nil" in (result.warnings[0])
     )
 
 
 def test_rollout_triggers_are_evaluated_on_rollouts_not_on_apps() -> None:
     config = parse_config({"service.webhook.hook": WEBHOOK})
-    subs = {Subscribed("on-rollout-aborted", "hook", ""), Subscribed("on-rollout-paused", "hook", "")}
+    subs = {
+        Subscribed("on-rollout-aborted", "hook", ""),
+        Subscribed("on-rollout-paused", "hook", ""),
+    }
     rollout: dict[str, Any] = {
         "metadata": {"name": "web", "namespace": "prod"},
         "status": {"phase": "Degraded", "abort": True, "currentPodHash": "h2", "stableRS": "h1"},
