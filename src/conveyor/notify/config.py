@@ -109,11 +109,8 @@ class NotificationConfig:
         return [v for v in self.secrets.values() if len(v) >= 4]
 
 
-def _yaml(key: str, text: str) -> Any:
-    try:
-        docs = list(load_stream(text))
-    except ValidationError as err:
-        raise ValidationError(str(err)) from err
+def _yaml(text: str) -> Any:
+    docs = list(load_stream(text))
     return docs[0] if docs else None
 
 
@@ -140,23 +137,23 @@ def parse_config(
             continue
         try:
             if key.startswith("trigger."):
-                triggers[key[8:]] = _trigger(key[8:], _yaml(key, text))
+                triggers[key[8:]] = _trigger(key[8:], _yaml(text))
             elif key.startswith("template."):
-                template, notes = compile_template(key[9:], _yaml(key, text))
+                template, notes = compile_template(key[9:], _yaml(text))
                 templates[key[9:]] = template
                 warnings.extend(f"{key}: {note}" for note in notes)
             elif key.startswith("service."):
-                service = _service(key, _yaml(key, text), warnings)
+                service = _service(key, _yaml(text), warnings)
                 if service is not None:
                     services[service.name] = service
             elif key == "subscriptions":
-                subscriptions = _subscriptions(_yaml(key, text))
+                subscriptions = _subscriptions(_yaml(text))
             elif key == "defaultTriggers":
-                defaults = _names(key, _yaml(key, text))
+                defaults = _names(key, _yaml(text))
             elif key.startswith("defaultTriggers."):
-                service_defaults[key[16:]] = _names(key, _yaml(key, text))
+                service_defaults[key[16:]] = _names(key, _yaml(text))
             elif key == "context":
-                raw = _yaml(key, text) or {}
+                raw = _yaml(text) or {}
                 if not isinstance(raw, dict):
                     raise ValidationError("context: expected a mapping of names to text")
                 context = {str(k): str(v) for k, v in raw.items()}

@@ -130,6 +130,15 @@ class Notifier:
             app.setdefault("metadata", {}).setdefault("deletionTimestamp", rfc3339(event.at))
         self._queue.put_nowait(_Work(f"app/{event.app}", "app", {"app": app}, event.app, deleted))
 
+    def evaluate_apps(self, names: list[str]) -> None:
+        """Look at these apps now (after a start: what changed while nobody listened)."""
+        if not self.active:
+            return
+        for name in names:
+            with contextlib.suppress(NotFoundError):
+                app = self._apps.application(name)
+                self._queue.put_nowait(_Work(f"app/{name}", "app", {"app": app}, name))
+
     def observe_object(self, obj: dict[str, Any], deleted: bool = False) -> None:
         """A Rollout or an AnalysisRun changed (from the target's watch)."""
         meta = obj.get("metadata") or {}

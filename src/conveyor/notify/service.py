@@ -120,6 +120,7 @@ class NotificationService:
     async def start(self) -> None:
         await self.notifier.start()
         self._controller.add_event_listener(self.notifier)
+        self.notifier.evaluate_apps(self._controller.names())
         self.sender.start()
         loop = asyncio.get_running_loop()
         for kind in ("Rollout", "AnalysisRun"):

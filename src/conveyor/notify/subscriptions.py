@@ -65,8 +65,3 @@ def of_object(
             for trigger in config.triggers_for(service, sub.triggers):
                 found.add(Subscribed(trigger, service, recipient))
     return found
-
-
-def has_any(obj: Mapping[str, Any] | None) -> bool:
-    """Whether ``obj`` carries a subscription annotation (a cheap test before evaluating)."""
-    return any(k.startswith(PREFIX) for k in _meta(obj, "annotations"))

@@ -30,6 +30,9 @@ SENT = "sent"
 DEAD = "dead"
 KEEP_SENT = 1000
 """Sent notifications kept for ``GET /api/v1/notifications`` (the newest)."""
+KEEP_STATE = 500
+"""Notified keys kept per subject (oncePer values add one per revision): the newest, as
+Argo CD trims its notified-state annotation."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,22 @@ class NotificationStore:
                         last_error=why or "", sent_at=None,
                     )
                 )  # fmt: skip
+            for subject in {item.subject for item in send}:
+                await self._trim_state(session, subject)
+
+    async def _trim_state(self, session: Any, subject: str) -> None:
+        await session.flush()
+        keep = (
+            select(NotificationStateRow.key)
+            .where(NotificationStateRow.subject == subject)
+            .order_by(NotificationStateRow.created_at.desc(), NotificationStateRow.key)
+            .limit(KEEP_STATE)
+        )
+        await session.execute(
+            delete(NotificationStateRow).where(
+                NotificationStateRow.subject == subject, NotificationStateRow.key.not_in(keep)
+            )
+        )
 
     async def forget_subject(self, subject: str) -> None:
         """Remove a deleted object's notified state (a new one of that name starts afresh)."""
