@@ -86,8 +86,12 @@ def _entry(row: NotificationOutboxRow) -> OutboxEntry:
 class NotificationStore:
     """What the notifier, its sender and the API keep and read."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self, database: Database, *, keep_sent: int = KEEP_SENT, keep_state: int = KEEP_STATE
+    ) -> None:
         self._db = database
+        self._keep_sent = keep_sent
+        self._keep_state = keep_state
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -162,7 +166,7 @@ class NotificationStore:
             select(NotificationStateRow.key)
             .where(NotificationStateRow.subject == subject)
             .order_by(NotificationStateRow.created_at.desc(), NotificationStateRow.key)
-            .limit(KEEP_STATE)
+            .limit(self._keep_state)
         )
         await session.execute(
             delete(NotificationStateRow).where(
@@ -223,7 +227,7 @@ class NotificationStore:
             select(NotificationOutboxRow.id)
             .where(NotificationOutboxRow.status == SENT)
             .order_by(NotificationOutboxRow.id.desc())
-            .offset(KEEP_SENT)
+            .offset(self._keep_sent)
             .limit(1)
         )
         if cutoff is not None:
