@@ -34,11 +34,10 @@ ROLLOUTS_SECRET = "argo-rollouts-notification-secret"  # noqa: S105
 SERVICE_TYPES = ("slack", "webhook")
 _SECRET_REF = re.compile(r"\$([A-Za-z0-9_.-]+)")
 _SERVICE_OPTIONS = {
-    "slack": {"token", "apiURL", "webhookURL", "username", "icon", "channels",
-              "insecureSkipVerify", "signingSecret", "disableUnfurl"},
-    "webhook": {"url", "headers", "basicAuth", "insecureSkipVerify", "retryWaitMin",
-                "retryWaitMax", "retryMax"},
-}  # fmt: skip
+    "slack": {"token", "apiURL", "webhookURL", "username", "icon", "disableUnfurl"},
+    "webhook": {"url", "headers", "basicAuth"},
+}
+"""The options each service honours; any other is a warning (never taken and ignored)."""
 
 
 @dataclass(frozen=True)

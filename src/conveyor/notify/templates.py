@@ -1,8 +1,7 @@
 """Notification templates: Argo CD's ``template.<name>`` keys, rendered by a sandboxed Jinja2.
 
-A template has a ``message`` (and ``title``), a ``slack`` part (``attachments``, ``blocks``,
-``groupingKey``, ``notifyBroadcast``, ``deliveryPolicy``) and ``webhook.<name>`` parts
-(``method``, ``path``, ``body``). Each text is a Jinja2 template rendered in a
+A template has a ``message``, a ``slack`` part (``attachments``, ``blocks``) and
+``webhook.<name>`` parts (``method``, ``path``, ``body``); anything else is a warning. Each text is a Jinja2 template rendered in a
 ``SandboxedEnvironment`` over ``app`` (or ``rollout`` and ``analysisRun``), ``context``,
 ``serviceType``, ``notificationType`` and ``event`` (the trigger, its condition's ``oncePer``
 value, and the moment). Missing fields render as empty text.
@@ -28,8 +27,7 @@ from conveyor.errors import ValidationError
 
 MAX_OUTPUT = 256 * 1024
 """Longest text one field may render to."""
-PARTS = {"message", "title", "slack", "webhook"}
-SLACK_FIELDS = {"attachments", "blocks", "groupingKey", "notifyBroadcast", "deliveryPolicy"}
+SLACK_FIELDS = {"attachments", "blocks"}
 WEBHOOK_FIELDS = {"method", "path", "body"}
 
 _ENV = SandboxedEnvironment(
@@ -121,7 +119,7 @@ def compile_template(name: str, raw: Any) -> tuple[Template, list[str]]:
     texts: dict[str, str] = {}
     notes: list[str] = []
     for key, value in raw.items():
-        if key in ("message", "title") and isinstance(value, str):
+        if key == "message" and isinstance(value, str):
             texts[key] = value
         elif key == "slack" and isinstance(value, dict):
             for field, text in value.items():
