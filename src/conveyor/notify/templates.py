@@ -1,8 +1,8 @@
 """Notification templates: Argo CD's ``template.<name>`` keys, rendered by a sandboxed Jinja2.
 
 A template has a ``message``, a ``slack`` part (``attachments``, ``blocks``) and
-``webhook.<name>`` parts (``method``, ``path``, ``body``); anything else is a warning. Each text is a Jinja2 template rendered in a
-``SandboxedEnvironment`` over ``app`` (or ``rollout`` and ``analysisRun``), ``context``,
+``webhook.<name>`` parts (``method``, ``path``, ``body``); anything else is a warning. Each
+text is a Jinja2 template rendered in a ``SandboxedEnvironment`` over ``app`` (or ``rollout`` and ``analysisRun``), ``context``,
 ``serviceType``, ``notificationType`` and ``event`` (the trigger, its condition's ``oncePer``
 value, and the moment). Missing fields render as empty text.
 
