@@ -2,9 +2,9 @@
 
 A template has a ``message``, a ``slack`` part (``attachments``, ``blocks``) and
 ``webhook.<name>`` parts (``method``, ``path``, ``body``); anything else is a warning. Each
-text is a Jinja2 template rendered in a ``SandboxedEnvironment`` over ``app`` (or ``rollout`` and ``analysisRun``), ``context``,
-``serviceType``, ``notificationType`` and ``event`` (the trigger, its condition's ``oncePer``
-value, and the moment). Missing fields render as empty text.
+text is a Jinja2 template rendered in a ``SandboxedEnvironment`` over ``app`` (or ``rollout``
+and ``analysisRun``), ``context``, ``serviceType``, ``notificationType`` and ``event`` (the
+trigger, its condition's ``oncePer`` value, and the moment). Missing fields render as empty text.
 
 Argo CD writes templates in Go's text/template. The common forms are translated:
 ``{{.app.metadata.name}}`` -> ``{{ app.metadata.name }}``, ``{{if eq .a "b"}}`` /
