@@ -13,6 +13,7 @@ import pytest
 import yaml
 from api_helpers import Live, app_manifest, configmap, revision, secret, synced_healthy, wait_app
 
+from api.test_api_rollouts import PAUSED, rollout, set_status
 from cli.cli_helpers import conveyor, ok
 from engine.engine_helpers import ConfigRepo
 from notify.receiver import Receiver
@@ -120,3 +121,51 @@ def test_apply_takes_the_notification_configmap_and_reports_its_warnings(
     dead = ok(conveyor(live.home, "notifications", "list", "--dead", "-o", "json",
                        "--server", live.url))  # fmt: skip
     assert json.loads(dead) == []
+
+
+def test_rollout_triggers_fire_from_the_live_rollout(
+    live: Live, api: httpx.Client, tmp_path: Path
+) -> None:
+    body = (
+        "webhook:\n  hook:\n    method: POST\n    path: /{event}\n"
+        "    body: '{{{{ rollout.metadata.name }}}} {{{{ rollout.status.phase }}}}'\n"
+    )
+    with Receiver() as receiver:
+        cm = configmap(
+            "argocd-notifications-cm",
+            **{
+                "service.webhook.hook": f"url: {receiver.url}\n",
+                "template.rollout-paused": body.format(event="paused"),
+                "template.rollout-aborted": body.format(event="aborted"),
+            },
+        )
+        assert api.post("/api/v1/notifications/config", json=cm).json()["warnings"] == []
+        repo = ConfigRepo(tmp_path / "ro")
+        repo.write("app/rollout.yaml", rollout())
+        repo.commit()
+        manifest = app_manifest("ro-notified", repo.url)
+        manifest["metadata"]["annotations"] = {
+            "notifications.argoproj.io/subscribe.on-rollout-paused.hook": "",
+            "notifications.argoproj.io/subscribe.on-rollout-aborted.hook": "",
+        }
+        api.post("/api/v1/applications", json=manifest).raise_for_status()
+        api.post("/api/v1/applications/ro-notified/sync", json={}).raise_for_status()
+        wait_app(
+            api, "ro-notified",
+            lambda a: (a["status"].get("operationState") or {}).get("phase") == "Succeeded",
+            what="the first sync",
+        )  # fmt: skip
+        set_status(api, "ro-notified", PAUSED)
+        _wait_requests(receiver, 1)
+        set_status(api, "ro-notified", {**PAUSED, "phase": "Degraded", "abort": True,
+                                        "pauseConditions": None})  # fmt: skip
+        _wait_requests(receiver, 2)
+    assert [(r.path, r.body) for r in receiver.requests] == [
+        ("/paused", b"web Paused"),
+        ("/aborted", b"web Degraded"),
+    ]
+    listed = api.get("/api/v1/notifications", params={"limit": 2}).json()["items"]
+    assert [(n["subject"], n["trigger"], n["status"]) for n in listed] == [
+        ("rollout/ro-notified/web", "on-rollout-aborted", "sent"),
+        ("rollout/ro-notified/web", "on-rollout-paused", "sent"),
+    ]

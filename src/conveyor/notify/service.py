@@ -59,26 +59,36 @@ def config_data(manifest: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
     A Secret's ``data`` is base64 (decoded here); ``stringData`` is taken as it is.
     """
     kind = manifest.get("kind")
-    name = str((manifest.get("metadata") or {}).get("name") or "")
+    meta = manifest.get("metadata")
+    name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+    raw: dict[str, Any] = {}
     if kind == "ConfigMap" and name in CONFIGMAPS:
-        raw = manifest.get("data") or {}
+        raw = _mapping(manifest, "data")
     elif kind == "Secret" and name in SECRETS:
-        raw = {}
-        for key, value in (manifest.get("data") or {}).items():
+        for key, value in _mapping(manifest, "data").items():
             try:
                 raw[key] = base64.b64decode(str(value), validate=True).decode()
             except (binascii.Error, UnicodeDecodeError) as err:
                 raise ValidationError(f"Secret {name}: data.{key} is not base64 text") from err
-        raw.update(manifest.get("stringData") or {})
+        raw.update(_mapping(manifest, "stringData"))
     else:
         wanted = ", ".join(f"ConfigMap {n}" for n in CONFIGMAPS)
         raise ValidationError(
             f"{kind} {name!r} is not a notification setting: apply takes {wanted}, "
             f"or Secret {SECRET}"
         )
-    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+    if not all(isinstance(v, str) for v in raw.values()):
         raise ValidationError(f"{kind} {name}: data values must be text")
     return name, str(kind), {str(k): v for k, v in raw.items()}
+
+
+def _mapping(manifest: dict[str, Any], field: str) -> dict[str, Any]:
+    value = manifest.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(f"{field}: expected a mapping of keys to text")
+    return {str(k): v for k, v in value.items()}
 
 
 class NotificationService:
