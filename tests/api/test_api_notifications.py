@@ -164,7 +164,7 @@ def test_rollout_triggers_fire_from_the_live_rollout(
         ("/paused", b"web Paused"),
         ("/aborted", b"web Degraded"),
     ]
-    listed = api.get("/api/v1/notifications", params={"limit": 2}).json()["items"]
+    listed = api.get("/api/v1/notifications", params={"app": "ro-notified"}).json()["items"]
     assert [(n["subject"], n["trigger"], n["status"]) for n in listed] == [
         ("rollout/ro-notified/web", "on-rollout-aborted", "sent"),
         ("rollout/ro-notified/web", "on-rollout-paused", "sent"),

@@ -127,7 +127,7 @@ async def test_rollout_triggers_fire_from_the_rollout_and_its_analysis_run(
     assert await h.triggers() == ["on-analysis-run-failed", "on-rollout-aborted",
                                   "on-rollout-completed"]  # fmt: skip
     listed = await store.listing()
-    assert {e.subject for e in listed} == {"rollout/prod/shop"}
+    assert {(e.subject, e.app) for e in listed} == {("rollout/prod/shop", "shop")}
     assert {e.recipient for e in listed} == {"ops"}
     await h.notifier.close()
 

@@ -24,7 +24,9 @@ async def store(settings: Settings) -> AsyncIterator[NotificationStore]:
 
 def item(key: str, subject: str = "app/web") -> OutboxInput:
     body = {"templates": ["t"], "rendered": {"message": key}}
-    return OutboxInput(key, subject, trigger="on-deployed", service="hook", recipient="", body=body)
+    return OutboxInput(
+        key, subject, trigger="on-deployed", service="hook", recipient="", body=body, app="web"
+    )
 
 
 async def test_rows_and_keys_are_written_together_and_sent_in_order(
@@ -50,7 +52,8 @@ async def test_rows_and_keys_are_written_together_and_sent_in_order(
     assert [r.id for r in await store.due(later)] == [first.id]
     sent = await store.listing(status=SENT)
     assert [(r.id, r.sent_at) for r in sent] == [(second.id, T0)]
-    assert (await store.listing(subject="app/other")) == []
+    assert (await store.listing(app="other")) == []
+    assert len(await store.listing(app="web")) == 3
 
 
 async def test_sent_rows_and_once_per_keys_are_trimmed(settings: Settings) -> None:

@@ -40,14 +40,16 @@ async def list_notifications(
     dead: Annotated[bool, Query(description="Only the dead letters (status=dead).")] = False,
     app: Annotated[
         str | None,
-        Query(pattern=DNS_SUBDOMAIN, max_length=253, description="Only this app's."),
+        Query(
+            pattern=DNS_SUBDOMAIN, max_length=253, description="Only this app's (its Rollouts' too)."
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
 ) -> dict[str, Any]:
     service = _service(ctx)
     entries = await service.store.listing(
         status=DEAD if dead else status,
-        subject=f"app/{app}" if app is not None else None,
+        app=app,
         limit=limit,
     )
     return {

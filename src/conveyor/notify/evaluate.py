@@ -27,6 +27,8 @@ class Outgoing:
 
     key: str
     subject: str
+    app: str
+    """The app it concerns (for a Rollout's, the app that tracks it; "" when none)."""
     trigger: str
     service: str
     recipient: str
@@ -54,6 +56,8 @@ def evaluate(
     config: NotificationConfig,
     notified: set[str],
     now: datetime,
+    *,
+    app: str = "",
 ) -> Result:
     """What ``subject`` (``app/<name>``, ``rollout/<ns>/<name>``) calls for now.
 
@@ -105,7 +109,7 @@ def evaluate(
                 result.warnings.append(f"{subject}: trigger {sub.trigger}: {err}")
                 continue
             result.send.append(
-                Outgoing(key, subject, sub.trigger, sub.service, sub.recipient,
+                Outgoing(key, subject, app, sub.trigger, sub.service, sub.recipient,
                          cond.send, rendered)
             )  # fmt: skip
     return result

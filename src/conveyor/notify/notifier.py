@@ -200,8 +200,9 @@ class Notifier:
         subscriptions = await self._subscriptions(work)
         now = self._clock.now()
         result = evaluate(
-            work.subject, work.kind, work.env, subscriptions, self.config, self._notified, now
-        )
+            work.subject, work.kind, work.env, subscriptions, self.config, self._notified, now,
+            app=work.owner or "",
+        )  # fmt: skip
         for warning in result.warnings:
             log.warning("notification trigger", warning=warning)
         self.warnings = (self.warnings + result.warnings)[-50:]
@@ -214,7 +215,7 @@ class Notifier:
     async def _write(self, send: list[Outgoing], forget: list[str]) -> None:
         rows = [
             OutboxInput(
-                key=o.key, subject=o.subject, trigger=o.trigger, service=o.service,
+                key=o.key, subject=o.subject, app=o.app, trigger=o.trigger, service=o.service,
                 recipient=o.recipient,
                 body={"templates": list(o.templates), "rendered": o.rendered},
             )

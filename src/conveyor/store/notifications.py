@@ -44,6 +44,8 @@ class OutboxInput:
     service: str
     recipient: str
     body: dict[str, Any]
+    app: str = ""
+    """The app it concerns (for a Rollout's, the app tracking it)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class OutboxEntry:
     id: int
     created_at: datetime
     subject: str
+    app: str
     trigger: str
     service: str
     recipient: str
@@ -67,6 +70,7 @@ class OutboxEntry:
 
         return {
             "id": self.id, "createdAt": stamp(self.created_at), "subject": self.subject,
+            "app": self.app,
             "trigger": self.trigger, "service": self.service, "recipient": self.recipient,
             "templates": self.body.get("templates", []), "status": self.status,
             "attempts": self.attempts, "nextAttemptAt": stamp(self.next_attempt_at),
@@ -76,7 +80,7 @@ class OutboxEntry:
 
 def _entry(row: NotificationOutboxRow) -> OutboxEntry:
     return OutboxEntry(
-        id=row.id, created_at=as_utc(row.created_at), subject=row.subject,
+        id=row.id, created_at=as_utc(row.created_at), subject=row.subject, app=row.app,
         trigger=row.trigger, service=row.service, recipient=row.recipient, body=dict(row.body),
         status=row.status, attempts=row.attempts, next_attempt_at=as_utc(row.next_attempt_at),
         last_error=row.last_error, sent_at=as_utc(row.sent_at) if row.sent_at else None,
@@ -151,7 +155,8 @@ class NotificationStore:
                 why = rejected.get(item.key)
                 session.add(
                     NotificationOutboxRow(
-                        created_at=moment, subject=item.subject, trigger=item.trigger,
+                        created_at=moment, subject=item.subject, app=item.app,
+                        trigger=item.trigger,
                         service=item.service, recipient=item.recipient, body=item.body,
                         status=DEAD if why else PENDING, attempts=0, next_attempt_at=moment,
                         last_error=why or "", sent_at=None,
@@ -238,14 +243,14 @@ class NotificationStore:
             )
 
     async def listing(
-        self, *, status: str | None = None, subject: str | None = None, limit: int = 100
+        self, *, status: str | None = None, app: str | None = None, limit: int = 100
     ) -> list[OutboxEntry]:
-        """The newest ``limit`` rows (of one status, of one subject), newest first."""
+        """The newest ``limit`` rows (of one status, of one app), newest first."""
         query = select(NotificationOutboxRow)
         if status is not None:
             query = query.where(NotificationOutboxRow.status == status)
-        if subject is not None:
-            query = query.where(NotificationOutboxRow.subject == subject)
+        if app is not None:
+            query = query.where(NotificationOutboxRow.app == app)
         query = query.order_by(NotificationOutboxRow.id.desc()).limit(limit)
         async with self._db.sessions() as session:
             return [_entry(row) for row in await session.scalars(query)]

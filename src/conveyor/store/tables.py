@@ -217,7 +217,10 @@ class NotificationOutboxRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    subject: Mapped[str] = mapped_column(Text, index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    """``app/<name>`` or ``rollout/<namespace>/<name>``."""
+    app: Mapped[str] = mapped_column(Text, index=True)
+    """The app it concerns (a Rollout's: the app that tracks it; "" when none does)."""
     trigger: Mapped[str] = mapped_column(Text)
     service: Mapped[str] = mapped_column(Text)
     recipient: Mapped[str] = mapped_column(Text)

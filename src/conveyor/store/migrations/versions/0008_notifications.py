@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("app", sa.Text(), nullable=False),
         sa.Column("trigger", sa.Text(), nullable=False),
         sa.Column("service", sa.Text(), nullable=False),
         sa.Column("recipient", sa.Text(), nullable=False),
@@ -52,13 +53,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_notification_outbox"),
     )
     op.create_index("ix_notification_outbox_created_at", "notification_outbox", ["created_at"])
-    op.create_index("ix_notification_outbox_subject", "notification_outbox", ["subject"])
+    op.create_index("ix_notification_outbox_app", "notification_outbox", ["app"])
     op.create_index("ix_notification_outbox_status", "notification_outbox", ["status"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_notification_outbox_status", table_name="notification_outbox")
-    op.drop_index("ix_notification_outbox_subject", table_name="notification_outbox")
+    op.drop_index("ix_notification_outbox_app", table_name="notification_outbox")
     op.drop_index("ix_notification_outbox_created_at", table_name="notification_outbox")
     op.drop_table("notification_outbox")
     op.drop_index("ix_notification_state_subject", table_name="notification_state")
