@@ -41,7 +41,9 @@ async def list_notifications(
     app: Annotated[
         str | None,
         Query(
-            pattern=DNS_SUBDOMAIN, max_length=253, description="Only this app's (its Rollouts' too)."
+            pattern=DNS_SUBDOMAIN,
+            max_length=253,
+            description="Only this app's (its Rollouts', too).",
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
