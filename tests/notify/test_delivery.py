@@ -204,3 +204,42 @@ async def test_an_error_that_echoes_the_secret_is_stored_masked(database: Databa
         dead = await _until(lambda: setup.store.listing(status="dead"))
         await setup.stop()
     assert dead[0].last_error == "HTTP 500: bad token ******"
+
+
+async def test_slack_api_errors_are_retried_and_dead_lettered_with_slacks_reason(
+    database: Database,
+) -> None:
+    answer = json.dumps({"ok": False, "error": "channel_not_found"}).encode()
+    with Receiver(statuses=[200], answer=answer) as receiver:
+        store = NotificationStore(database)
+        apps = Apps()
+        apps.apps["web"]["metadata"]["annotations"] = {
+            "notifications.argoproj.io/subscribe.on-deployed.slack": "deploys"
+        }
+
+        async def load() -> Any:
+            return parse_config(
+                {"service.slack": f"token: $slack-token\napiURL: {receiver.url}/api/\n"},
+                {"slack-token": SECRET_VALUE},
+            )
+
+        sender = Deliverer(store, lambda: notifier.config, options=FAST)
+        notifier = Notifier(store, apps, load_config=load, on_queued=sender.wake)
+        await notifier.start()
+        sender.start()
+        notifier(AppUpdated("web", datetime.now(UTC)))
+        dead = await _until(lambda: store.listing(status="dead"))
+        await notifier.close()
+        await sender.close()
+    assert dead[0].last_error == "Slack: channel_not_found"
+    assert len(receiver.requests) == FAST.max_attempts
+    request = receiver.requests[0]
+    assert request.path == "/api/chat.postMessage"
+    assert request.headers["Authorization"] == f"Bearer {SECRET_VALUE}"
+    sent = json.loads(request.body)
+    assert sent["channel"] == "deploys"
+    assert (
+        sent["text"]
+        == ":white_check_mark: Application web is now running new version of deployments manifests."
+    )
+    assert sent["attachments"][0]["title"] == "web"

@@ -12,13 +12,13 @@ event, so they go through the same engine. Templates are Jinja2 (``notify.templa
 from __future__ import annotations
 
 _APP_FIELDS = """\
-    slack:
-      attachments: |
-        [{"title": "{{ app.metadata.name }}", "color": "%s",
-          "fields": [
-            {"title": "Sync Status", "value": "{{ app.status.sync.status }}", "short": true},
-            {"title": "Repository", "value": "{{ app.spec.source.repoURL }}", "short": true},
-            {"title": "Revision", "value": "{{ app.status.sync.revision }}", "short": true}]}]
+slack:
+  attachments: |
+    [{"title": "{{ app.metadata.name }}", "color": "%s",
+      "fields": [
+        {"title": "Sync Status", "value": "{{ app.status.sync.status }}", "short": true},
+        {"title": "Repository", "value": "{{ app.spec.source.repoURL }}", "short": true},
+        {"title": "Revision", "value": "{{ app.status.sync.revision }}", "short": true}]}]
 """
 
 _OP = "app.status.operationState != nil and app.status.operationState.phase in "
