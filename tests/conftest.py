@@ -124,6 +124,7 @@ PROCESS_MODULES = (
     "engine/test_sync_options_app.py",  # git repos
     "examples/test_config_repo.py",  # kustomize
     "examples/test_demo_e2e.py",
+    "notify/test_delivery.py",  # a local HTTP receiver on 127.0.0.1
     "render/test_kustomize_rollout.py",  # kubectl kustomize
     "source/test_cache_fetch.py",  # git
     "source/test_git.py",

@@ -88,6 +88,10 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/deployments"): ("deployments", "get", "*"),
     ("GET", "/api/v1/promotions"): ("promotions", "get", "*"),
     ("POST", "/api/v1/promotions"): ("applications", "sync", LIST),  # body's app: enforce()
+    ("GET", "/api/v1/notifications"): ("notifications", "get", "*"),
+    ("GET", "/api/v1/notifications/config"): ("notifications", "get", "*"),
+    # where notifications go, and the secrets they carry: the admin's
+    ("POST", "/api/v1/notifications/config"): ("notifications", "update", ADMIN_ONLY),
     ("GET", "/api/v1/ci/runs"): ("ci", "get", "*"),
     ("GET", "/api/v1/ci/runs/{run_id}"): ("ci", "get", "*"),
     ("POST", "/api/v1/ci/runs"): ("ci", "create", ADMIN_ONLY),  # runs tools on the server

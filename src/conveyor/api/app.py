@@ -26,6 +26,7 @@ from conveyor.api import (
     routes_clusters,
     routes_deployments,
     routes_logs,
+    routes_notifications,
     routes_operations,
     routes_projects,
     routes_promotions,
@@ -48,6 +49,8 @@ from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import engine, local_target
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import NotFoundError
+from conveyor.notify.delivery import DeliveryOptions
+from conveyor.notify.service import NotificationService
 from conveyor.settings import Settings
 from conveyor.store import CiRunStore, PromotionStore, TokenStore, open_database
 from conveyor.targets.local.kubelet import KubeletOptions
@@ -106,8 +109,10 @@ def create_app(
     *,
     controller_factory: ControllerFactory | None = None,
     webhook_secret: str | None = None,
+    notification_options: DeliveryOptions | None = None,
 ) -> FastAPI:
-    """The API server's app. ``webhook_secret`` defaults to ``webhook.load_secret``."""
+    """The API server's app. ``webhook_secret`` defaults to ``webhook.load_secret``;
+    ``notification_options`` say how hard notifications are retried."""
     factory = controller_factory or local_engine(settings)
 
     @asynccontextmanager
@@ -123,6 +128,10 @@ def create_app(
                 controller.add_event_listener(metrics.on_event)
                 metrics.bind(controller.applications, _lookup(controller))
                 metrics.bind_live_objects(_live_objects(controller))
+                notifications = NotificationService(
+                    database, controller, options=notification_options
+                )
+                await notifications.start()
                 context = ApiContext(
                     settings=settings,
                     controller=controller,
@@ -133,6 +142,7 @@ def create_app(
                     ci_runs=CiRunStore(database),
                     promotions=PromotionStore(database),
                     webhook_secret=webhook_secret or webhook.load_secret(settings),
+                    notifications=notifications,
                 )
                 app.state.context = context
                 try:
@@ -142,6 +152,7 @@ def create_app(
                     for task in list(context.ci_tasks):
                         task.cancel()
                     events.close()
+                    await notifications.close()
         finally:
             await database.close()
 
@@ -164,6 +175,7 @@ def create_app(
         routes_apps,
         routes_operations,
         routes_deployments,
+        routes_notifications,
         routes_resources,
         routes_actions,
         routes_rollouts,

@@ -16,6 +16,7 @@ from conveyor.api.events import AppEvents
 from conveyor.api.metrics import Metrics
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.controller import Controller
+from conveyor.notify.service import NotificationService
 from conveyor.settings import Settings
 from conveyor.store import CiRunStore, PromotionStore, TokenStore
 
@@ -38,6 +39,8 @@ class ApiContext:
     """CI runs in progress, owned until they end."""
     webhook_secret: str | None = None
     """HMAC secret (GitHub, Gitea) or shared token (GitLab) of webhooks; None accepts any."""
+    notifications: NotificationService | None = None
+    """The notifier and its outbox (``/api/v1/notifications``)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server shuts down, so that streams (SSE, log follow) end."""
 

@@ -26,19 +26,8 @@ from conveyor.model.globs import glob_match
 ADMIN = "role:admin"
 READONLY = "role:readonly"
 
-RESOURCES = frozenset(
-    {
-        "applications",
-        "logs",
-        "projects",
-        "accounts",
-        "artifacts",
-        "deployments",
-        "promotions",
-        "ci",
-        "*",
-    }
-)
+_NAMES = "applications logs projects accounts artifacts deployments promotions ci notifications *"
+RESOURCES = frozenset(_NAMES.split())
 ACTIONS = frozenset({"get", "create", "update", "delete", "sync", "override", "action", "*"})
 
 BUILTIN = {

@@ -1,5 +1,10 @@
 """``conveyor apply -f FILE``: register Applications and AppProjects from YAML manifests.
 
+The notification settings are applied the same way: the ConfigMap ``argocd-notifications-cm``
+(or Argo Rollouts' ``argo-rollouts-notification-configmap``) and the Secret
+``argocd-notifications-secret`` go to ``/api/v1/notifications/config`` (the Secret's values
+are never echoed).
+
 Multi-document files and ``-`` (stdin) are read as ``kubectl apply -f`` reads them: every
 document is sent on its own (projects first, so that apps naming them are admitted), one line
 per document says what happened, and a bad document is reported with its file, position and
@@ -21,8 +26,19 @@ from conveyor.cli.client import Client, CliError
 from conveyor.cli.output import handle_errors
 from conveyor.model.yamldocs import RawDocument, YamlError, split_documents
 
-ROUTES = {"AppProject": "/api/v1/projects", "Application": "/api/v1/applications"}
-RESOURCE = {"AppProject": "appproject.argoproj.io", "Application": "application.argoproj.io"}
+NOTIFICATIONS = "/api/v1/notifications/config"
+ROUTES = {
+    "AppProject": "/api/v1/projects",
+    "Application": "/api/v1/applications",
+    "ConfigMap": NOTIFICATIONS,
+    "Secret": NOTIFICATIONS,
+}
+RESOURCE = {
+    "AppProject": "appproject.argoproj.io",
+    "Application": "application.argoproj.io",
+    "ConfigMap": "configmap",
+    "Secret": "secret",
+}
 
 
 def _read(name: str) -> str:
@@ -79,8 +95,8 @@ def _apply_one(client: Client, doc: RawDocument) -> str:
     kind = _kind(doc)
     if kind not in ROUTES:
         raise CliError(
-            f"kind {kind!r} is not Application or AppProject (apply registers those; "
-            "other objects belong in the app's repository)",
+            f"kind {kind!r} is not Application or AppProject (apply registers those, and the"
+            " notification ConfigMap and Secret; other objects belong in the app's repository)",
             status=0,
         )
     data: dict[str, Any] = doc.data

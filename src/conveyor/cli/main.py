@@ -29,6 +29,7 @@ from conveyor.cli import (
     cluster_cmd,
     deployments_cmd,
     image_cmd,
+    notifications_cmd,
     policy_cmd,
     preview_cmd,
     proj_cmd,
@@ -57,6 +58,7 @@ app.add_typer(cluster_cmd.app, name="cluster")
 app.add_typer(repo_cmd.app, name="repo")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
+app.add_typer(notifications_cmd.app, name="notifications")
 app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(rollouts_cmd.app, name="rollouts")
 app.add_typer(policy_cmd.app, name="policy")

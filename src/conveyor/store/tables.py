@@ -220,3 +220,50 @@ class PromotionRow(Base):
     """The config commit that promoted ("" when refused)."""
     branch: Mapped[str] = mapped_column(Text)
     app_commit: Mapped[str] = mapped_column(Text)
+
+
+class NotificationConfigRow(Base):
+    """The notification ConfigMaps and Secrets as applied (``argocd-notifications-cm``...)."""
+
+    __tablename__ = "notification_config"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    """``ConfigMap`` or ``Secret``."""
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationStateRow(Base):
+    """One (trigger, condition, service, recipient[, oncePer value]) already notified."""
+
+    __tablename__ = "notification_state"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, index=True)
+    """``app/<name>`` or ``rollout/<namespace>/<name>``."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationOutboxRow(Base):
+    """A notification to deliver, written before it is sent; kept as sent or dead-lettered."""
+
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    subject: Mapped[str] = mapped_column(Text)
+    """``app/<name>`` or ``rollout/<namespace>/<name>``."""
+    app: Mapped[str] = mapped_column(Text, index=True)
+    """The app it concerns (a Rollout's: the app that tracks it; "" when none does)."""
+    trigger: Mapped[str] = mapped_column(Text)
+    service: Mapped[str] = mapped_column(Text)
+    recipient: Mapped[str] = mapped_column(Text)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The templates sent and their rendered parts (no secret: services resolve at send)."""
+    status: Mapped[str] = mapped_column(Text, index=True)
+    """``pending``, ``sent`` or ``dead``."""
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

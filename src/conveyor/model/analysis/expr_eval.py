@@ -64,8 +64,10 @@ def equal(a: Any, b: Any) -> bool:
 class Evaluator:
     """Evaluates one tree against ``result``; one instance per evaluation (it counts steps)."""
 
-    def __init__(self, result: Any) -> None:
+    def __init__(self, result: Any, env: dict[str, Any] | None = None) -> None:
         self.result = result
+        self.env = env
+        """Values by name, for conditions that read several (``app``); None: ``result``."""
         self.steps = 0
         self.pointers: list[Any] = []
 
@@ -79,7 +81,7 @@ class Evaluator:
         return node.value
 
     def _eval_name(self, node: Node) -> Any:
-        return self.result
+        return self.result if self.env is None else self.env.get(node.value)
 
     def _eval_pointer(self, node: Node) -> Any:
         return self.pointers[-1]

@@ -202,9 +202,12 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
     raise ExpressionError(f"a string is not closed{_at(start)}")
 
 
-def parse(text: str) -> Node:
-    """The tree of condition ``text``; raises ExpressionError naming what is not supported."""
-    parser = _Parser(tokenize(text))
+def parse(text: str, variables: frozenset[str] = VARIABLES) -> Node:
+    """The tree of condition ``text``; raises ExpressionError naming what is not supported.
+
+    ``variables`` are the names it may read (an analysis reads ``result``; a notification
+    trigger reads ``app``, or ``rollout`` and ``analysisRun``)."""
+    parser = _Parser(tokenize(text), variables)
     node = parser.expression(0)
     if parser.peek.kind != "eof":
         raise parser.unexpected()
@@ -212,8 +215,9 @@ def parse(text: str) -> Node:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], variables: frozenset[str] = VARIABLES) -> None:
         self.tokens = tokens
+        self.variables = variables
         self.i = 0
         self.nodes = 0
         self.depth = 0
@@ -343,11 +347,15 @@ class _Parser:
             raise ExpressionError(f"{_REFUSED_WORDS[name]} is not supported{_at(token.pos)}")
         if self.is_op("("):
             return self.call(token)
-        if name in VARIABLES:
+        if name in self.variables:
             return self.node("name", name)
-        raise ExpressionError(
-            f"unknown name '{name}'{_at(token.pos)}: a condition reads the measurement as 'result'"
-        )
+        if self.variables == VARIABLES:
+            raise ExpressionError(
+                f"unknown name '{name}'{_at(token.pos)}: a condition reads the measurement as"
+                " 'result'"
+            )
+        known = ", ".join(f"'{v}'" for v in sorted(self.variables))
+        raise ExpressionError(f"unknown name '{name}'{_at(token.pos)}: a condition reads {known}")
 
     def call(self, token: _Token) -> Node:
         name = token.text
