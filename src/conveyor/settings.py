@@ -39,6 +39,10 @@ class Settings:
     default), ``off`` (the default of settings built in code), or a Prometheus server's URL."""
     prometheus_scrape_interval: float = 5.0
     """CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL, seconds, for the Prometheus run under ``auto``."""
+    audit_max_age_days: int = 365
+    """CONVEYOR_AUDIT_MAX_AGE_DAYS: audit rows older than this are deleted (0: kept)."""
+    audit_max_rows: int = 1_000_000
+    """CONVEYOR_AUDIT_MAX_ROWS: only the newest this many audit rows are kept (0: all)."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -96,6 +100,8 @@ class Settings:
                 "CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL",
                 os.environ.get("CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL", "5"),
             ),
+            audit_max_age_days=_count("CONVEYOR_AUDIT_MAX_AGE_DAYS", 365),
+            audit_max_rows=_count("CONVEYOR_AUDIT_MAX_ROWS", 1_000_000),
         )
 
 
@@ -118,3 +124,12 @@ def _seconds(name: str, value: str) -> float:
     if not 0.1 <= seconds <= 3600:
         raise ValidationError(f"{name}={value!r}: give seconds between 0.1 and 3600")
     return seconds
+
+
+def _count(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValidationError(f"{name}={value!r}: give a whole number (0: no limit)")
+    return int(value)

@@ -86,6 +86,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("DELETE", "/api/v1/account/tokens/{token_id}"): ("accounts", "update", ADMIN_ONLY),
     ("GET", "/api/v1/artifacts"): ("artifacts", "get", "*"),
     ("GET", "/api/v1/deployments"): ("deployments", "get", "*"),
+    ("GET", "/api/v1/dora"): ("deployments", "get", "*"),
+    ("GET", "/api/v1/reports/compliance"): ("deployments", "get", "*"),
+    ("GET", "/api/v1/audit"): ("audit", "get", "*"),
     ("GET", "/api/v1/ci/runs"): ("ci", "get", "*"),
     ("GET", "/api/v1/ci/runs/{run_id}"): ("ci", "get", "*"),
     ("POST", "/api/v1/ci/runs"): ("ci", "create", ADMIN_ONLY),  # runs tools on the server

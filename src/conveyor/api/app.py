@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -22,9 +23,11 @@ from conveyor.api import (
     routes_actions,
     routes_apps,
     routes_artifacts,
+    routes_audit,
     routes_ci,
     routes_clusters,
     routes_deployments,
+    routes_dora,
     routes_logs,
     routes_operations,
     routes_projects,
@@ -37,15 +40,20 @@ from conveyor.api import (
 )
 from conveyor.api.access import require_access
 from conveyor.api.accesslog import AccessLog
+from conveyor.api.audit import AuditTrail
 from conveyor.api.auth import ensure_admin_token
 from conveyor.api.bodyguard import BodyGuard
 from conveyor.api.context import ApiContext
+from conveyor.api.dora_figures import DoraFigures
 from conveyor.api.events import AppEvents
 from conveyor.api.masking import MaskedJSONResponse
 from conveyor.api.metrics import Metrics
+from conveyor.api.policywatch import PolicyWatch
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import engine, local_target
+from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller, ControllerOptions
+from conveyor.engine.records import Retention
 from conveyor.errors import NotFoundError
 from conveyor.settings import Settings
 from conveyor.store import CiRunStore, TokenStore, open_database
@@ -122,6 +130,16 @@ def create_app(
                 controller.add_event_listener(metrics.on_event)
                 metrics.bind(controller.applications, _lookup(controller))
                 metrics.bind_live_objects(_live_objects(controller))
+                activity = ActivityRecorder(
+                    controller.repo, retention=_retention(settings), clock=controller.clock
+                )
+                controller.add_event_listener(activity)
+                controller.add_event_listener(PolicyWatch(_lookup(controller), activity))
+                activity.start()
+                dora = DoraFigures(controller, clock=controller.clock)
+                controller.add_event_listener(dora.on_event)
+                metrics.bind_dora(lambda: dora.latest)
+                dora.start()
                 context = ApiContext(
                     settings=settings,
                     controller=controller,
@@ -131,6 +149,8 @@ def create_app(
                     artifacts=ArtifactStore(settings.artifacts_dir),
                     ci_runs=CiRunStore(database),
                     webhook_secret=webhook_secret or webhook.load_secret(settings),
+                    activity=activity,
+                    dora=dora,
                 )
                 app.state.context = context
                 try:
@@ -140,6 +160,8 @@ def create_app(
                     for task in list(context.ci_tasks):
                         task.cancel()
                     events.close()
+                    await dora.close()
+                    await activity.close()
         finally:
             await database.close()
 
@@ -156,12 +178,15 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(AuditTrail)  # outside BodyGuard: a refused token is audited too
     app.add_middleware(AccessLog)  # outermost: 401s and 413s of BodyGuard are logged too
     authenticated = [Depends(require_access)]
     for module in (
         routes_apps,
         routes_operations,
         routes_deployments,
+        routes_audit,
+        routes_dora,
         routes_resources,
         routes_actions,
         routes_rollouts,
@@ -178,6 +203,16 @@ def create_app(
     app.include_router(webhook.router)
     app.include_router(routes_system.router)
     return app
+
+
+def _retention(settings: Settings) -> Retention:
+    """CONVEYOR_AUDIT_MAX_AGE_DAYS and CONVEYOR_AUDIT_MAX_ROWS (0: no bound)."""
+    return Retention(
+        max_age=timedelta(days=settings.audit_max_age_days)
+        if settings.audit_max_age_days
+        else None,
+        max_rows=settings.audit_max_rows or None,
+    )
 
 
 def _lookup(controller: Controller) -> Callable[[str], dict[str, Any] | None]:

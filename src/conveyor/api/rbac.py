@@ -27,7 +27,17 @@ ADMIN = "role:admin"
 READONLY = "role:readonly"
 
 RESOURCES = frozenset(
-    {"applications", "logs", "projects", "accounts", "artifacts", "deployments", "ci", "*"}
+    {
+        "applications",
+        "logs",
+        "projects",
+        "accounts",
+        "artifacts",
+        "deployments",
+        "ci",
+        "audit",
+        "*",
+    }
 )
 ACTIONS = frozenset({"get", "create", "update", "delete", "sync", "override", "action", "*"})
 

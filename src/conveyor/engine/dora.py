@@ -26,7 +26,7 @@ the report's ranges overlap (low and medium), read as DevLake does: low is past 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,16 +50,13 @@ class Deployment:
     previous_revision: str
     """The revision the app had deployed before ("" for its first): its changes lie between."""
     at: datetime
+    env: str
     failed_at: datetime | None = None
     restored_at: datetime | None = None
 
     @property
     def app(self) -> str:
         return self.record.app
-
-    @property
-    def env(self) -> str:
-        return environment(self.record)
 
 
 def environment(record: DeploymentRecord) -> str:
@@ -69,9 +66,12 @@ def environment(record: DeploymentRecord) -> str:
 
 
 def classify(
-    records: Iterable[DeploymentRecord], health: Iterable[HealthEvent]
+    records: Iterable[DeploymentRecord],
+    health: Iterable[HealthEvent],
+    env_of: Callable[[DeploymentRecord], str] = environment,
 ) -> list[Deployment]:
-    """Every counted deployment of ``records`` (any order, all apps), oldest first."""
+    """Every counted deployment of ``records`` (any order, all apps), oldest first;
+    ``env_of`` names a record's environment (by default its destination namespace)."""
     per_app: dict[str, list[DeploymentRecord]] = {}
     for record in records:
         per_app.setdefault(record.app, []).append(record)
@@ -83,11 +83,15 @@ def classify(
     for app, rows in per_app.items():
         rows.sort(key=lambda r: (r.started_at, r.id))
         events = sorted(degraded.get(app, []), key=lambda e: e.at)
-        found += _app_deployments(rows, events)
+        found += _app_deployments(rows, events, env_of)
     return sorted(found, key=lambda d: (d.at, d.record.id))
 
 
-def _app_deployments(rows: list[DeploymentRecord], degraded: list[HealthEvent]) -> list[Deployment]:
+def _app_deployments(
+    rows: list[DeploymentRecord],
+    degraded: list[HealthEvent],
+    env_of: Callable[[DeploymentRecord], str],
+) -> list[Deployment]:
     found: list[Deployment] = []
     seen: set[str] = set()
     previous = ""
@@ -115,7 +119,7 @@ def _app_deployments(rows: list[DeploymentRecord], degraded: list[HealthEvent]) 
                 ),
                 None,
             )
-        found.append(Deployment(row, before, at, failed_at, restored_at))
+        found.append(Deployment(row, before, at, env_of(row), failed_at, restored_at))
     return found
 
 
