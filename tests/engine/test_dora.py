@@ -44,7 +44,7 @@ RECORDS = [
         DAY + 3 * HOUR + 10 * MIN,
         served=DAY + 3 * HOUR + 20 * MIN,
         initiator=Initiator.ROLLBACK,
-    ),  # fmt: skip
+    ),
     record(4, C, 2 * DAY + 30 * MIN, served=2 * DAY + 40 * MIN),
     record(5, C, 3 * DAY, served=None, initiator=Initiator.SELF_HEAL),  # same revision
     record(6, D, 3 * DAY, served=None, app="api", env="staging"),  # not serving yet
