@@ -78,7 +78,7 @@ def test_three_deploys_one_rolled_back() -> None:
         "changeFailureRate": "low", "timeToRestore": "elite",
     }  # fmt: skip
     assert [item["failedAt"] for item in web.to_dict()["timeline"]] == [
-        None, "2026-12-02T03:00:00Z", None,
+        None, "2026-12-02T03:00:00.000Z", None,
     ]  # fmt: skip
 
 

@@ -81,8 +81,8 @@ async def test_the_recorder_writes_operations_and_degraded_moments(store: Engine
     recorder.start()
     try:
         recorder(finished(1, "a" * 40, Initiator.USER))
-        recorder(finished(2, "b" * 40, Initiator.AUTOMATED,
-                          message="failed: https://bob:pa55@git.example/x.git unreachable"))  # fmt: skip
+        leaky = "failed: https://bob:pa55@git.example/x.git unreachable"
+        recorder(finished(2, "b" * 40, Initiator.AUTOMATED, message=leaky))
         recorder(HealthStatusChanged(app="web", old="Healthy", new="Progressing",
                                      revision="b" * 40, at=T0))  # fmt: skip
         recorder(HealthStatusChanged(app="web", old="Progressing", new="Degraded",

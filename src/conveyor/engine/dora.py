@@ -28,11 +28,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.engine.events import Initiator
-from conveyor.engine.records import HealthEvent, iso
+from conveyor.engine.records import HealthEvent
 from conveyor.engine.repository import DeploymentRecord
 
 SUCCEEDED = "Succeeded"
@@ -222,9 +222,9 @@ def figures(
         restored=len(restores),
         changes=len(leads),
         deployment_frequency=len(inside) / (window.total_seconds() / DAY),
-        lead_time=statistics.median(leads) if leads else None,
+        lead_time=_ms(statistics.median(leads)) if leads else None,
         change_failure_rate=len(failed) / len(inside) if inside else None,
-        time_to_restore=statistics.median(restores) if restores else None,
+        time_to_restore=_ms(statistics.median(restores)) if restores else None,
         timeline=timeline,
     )
 
@@ -249,13 +249,23 @@ def _timeline(d: Deployment, changes: Changes) -> dict[str, Any]:
         "env": d.env,
         "revision": d.record.revision,
         "deploymentId": d.record.id,
-        "deployedAt": iso(d.at),
-        "failedAt": iso(d.failed_at) if d.failed_at else None,
-        "restoredAt": iso(d.restored_at) if d.restored_at else None,
-        "leadTimeSeconds": statistics.median((d.at - c).total_seconds() for c in commits)
+        "deployedAt": iso_ms(d.at),
+        "failedAt": iso_ms(d.failed_at) if d.failed_at else None,
+        "restoredAt": iso_ms(d.restored_at) if d.restored_at else None,
+        "leadTimeSeconds": _ms(statistics.median((d.at - c).total_seconds() for c in commits))
         if commits
         else None,
     }
+
+
+def iso_ms(moment: datetime) -> str:
+    """RFC 3339 with milliseconds: restore times are often under a second."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ms(seconds: float | None) -> float | None:
+    """Seconds to the millisecond, as the timeline's times are written."""
+    return None if seconds is None else round(seconds, 3)
 
 
 # -- the 2023 State of DevOps report's bands ----------------------------------------------
