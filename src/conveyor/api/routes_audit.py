@@ -45,7 +45,19 @@ def utc(moment: datetime | None, what: str) -> datetime | None:
         raise ValidationError(f"{what} {moment.isoformat()} is out of range") from err
 
 
-@router.get("", summary="The audit trail, oldest first (the newest `limit` that match)")
+@router.get(
+    "",
+    summary="The audit trail, oldest first (the newest `limit` that match)",
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 async def list_audit(
     ctx: Ctx,
     user: Annotated[str | None, Query(max_length=253, description="Only this actor's.")] = None,
