@@ -48,7 +48,7 @@ from conveyor.api.dora_figures import DoraFigures
 from conveyor.api.events import AppEvents
 from conveyor.api.masking import MaskedJSONResponse
 from conveyor.api.metrics import Metrics
-from conveyor.api.policywatch import PolicyWatch
+from conveyor.api.statuswatch import StatusWatch
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import engine, local_target
 from conveyor.engine.activity import ActivityRecorder
@@ -134,7 +134,9 @@ def create_app(
                     controller.repo, retention=_retention(settings), clock=controller.clock
                 )
                 controller.add_event_listener(activity)
-                controller.add_event_listener(PolicyWatch(_lookup(controller), activity))
+                controller.add_event_listener(
+                    StatusWatch(_lookup(controller), controller.live.app_objects, activity)
+                )
                 activity.start()
                 dora = DoraFigures(controller, clock=controller.clock)
                 controller.add_event_listener(dora.on_event)

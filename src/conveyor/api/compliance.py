@@ -3,7 +3,7 @@
 For each app and environment: its operations that were not dry runs (``deployments``:
 started in the window, ended), how many Succeeded (``successRate``), the policy violations the
 gate found (the ``policy.violation`` entries of the audit trail, written by
-``api.policywatch`` when an app's policy findings change), and the CI runs of the window that
+``api.statuswatch`` when an app's policy findings change), and the CI runs of the window that
 built it with their scans (secrets, sast, audit, image-scan): a run is the app's when its
 artifact name is the app's name or the app's name starts with it and a dash (``demo`` builds
 ``demo-staging`` and ``demo-prod``).
