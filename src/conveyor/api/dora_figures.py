@@ -34,6 +34,11 @@ log = get_logger(component="dora")
 
 METRICS_WINDOW = timedelta(days=30)
 """The window of the ``conveyor_dora_*`` gauges."""
+LOOKBACK = timedelta(days=90)
+"""How far before the window records are read: whether a revision is new, and what an app
+ran before a deployment, is judged from this much history (so a query's cost stays bounded
+as the record grows)."""
+MAX_CACHED = 10_000
 
 
 class DoraFigures:
@@ -65,12 +70,13 @@ class DoraFigures:
     ) -> tuple[dora.Figures, list[dora.Figures]]:
         """The figures of everything selected, and of each app and environment."""
         repo = self._controller.repo
-        records = await repo.deployments(app=app)
-        health = await repo.health_events(app=app)
+        now = self._clock.now()
+        horizon = now - window - LOOKBACK
+        records = await repo.deployments(app=app, since=horizon)
+        health = await repo.health_events(app=app, since=horizon)
         deployments = dora.classify(records, health, self.env_of)
         if env is not None:
             deployments = [d for d in deployments if d.env == env]
-        now = self._clock.now()
         changes = await self._changes_of([d for d in deployments if d.at > now - window])
         total = dora.figures(
             deployments, changes, window=window, now=now, app=app or "*", env=env or "*"
@@ -111,6 +117,8 @@ class DoraFigures:
             if key not in self._changes:
                 if not url:
                     continue
+                if len(self._changes) >= MAX_CACHED:
+                    self._changes.clear()
                 self._changes[key] = await self._commit_times(url, *key[1:])
             found[d.record.id] = self._changes[key]
         return found
