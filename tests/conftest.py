@@ -127,6 +127,7 @@ PROCESS_MODULES = (
     "examples/test_demo_e2e.py",
     "render/test_kustomize_rollout.py",  # kubectl kustomize
     "source/test_cache_fetch.py",  # git
+    "source/test_commit_log.py",
     "source/test_git.py",
     "source/test_sha256_repos.py",
     "shared/test_gitrun.py",  # git against a silent TCP server
