@@ -24,6 +24,9 @@ from conveyor.api.schemas import DNS_SUBDOMAIN
 from conveyor.engine.records import AUDIT_FIELDS, AuditEntry, AuditQuery
 from conveyor.errors import ValidationError
 
+FLUSH_WAIT = 5.0
+"""Seconds a read waits for audit rows still queued (a failing store: answer without)."""
+
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
 LIMIT_MAX = 100_000
@@ -80,8 +83,8 @@ async def list_audit(
         until=utc(until, "until"),
         limit=limit,
     )
-    if ctx.activity is not None:
-        await ctx.activity.flush()  # what was done before this request is in the answer
+    if ctx.activity is not None:  # what was done before this request is in the answer
+        await ctx.activity.flush(timeout=FLUSH_WAIT)
     entries = await ctx.controller.repo.audit(query)
     if format is Format.jsonl:
         text = "".join(json.dumps(e.to_dict(), sort_keys=True) + "\n" for e in entries)

@@ -19,6 +19,9 @@ from conveyor.engine.records import AuditQuery
 from conveyor.errors import ValidationError
 from conveyor.model.durations import parse_window
 
+FLUSH_WAIT = 5.0
+"""Seconds a read waits for audit rows still queued (a failing store: answer without)."""
+
 router = APIRouter(prefix="/api/v1", tags=["reports"], responses=ERROR_RESPONSES)
 
 AppQuery = Annotated[
@@ -46,6 +49,8 @@ async def dora_figures(
     span = window_of(window)
     if ctx.dora is None:
         raise ValidationError("DORA figures are not available on this server")
+    if ctx.activity is not None:
+        await ctx.activity.flush(timeout=FLUSH_WAIT)  # the health events known so far
     return await ctx.dora.report(window=span, window_text=window, app=app, env=env)
 
 
@@ -57,7 +62,7 @@ async def compliance_report(ctx: Ctx, app: AppQuery = None, window: WindowQuery 
     now = ctx.controller.clock.now()
     repo = ctx.controller.repo
     if ctx.activity is not None:
-        await ctx.activity.flush()
+        await ctx.activity.flush(timeout=FLUSH_WAIT)
     records = await repo.deployments(app=app, since=now - span)
     violations = await repo.audit(
         AuditQuery(app=app, action=compliance.POLICY_VIOLATION, since=now - span, limit=100_000)

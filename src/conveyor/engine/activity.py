@@ -85,9 +85,15 @@ class ActivityRecorder:
                 self._work(), name="activity-recorder"
             )
 
-    async def flush(self) -> None:
-        """Wait until everything queued so far is written."""
-        await self._queue.join()
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued so far is written (False after ``timeout`` seconds:
+        a write is being retried)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self, timeout: float = 30.0) -> None:
         if self._worker is None:
