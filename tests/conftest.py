@@ -111,6 +111,7 @@ PROCESS_MODULES = (
     "ci/",  # the real scanners on git repos, pip, OSV fixtures on 127.0.0.1
     "cli/test_cli_analysis.py",  # the CLI as a process, Prometheus
     "cli/test_cli_deployments.py",
+    "cli/test_cli_audit_dora.py",
     "cli/test_cli_e2e.py",
     "cli/test_demo.py",
     "cli/test_demo_release.py",
@@ -127,6 +128,7 @@ PROCESS_MODULES = (
     "notify/test_delivery.py",  # a local HTTP receiver on 127.0.0.1
     "render/test_kustomize_rollout.py",  # kubectl kustomize
     "source/test_cache_fetch.py",  # git
+    "source/test_commit_log.py",
     "source/test_git.py",
     "source/test_sha256_repos.py",
     "shared/test_gitrun.py",  # git against a silent TCP server

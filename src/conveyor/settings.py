@@ -45,6 +45,10 @@ class Settings:
     Rollout and AnalysisRun controllers: they run only the objects whose
     ``argo-rollouts.argoproj.io/controller-instance-id`` label equals it ("" by default: only
     the objects without the label)."""
+    audit_max_age_days: int = 365
+    """CONVEYOR_AUDIT_MAX_AGE_DAYS: audit rows older than this are deleted (0: kept)."""
+    audit_max_rows: int = 1_000_000
+    """CONVEYOR_AUDIT_MAX_ROWS: only the newest this many audit rows are kept (0: all)."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -105,6 +109,8 @@ class Settings:
             rollouts_instance_id=_label_value(
                 "CONVEYOR_ROLLOUTS_INSTANCE_ID", os.environ.get("CONVEYOR_ROLLOUTS_INSTANCE_ID", "")
             ),
+            audit_max_age_days=_count("CONVEYOR_AUDIT_MAX_AGE_DAYS", 365),
+            audit_max_rows=_count("CONVEYOR_AUDIT_MAX_ROWS", 1_000_000),
         )
 
 
@@ -136,3 +142,12 @@ def _label_value(name: str, value: str) -> str:
             " '.', starting and ending with a letter or digit"
         )
     return value.strip()
+
+
+def _count(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValidationError(f"{name}={value!r}: give a whole number (0: no limit)")
+    return int(value)

@@ -92,6 +92,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/notifications/config"): ("notifications", "get", "*"),
     # where notifications go, and the secrets they carry: the admin's
     ("POST", "/api/v1/notifications/config"): ("notifications", "update", ADMIN_ONLY),
+    ("GET", "/api/v1/dora"): ("deployments", "get", "*"),
+    ("GET", "/api/v1/reports/compliance"): ("deployments", "get", "*"),
+    ("GET", "/api/v1/audit"): ("audit", "get", "*"),
     ("GET", "/api/v1/ci/runs"): ("ci", "get", "*"),
     ("GET", "/api/v1/ci/runs/{run_id}"): ("ci", "get", "*"),
     ("POST", "/api/v1/ci/runs"): ("ci", "create", ADMIN_ONLY),  # runs tools on the server

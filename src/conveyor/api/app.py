@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -22,9 +23,11 @@ from conveyor.api import (
     routes_actions,
     routes_apps,
     routes_artifacts,
+    routes_audit,
     routes_ci,
     routes_clusters,
     routes_deployments,
+    routes_dora,
     routes_logs,
     routes_notifications,
     routes_operations,
@@ -39,15 +42,20 @@ from conveyor.api import (
 )
 from conveyor.api.access import require_access
 from conveyor.api.accesslog import AccessLog
+from conveyor.api.audit import AuditTrail
 from conveyor.api.auth import ensure_admin_token
 from conveyor.api.bodyguard import BodyGuard
 from conveyor.api.context import ApiContext
+from conveyor.api.dora_figures import DoraFigures
 from conveyor.api.events import AppEvents
 from conveyor.api.masking import MaskedJSONResponse
 from conveyor.api.metrics import Metrics
+from conveyor.api.statuswatch import StatusWatch
 from conveyor.artifacts import ArtifactStore
 from conveyor.bootstrap import engine, local_target
+from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller, ControllerOptions
+from conveyor.engine.records import Retention
 from conveyor.errors import NotFoundError
 from conveyor.notify.delivery import DeliveryOptions
 from conveyor.notify.service import NotificationService
@@ -132,6 +140,18 @@ def create_app(
                     database, controller, options=notification_options
                 )
                 await notifications.start()
+                activity = ActivityRecorder(
+                    controller.repo, retention=_retention(settings), clock=controller.clock
+                )
+                controller.add_event_listener(activity)
+                controller.add_event_listener(
+                    StatusWatch(_lookup(controller), controller.live.app_objects, activity)
+                )
+                activity.start()
+                dora = DoraFigures(controller, clock=controller.clock)
+                controller.add_event_listener(dora.on_event)
+                metrics.bind_dora(lambda: dora.latest)
+                dora.start()
                 context = ApiContext(
                     settings=settings,
                     controller=controller,
@@ -143,6 +163,8 @@ def create_app(
                     promotions=PromotionStore(database),
                     webhook_secret=webhook_secret or webhook.load_secret(settings),
                     notifications=notifications,
+                    activity=activity,
+                    dora=dora,
                 )
                 app.state.context = context
                 try:
@@ -153,6 +175,8 @@ def create_app(
                         task.cancel()
                     events.close()
                     await notifications.close()
+                    await dora.close()
+                    await activity.close()
         finally:
             await database.close()
 
@@ -169,6 +193,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(AuditTrail)  # outside BodyGuard: a refused token is audited too
     app.add_middleware(AccessLog)  # outermost: 401s and 413s of BodyGuard are logged too
     authenticated = [Depends(require_access)]
     for module in (
@@ -176,6 +201,8 @@ def create_app(
         routes_operations,
         routes_deployments,
         routes_notifications,
+        routes_audit,
+        routes_dora,
         routes_resources,
         routes_actions,
         routes_rollouts,
@@ -193,6 +220,16 @@ def create_app(
     app.include_router(webhook.router)
     app.include_router(routes_system.router)
     return app
+
+
+def _retention(settings: Settings) -> Retention:
+    """CONVEYOR_AUDIT_MAX_AGE_DAYS and CONVEYOR_AUDIT_MAX_ROWS (0: no bound)."""
+    return Retention(
+        max_age=timedelta(days=settings.audit_max_age_days)
+        if settings.audit_max_age_days
+        else None,
+        max_rows=settings.audit_max_rows or None,
+    )
 
 
 def _lookup(controller: Controller) -> Callable[[str], dict[str, Any] | None]:

@@ -64,6 +64,7 @@ async def require_token(
     info = await tokens.verify(credentials.credentials)
     if info is None:
         raise _unauthorized("invalid or revoked token")
+    setattr(request.state, CALLER_STATE, info)  # the audit trail's actor (api.audit)
     return info
 
 

@@ -12,9 +12,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from conveyor.api.dora_figures import DoraFigures
 from conveyor.api.events import AppEvents
 from conveyor.api.metrics import Metrics
 from conveyor.artifacts import ArtifactStore
+from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller
 from conveyor.notify.service import NotificationService
 from conveyor.settings import Settings
@@ -41,6 +43,10 @@ class ApiContext:
     """HMAC secret (GitHub, Gitea) or shared token (GitLab) of webhooks; None accepts any."""
     notifications: NotificationService | None = None
     """The notifier and its outbox (``/api/v1/notifications``)."""
+    activity: ActivityRecorder | None = None
+    """Writes the audit trail (requests, the controller's operations) and health events."""
+    dora: DoraFigures | None = None
+    """DORA's four keys (``/api/v1/dora``, ``conveyor_dora_*``)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server shuts down, so that streams (SSE, log follow) end."""
 

@@ -9,6 +9,7 @@
     conveyor_render_duration_seconds{source_type,outcome}           histogram
     conveyor_service_requests_total{namespace,service,replicaset,code}   counter
     conveyor_service_request_duration_seconds{namespace,service,replicaset} histogram
+    conveyor_dora_*{app,env}                                         gauges (api.metrics_dora)
 
 Argo CD times manifest generation only inside its repo-server (``argocd_repo_...``), which
 Conveyor does not have; renders (plain YAML, Kustomize, Helm) get a ``conveyor_`` name with
@@ -35,6 +36,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from conveyor.api.metrics_dora import DoraMetrics, Latest
 from conveyor.api.metrics_rollouts import LiveObjects, RolloutMetrics
 from conveyor.engine.events import EngineEvent, OperationFinished
 from conveyor.redaction import strip_credentials
@@ -177,6 +179,12 @@ class Metrics:
         self._live_objects: LiveObjects = list
         self.registry.register(RolloutMetrics(lambda: self._live_objects()))
         self.registry.register(_ServiceTraffic(lambda: self._service_traffic))
+        self._dora: Latest = list
+        self.registry.register(DoraMetrics(lambda: self._dora()))
+
+    def bind_dora(self, latest: Latest) -> None:
+        """Read DORA's figures (``conveyor_dora_*``) from ``latest`` at scrape time."""
+        self._dora = latest
 
     def bind_service_traffic(self, source: ServiceTraffic) -> None:
         """Read the Service proxies' per-ReplicaSet stats from ``source`` at scrape time."""

@@ -26,7 +26,9 @@ from conveyor.model.globs import glob_match
 ADMIN = "role:admin"
 READONLY = "role:readonly"
 
-_NAMES = "applications logs projects accounts artifacts deployments promotions ci notifications *"
+_NAMES = (
+    "applications logs projects accounts artifacts deployments promotions ci notifications audit *"
+)
 RESOURCES = frozenset(_NAMES.split())
 ACTIONS = frozenset({"get", "create", "update", "delete", "sync", "override", "action", "*"})
 

@@ -130,6 +130,17 @@ class Client:
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=_clean(params))
 
+    def get_text(self, path: str, **params: Any) -> str:
+        """A GET whose answer is text (CSV, JSON lines), returned as it came."""
+        try:
+            response = self._http.request("GET", path, params=_clean(params))
+        except httpx.ConnectError as err:
+            raise self._unreachable() from err
+        except httpx.HTTPError as err:
+            raise CliError(f"talking to {self.url} failed: {err}") from err
+        self._check(response)
+        return response.text
+
     def post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.request("POST", path, json=body, params=_clean(params))
 

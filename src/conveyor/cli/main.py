@@ -24,6 +24,7 @@ from conveyor.cli import (
     app_ops,
     apply_cmd,
     artifact,
+    audit_cmd,
     ci_cmd,
     client,
     cluster_cmd,
@@ -59,6 +60,9 @@ app.add_typer(repo_cmd.app, name="repo")
 app.add_typer(account.app, name="account")
 app.add_typer(deployments_cmd.app, name="deployments")
 app.add_typer(notifications_cmd.app, name="notifications")
+app.command("audit")(audit_cmd.audit)
+app.command("dora")(audit_cmd.dora)
+app.add_typer(audit_cmd.report, name="report")
 app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(rollouts_cmd.app, name="rollouts")
 app.add_typer(policy_cmd.app, name="policy")

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from conveyor.engine.events import Destination, Initiator
+from conveyor.engine.records import RecordRepository
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class DeploymentRepository(Protocol):
         ...
 
 
-class Repository(DeploymentRepository, Protocol):
+class Repository(DeploymentRepository, RecordRepository, Protocol):
     """Persistence the engine needs; ``conveyor.store.EngineStore`` implements it."""
 
     async def list_apps(self) -> list[StoredApp]: ...

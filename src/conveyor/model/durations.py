@@ -56,3 +56,27 @@ def _validate(value: Any) -> str | int:
 
 Duration = Annotated[str | int, PlainValidator(_validate)]
 """A manifest field holding a duration, kept as written."""
+
+
+_WINDOW = re.compile(r"(\d+)([dw])")
+MAX_WINDOW = timedelta(days=3660)
+
+
+def parse_window(value: str) -> timedelta:
+    """A reporting window: ``30d``, ``2w``, or a duration (``12h``, ``90m``); at most ten
+    years, more than nothing. Raises ValueError saying what is accepted."""
+    text = value.strip()
+    match = _WINDOW.fullmatch(text)
+    try:
+        if match:
+            count, unit = int(match.group(1)), match.group(2)
+            window = timedelta(days=count * (7 if unit == "w" else 1))
+        else:
+            window = parse_duration(text)
+    except (ValueError, OverflowError) as err:
+        raise ValueError(
+            f"window {value!r} is not like 30d, 2w or 12h (days, weeks, or a duration)"
+        ) from err
+    if not timedelta(0) < window <= MAX_WINDOW:
+        raise ValueError(f"window {value!r} must be longer than 0 and at most 3660d")
+    return window

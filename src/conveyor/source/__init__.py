@@ -6,6 +6,7 @@ at a SHA without a working tree. Everything else in the package is private.
 """
 
 from conveyor.source.cache import RepoCache, revision_candidates
+from conveyor.source.commits import CommitInfo, commit_log
 from conveyor.source.errors import (
     GitError,
     InvalidSourceError,
@@ -33,6 +34,7 @@ from conveyor.source.validate import (
 )
 
 __all__ = [
+    "CommitInfo",
     "GitError",
     "GitRequest",
     "GitRequestLog",
@@ -47,6 +49,7 @@ __all__ = [
     "TreeLimits",
     "TreeTooLargeError",
     "UnsafeTreeError",
+    "commit_log",
     "is_full_sha",
     "mask_credentials",
     "mirror_name",

@@ -1,4 +1,4 @@
-"""The engine's Repository on SQLAlchemy: apps, projects, operations and history.
+"""The engine's Repository on SQLAlchemy: apps, projects, operations, history and records.
 
 Each method is one short unit of work; units that arrive together share one transaction
 (``store.groupcommit``), and each caller hears back only once its unit is committed.
@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.clock import Clock, SystemClock
+from conveyor.engine.records import AuditEntry, AuditQuery, HealthEvent, Retention
 from conveyor.engine.repository import (
     DeploymentInput,
     DeploymentRecord,
@@ -27,7 +28,7 @@ from conveyor.engine.repository import (
     StoredApp,
     StoredProject,
 )
-from conveyor.store import deployments
+from conveyor.store import audit, deployments
 from conveyor.store.db import Database
 from conveyor.store.groupcommit import GroupCommit
 from conveyor.store.tables import ApplicationRow, HistoryRow, OperationRow, ProjectRow
@@ -335,5 +336,39 @@ class EngineStore:
     ) -> list[DeploymentRecord]:
         async def work(session: AsyncSession) -> list[DeploymentRecord]:
             return await deployments.listing(session, app=app, since=since, limit=limit)
+
+        return await self._commit.run(work)
+
+    # -- the audit trail and health events (``engine.records``) -----------------------------
+
+    async def record_audit(self, entries: list[AuditEntry]) -> None:
+        async def work(session: AsyncSession) -> None:
+            await audit.record(session, entries)
+
+        await self._commit.run(work)
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        async def work(session: AsyncSession) -> list[AuditEntry]:
+            return await audit.listing(session, query)
+
+        return await self._commit.run(work)
+
+    async def prune_audit(self, retention: Retention, now: datetime) -> int:
+        async def work(session: AsyncSession) -> int:
+            return await audit.prune(session, retention, now)
+
+        return await self._commit.run(work)
+
+    async def record_health(self, event: HealthEvent) -> None:
+        async def work(session: AsyncSession) -> None:
+            await audit.record_health(session, event)
+
+        await self._commit.run(work)
+
+    async def health_events(
+        self, *, app: str | None = None, since: datetime | None = None
+    ) -> list[HealthEvent]:
+        async def work(session: AsyncSession) -> list[HealthEvent]:
+            return await audit.health_listing(session, app=app, since=since)
 
         return await self._commit.run(work)

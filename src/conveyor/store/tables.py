@@ -267,3 +267,43 @@ class NotificationOutboxRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditRow(Base):
+    """One audited action: who, what, on which target, from where, revisions, outcome.
+
+    Append-only: rows are never updated; retention deletes the oldest. No Secret value,
+    request body or query string is ever written here.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(Text, index=True)
+    """The token's subject (its name), ``system:controller``, or ``anonymous``."""
+    action: Mapped[str] = mapped_column(Text)
+    target_kind: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    app: Mapped[str] = mapped_column(Text, index=True)
+    """The app concerned ("" when none), for ``?app=`` filters."""
+    project: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    """Where from: the client address of an API request, ``controller`` for its own acts."""
+    revision_before: Mapped[str] = mapped_column(Text)
+    revision_after: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    """The HTTP status of a request, or the operation's phase."""
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class HealthEventRow(Base):
+    """A moment an app's health changed to one DORA counts as a failure (Degraded)."""
+
+    __tablename__ = "health_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app: Mapped[str] = mapped_column(Text, index=True)
+    health: Mapped[str] = mapped_column(Text)
+    revision: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
