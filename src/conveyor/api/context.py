@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from conveyor.api.events import AppEvents
 from conveyor.api.metrics import Metrics
+from conveyor.api.sessions import SessionStore
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.controller import Controller
 from conveyor.settings import Settings
@@ -36,6 +37,8 @@ class ApiContext:
     """CI runs in progress, owned until they end."""
     webhook_secret: str | None = None
     """HMAC secret (GitHub, Gitea) or shared token (GitLab) of webhooks; None accepts any."""
+    sessions: SessionStore = field(default_factory=SessionStore)
+    """The web UI's browser sessions (``conveyor.api.sessions``)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server shuts down, so that streams (SSE, log follow) end."""
 
