@@ -9,7 +9,6 @@ page closes the stream (an EventSource would otherwise reconnect and read it all
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -18,13 +17,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from conveyor.api.context import ApiContext, Ctx
-from conveyor.api.events import CLOSED
 from conveyor.api.masking import mask_document
 from conveyor.api.routes_logs import follow_lines, select_pods
 from conveyor.api.ui import templating
 from conveyor.api.ui.guard import PageCaller
 from conveyor.api.ui.pages_app import AppName
-from conveyor.api.ui.sse import KEEPALIVE, event, stream
+from conveyor.api.ui.sse import changes, event, stream
 from conveyor.api.ui.summary import summarize
 from conveyor.targets.protocol import LogOptions
 
@@ -43,17 +41,16 @@ async def _app_events(ctx: ApiContext, name: str) -> AsyncIterator[str]:
     with ctx.events.subscribe() as queue:
         yield event("header", _header(ctx, name))
         while not ctx.stopping.is_set():
-            try:
-                async with asyncio.timeout(KEEPALIVE):
-                    change = await queue.get()
-            except TimeoutError:
+            burst = await changes(queue)
+            if burst is None:
+                return
+            if not burst:
                 yield ": keepalive\n\n"
                 continue
-            if change is CLOSED:
-                return
-            if (change.application.get("metadata") or {}).get("name") != name:
+            mine = [c for c in burst if (c.application.get("metadata") or {}).get("name") == name]
+            if not mine:
                 continue
-            if change.type == "DELETED":
+            if mine[-1].type == "DELETED":
                 yield event("header", templating.render("app_deleted.html", name=name))
                 yield event("end", "")
                 return

@@ -9,7 +9,6 @@ an app appears, goes, or enters or leaves the filter.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -18,11 +17,10 @@ from fastapi.responses import Response, StreamingResponse
 
 from conveyor.api.access import app_object, visible
 from conveyor.api.context import ApiContext, Ctx
-from conveyor.api.events import CLOSED
 from conveyor.api.masking import mask_document
 from conveyor.api.ui import templating
 from conveyor.api.ui.guard import PageCaller
-from conveyor.api.ui.sse import KEEPALIVE, event, stream
+from conveyor.api.ui.sse import changes, event, stream
 from conveyor.api.ui.summary import HEALTH_STATUSES, SYNC_STATUSES, Filters, Summary, summarize
 from conveyor.store import TokenInfo
 
@@ -82,26 +80,29 @@ async def _tile_events(ctx: ApiContext, caller: TokenInfo, filters: Filters) -> 
         names = {s.name for s in shown}
         yield event("tiles", _grid(shown, filters))
         while not ctx.stopping.is_set():
-            try:
-                async with asyncio.timeout(KEEPALIVE):
-                    change = await queue.get()
-            except TimeoutError:
+            burst = await changes(queue)
+            if burst is None:
+                return
+            if not burst:
                 yield ": keepalive\n\n"
                 continue
-            if change is CLOSED:
-                return
-            app = change.application
-            if not visible(caller, "applications", app_object(app)):
-                continue
-            summary = summarize(mask_document(app))
-            kept = change.type != "DELETED" and filters.keeps(summary)
-            if kept and summary.name in names:
-                html = templating.render("tile.html", tile=summary)
-                yield event(f"tile-{summary.name}", html)
-            elif kept or summary.name in names:  # appears, goes, or leaves the filter
-                shown = _tiles(_visible_apps(ctx, caller), filters)
-                if change.type == "DELETED":
-                    shown = [s for s in shown if s.name != summary.name]
+            regrid = False
+            for change in burst:
+                app = change.application
+                if not visible(caller, "applications", app_object(app)):
+                    continue
+                summary = summarize(mask_document(app))
+                kept = change.type != "DELETED" and filters.keeps(summary)
+                if kept and summary.name in names:
+                    html = templating.render("tile.html", tile=summary)
+                    yield event(f"tile-{summary.name}", html)
+                elif kept or summary.name in names:  # appears, goes, or leaves the filter
+                    regrid = True
+            if regrid:
+                gone = {c.application["metadata"]["name"] for c in burst if c.type == "DELETED"}
+                shown = [
+                    s for s in _tiles(_visible_apps(ctx, caller), filters) if s.name not in gone
+                ]
                 names = {s.name for s in shown}
                 yield event("tiles", _grid(shown, filters))
 

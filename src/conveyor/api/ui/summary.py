@@ -31,6 +31,8 @@ class Summary:
     operation: str
     """The phase of the last or running operation ('' when none)."""
     operation_message: str
+    deployed: str
+    """The revision the last operation synced to (after a rollback, not the target's)."""
     automated: bool
     conditions: tuple[str, ...]
     has_rollout: bool
@@ -56,6 +58,7 @@ def summarize(app: dict[str, Any]) -> Summary:
         namespace=str(dest.get("namespace") or ""),
         operation=str(operation.get("phase") or ""),
         operation_message=str(operation.get("message") or ""),
+        deployed=str((operation.get("syncResult") or {}).get("revision") or ""),
         automated=(spec.get("syncPolicy") or {}).get("automated") is not None,
         conditions=tuple(
             f"{c.get('type', '')}: {c.get('message', '')}" for c in status.get("conditions") or []

@@ -73,7 +73,7 @@ async def tab(ctx: ApiContext, name: str, which: str, params: TabParams) -> Tab:
     elif which == "history":
         entries = await ctx.controller.history(name)
         values["history"] = [mask_document(e) for e in reversed(entries)]
-        values["current"] = summarize(app).revision
+        values["current_revision"] = summarize(app).revision
     elif which == "events":
         found = await routes_resources.events(ctx, name, None, None, None)
         values["events"] = sorted(
