@@ -356,3 +356,6 @@ def test_pipeline_runs_and_deployments_pages(
     expect(record_row).to_have_attribute("data-revision", synced)
     expect(record_row).to_have_attribute("data-phase", "Succeeded")
     screenshot(page, "deployments", tmp_path)
+    page.goto("/ui/applications")
+    expect(page.locator(".tile")).not_to_have_count(0)
+    screenshot(page, "applications-all", tmp_path)

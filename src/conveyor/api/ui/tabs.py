@@ -72,8 +72,7 @@ async def tab(ctx: ApiContext, name: str, which: str, params: TabParams) -> Tab:
         values["manifests"] = None if found is None else [mask_document(o) for o in found]
     elif which == "history":
         entries = await ctx.controller.history(name)
-        values["history"] = [mask_document(e) for e in reversed(entries)]
-        values["current_revision"] = summarize(app).revision
+        values["history"] = [mask_document(e) for e in reversed(entries)]  # newest first
     elif which == "events":
         found = await routes_resources.events(ctx, name, None, None, None)
         values["events"] = sorted(

@@ -18,6 +18,8 @@ BOX_H = 56
 GAP_X = 70
 GAP_Y = 18
 PAD = 12
+LABEL_MAX = 24
+"""Characters of a name that fit in a box; the full name is in the box's tooltip."""
 
 ICONS = {
     "Application": "app",
@@ -64,7 +66,7 @@ class Box:
 
     @property
     def label(self) -> str:
-        return self.name if len(self.name) <= 30 else self.name[:28] + "\u2026"
+        return self.name if len(self.name) <= LABEL_MAX else self.name[: LABEL_MAX - 1] + "\u2026"
 
 
 @dataclass(frozen=True)
