@@ -77,6 +77,9 @@ def page(browser: Any, live: Live) -> Iterator[Any]:
     """A signed-in page (a context of its own, so no test sees another's cookie)."""
     context = browser.new_context(base_url=live.url, viewport={"width": 1400, "height": 900})
     page = context.new_page()
+    page.console_errors = []  # what the browser refused (a CSP violation, a failed load)
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda err: page.console_errors.append(str(err)))
     page.goto("/ui/login")
     page.fill("#token", live.token)
     page.click("button[type=submit]")
@@ -167,6 +170,33 @@ def test_a_tile_turns_synced_within_5_s_of_a_sync_click(
     expect(page.locator(".empty")).to_contain_text("match these filters")
     page.select_option("select[name=sync]", "Synced")
     expect(page).to_have_url(re.compile(r"sync=Synced"))
+    assert page.console_errors == []
+
+
+def test_delete_asks_for_the_name_typed_again(
+    page: Any, api: httpx.Client, live: Live, tmp_path: Path
+) -> None:
+    new_app(api, live, "ui-delete", configmap("settings", color="gray"))
+    page.goto("/ui/applications/ui-delete")
+    page.locator("#app-header").get_by_role("button", name="Delete").click()
+    dialog = page.locator("dialog#dialog")
+    confirm = dialog.get_by_role("button", name="Delete")
+    expect(confirm).to_be_disabled()
+    dialog.locator("input[name=confirm]").fill("ui-delet")
+    expect(confirm).to_be_disabled()
+    screenshot(page, "delete-dialog", tmp_path)
+    # The server checks the name too: a request with another one is refused.
+    refused = page.evaluate(
+        """async () => (await fetch('/ui/applications/ui-delete/delete', {method: 'POST',
+            headers: {'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded'},
+            body: 'confirm=ui-delet&cascade=on'})).status"""
+    )
+    assert refused == 400
+    dialog.locator("input[name=confirm]").fill("ui-delete")
+    confirm.click()
+    expect(page).to_have_url(re.compile(r"/ui/applications$"), timeout=WAIT)
+    expect(page.locator("#tile-ui-delete")).to_have_count(0)
+    assert api.get("/api/v1/applications/ui-delete").status_code == 404
 
 
 # -- an application with a workload: tree and logs -------------------------------------------
@@ -214,6 +244,7 @@ def test_the_resource_tree_draws_deployment_replicaset_pod(
     page.click(".tabs a[data-tab=manifests]")
     expect(page.locator("details.manifest[data-kind=Deployment]")).to_be_visible()
     screenshot(page, "app-manifests", tmp_path)
+    assert page.console_errors == []
 
 
 def test_pod_logs_stream_into_the_page(page: Any, workload: str, tmp_path: Path) -> None:
@@ -224,6 +255,7 @@ def test_pod_logs_stream_into_the_page(page: Any, workload: str, tmp_path: Path)
     # Lines written after the page opened arrive without a reload.
     expect(view).to_contain_text(f"tick {seen + 5}", timeout=WAIT)
     screenshot(page, "app-logs", tmp_path)
+    assert page.console_errors == []
 
 
 # -- diff, history and rollback --------------------------------------------------------------
