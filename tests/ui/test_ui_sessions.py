@@ -73,6 +73,14 @@ def test_login_sets_an_httponly_strict_cookie_that_is_not_the_token(
     assert client.get("/api/v1/applications").status_code == 200  # the API reads it too
 
 
+def test_the_event_streams_accept_the_cookie(client: TestClient, home: Path) -> None:
+    login(client, admin_token(home))
+    with client.stream("GET", "/ui/stream/applications") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        assert next(stream.iter_lines()) == "event: tiles"
+
+
 def test_over_https_the_cookie_is_secure(home: Path) -> None:
     with TestClient(fake_app(home), base_url="https://testserver", follow_redirects=False) as c:
         answer = c.post(
@@ -122,6 +130,9 @@ def test_after_login_only_a_same_site_html_request_may_change_anything(
     assert client.post("/api/v1/applications/missing/sync", json={}, headers=UI).status_code == 404
     # Reading needs neither.
     assert client.get("/ui/deployments").status_code == 200
+    missing = client.get("/ui/applications/missing")
+    assert missing.status_code == 404
+    assert "No such application" in missing.text
 
 
 def test_bearer_token_clients_need_no_origin_nor_htmx(client: TestClient, home: Path) -> None:

@@ -22,7 +22,7 @@ from conveyor.api.ui.forms import read_form
 from conveyor.api.ui.guard import PageCaller
 from conveyor.api.ui.summary import summarize
 from conveyor.api.ui.tabs import LABELS, TABS, TabParams, tab, tabs_of
-from conveyor.errors import ValidationError
+from conveyor.errors import NotFoundError, ValidationError
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +45,13 @@ async def application(
     source: Source = "git",
     pod: Pod = "",
 ) -> Response:
-    app = mask_document(ctx.controller.application(name))
+    try:
+        app = mask_document(ctx.controller.application(name))
+    except NotFoundError as err:
+        return templating.page(
+            request, "error.html", caller, title="No such application", message=str(err),
+            back="/ui/applications", status_code=404,
+        )  # fmt: skip
     available = tabs_of(app)
     chosen = tab_name if tab_name in available else "tree"
     shown = await tab(ctx, name, chosen, TabParams(source=source, pod=pod))

@@ -16,7 +16,6 @@ from conveyor.api.masking import mask_document
 from conveyor.api.schemas import DNS_SUBDOMAIN
 from conveyor.api.ui import templating
 from conveyor.api.ui.guard import PageCaller
-from conveyor.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +44,10 @@ async def pipeline_run(
 ) -> Response:
     run = await ctx.ci_runs.get(run_id) if ctx.ci_runs is not None else None
     if run is None:
-        raise NotFoundError(f"there is no CI run {run_id!r}")
+        return templating.page(
+            request, "error.html", caller, title="No such run",
+            message=f"There is no CI run {run_id!r}.", back="/ui/pipelines", status_code=404,
+        )  # fmt: skip
     return templating.page(request, "pipeline_run.html", caller, run=mask_document(run))
 
 
