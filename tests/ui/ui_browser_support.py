@@ -20,8 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from api.api_helpers import Live, app_manifest, synced_healthy, wait_app
+from engine.engine_helpers import ConfigRepo
+
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
+WAIT = 60_000
+"""Milliseconds for waits on the engine and the runtime (a loaded machine is slow)."""
 ARTIFACTS = Path(os.environ.get("CONVEYOR_TEST_ARTIFACTS") or ROOT / "test-artifacts") / "ui"
 
 
@@ -156,3 +161,26 @@ def set_status(api: httpx.Client, app: str, status: dict[str, Any]) -> None:
         params={"kind": "Rollout", "resourceName": "web", "subresource": "status"},
         json={"status": status},
     ).raise_for_status()
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def new_app(api: httpx.Client, live: Live, name: str, *docs: dict[str, Any]) -> ConfigRepo:
+    repo = ConfigRepo(live.repos / name)
+    repo.write("app/objects.yaml", *docs)
+    repo.commit()
+    api.post("/api/v1/applications", json=app_manifest(name, repo.url)).raise_for_status()
+    return repo
+
+
+def out_of_sync(app: dict[str, Any]) -> bool:
+    return (app["status"].get("sync") or {}).get("status") == "OutOfSync"
+
+
+def sync_and_wait(api: httpx.Client, name: str) -> dict[str, Any]:
+    api.post(f"/api/v1/applications/{name}/sync", json={}).raise_for_status()
+    return wait_app(api, name, synced_healthy, what=f"{name} Synced and Healthy", timeout=90)
