@@ -144,6 +144,7 @@ PROCESS_MODULES = (
     "targets/local/test_proxy.py",  # listeners on 127.0.0.1
     "targets/local/test_proxy_framing.py",
     "targets/local/test_proxy_weights.py",
+    "ui/test_ui_browser",  # a live server, the runtime, Chromium (test_ui_browser*.py)
 )
 """Test modules whose every test starts a process or binds a port (paths under tests/)."""
 

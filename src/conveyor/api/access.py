@@ -98,6 +98,24 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/ci/runs"): ("ci", "get", "*"),
     ("GET", "/api/v1/ci/runs/{run_id}"): ("ci", "get", "*"),
     ("POST", "/api/v1/ci/runs"): ("ci", "create", ADMIN_ONLY),  # runs tools on the server
+    # The web UI (conveyor.api.ui): the same rights as the API calls each page stands for.
+    ("GET", "/ui/applications"): ("applications", "get", LIST),
+    ("GET", "/ui/stream/applications"): ("applications", "get", LIST),
+    ("GET", "/ui/applications/{name}"): ("applications", "get", "app"),
+    ("GET", "/ui/applications/{name}/stream"): ("applications", "get", "app"),
+    **{
+        ("GET", f"/ui/applications/{{name}}/{tab}"): ("applications", "get", "app")
+        for tab in ("tree", "diff", "manifests", "history", "events", "rollout", "sync", "delete")
+    },
+    ("GET", "/ui/applications/{name}/logs"): ("logs", "get", "app"),
+    ("GET", "/ui/applications/{name}/logs/stream"): ("logs", "get", "app"),
+    ("POST", "/ui/applications/{name}/sync"): ("applications", "sync", "app"),
+    ("POST", "/ui/applications/{name}/refresh"): ("applications", "get", "app"),
+    ("POST", "/ui/applications/{name}/rollback"): ("applications", "sync", "app"),
+    ("POST", "/ui/applications/{name}/delete"): ("applications", "delete", "app"),
+    ("GET", "/ui/pipelines"): ("ci", "get", "*"),
+    ("GET", "/ui/pipelines/{run_id}"): ("ci", "get", "*"),
+    ("GET", "/ui/deployments"): ("deployments", "get", "*"),
 }
 
 
@@ -136,6 +154,11 @@ async def require_access(
     request: Request, caller: Annotated[TokenInfo, Depends(require_token)]
 ) -> TokenInfo:
     """The caller, once its role allows this route on this object; 403 otherwise."""
+    return await authorize(request, caller)
+
+
+async def authorize(request: Request, caller: TokenInfo) -> TokenInfo:
+    """``require_access`` for a caller already authenticated (the UI's pages)."""
     policy = policy_of(caller)
     if policy.is_admin:
         return caller

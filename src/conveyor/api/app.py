@@ -38,6 +38,7 @@ from conveyor.api import (
     routes_rollouts,
     routes_stream,
     routes_system,
+    ui,
     webhook,
 )
 from conveyor.api.access import require_access
@@ -219,6 +220,7 @@ def create_app(
         app.include_router(module.router, dependencies=authenticated)
     app.include_router(webhook.router)
     app.include_router(routes_system.router)
+    ui.install(app)  # the web UI: its routes check access themselves (conveyor.api.ui.guard)
     return app
 
 

@@ -3,7 +3,9 @@
 Every route but ``/healthz``, ``/metrics``, the OpenAPI spec and the webhook (which has its
 own HMAC check) depends on ``require_token``: a missing or unknown token is a 401 before the
 handler runs, so nothing changes. Tokens are looked up by their SHA-256 (see
-``conveyor.store.tokens`` for why a fast hash is right for random tokens).
+``conveyor.store.tokens`` for why a fast hash is right for random tokens). Without a bearer
+token, the web UI's session cookie is accepted, under the rules of ``conveyor.api.sessions``
+(a matching Origin and HX-Request for anything that changes state, else 403).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from conveyor.api.bodyguard import CALLER_STATE
 from conveyor.api.discovery import ADMIN_TOKEN_FILE, read_admin_token, write_admin_token
+from conveyor.api.sessions import browser_refusal, cookie_caller
 from conveyor.logging import get_logger
 from conveyor.store import TokenInfo, TokenStore
 from conveyor.store.tokens import ADMIN_ID
@@ -58,9 +61,15 @@ async def require_token(
     verified = getattr(request.state, CALLER_STATE, None)
     if isinstance(verified, TokenInfo):
         return verified
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise _unauthorized("a bearer token is required (Authorization: Bearer TOKEN)")
     tokens: TokenStore = request.app.state.context.tokens
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        info = await cookie_caller(request.scope, request.app.state.context.sessions, tokens)
+        if info is None:
+            raise _unauthorized("a bearer token is required (Authorization: Bearer TOKEN)")
+        refusal = browser_refusal(request.scope)
+        if refusal is not None:
+            raise HTTPException(403, refusal)
+        return info
     info = await tokens.verify(credentials.credentials)
     if info is None:
         raise _unauthorized("invalid or revoked token")

@@ -4,7 +4,8 @@ A plain ASGI middleware in front of every route, so that no handler (nor FastAPI
 parsing) sees a body that could hurt the server:
 
 - a request with a body on an authenticated path must carry a valid token *before* one byte
-  of the body is read (401 otherwise); the verified caller is handed to ``require_token``
+  of the body is read (401 otherwise), or the UI's session cookie with a matching Origin and
+  HX-Request (403 without them); the verified caller is handed to ``require_token``
   through the request state, so the token is looked up once;
 - a body longer than its bound (``Content-Length`` or, chunked, as it arrives) is a 413
   without reading the rest: ``MAX_BODY`` for the API, Argo CD's 25 MiB for webhooks;
@@ -23,6 +24,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor.api.errors import error_response
+from conveyor.api.sessions import browser_refusal, cookie_caller
 from conveyor.store import TokenStore
 
 MAX_BODY = 4 * 1024 * 1024
@@ -34,8 +36,11 @@ MAX_WEBHOOK_BODY = 25 * 1024 * 1024
 MAX_DEPTH = 100
 """Deepest JSON nesting accepted; a CRD's schema, the deepest real manifest, is ~30."""
 
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/api/version", "/api/v1/webhook"})
-"""Paths that take no bearer token (the webhook checks its HMAC signature itself)."""
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/metrics", "/api/version", "/api/v1/webhook", "/ui/login", "/ui/logout"}
+)
+"""Paths that take no bearer token (the webhook checks its HMAC signature itself; the UI's
+login and logout check the request's Origin themselves)."""
 
 CALLER_STATE = "conveyor_caller"
 """Request-state key holding the TokenInfo verified here."""
@@ -127,6 +132,13 @@ class BodyGuard:
         if path not in PUBLIC_PATHS:
             token = _bearer_token(scope)
             caller = await _verify(scope, token) if token else None
+            if caller is None and token is None:
+                context = scope["app"].state.context
+                caller = await cookie_caller(scope, context.sessions, context.tokens)
+                refusal = browser_refusal(scope) if caller is not None else None
+                if refusal is not None:
+                    await _answer(scope, receive, send, 403, refusal, {"Connection": "close"})
+                    return
             if caller is None:
                 message = (
                     "invalid or revoked token"

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from conveyor.api.dora_figures import DoraFigures
 from conveyor.api.events import AppEvents
 from conveyor.api.metrics import Metrics
+from conveyor.api.sessions import SessionStore
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller
@@ -47,6 +48,8 @@ class ApiContext:
     """Writes the audit trail (requests, the controller's operations) and health events."""
     dora: DoraFigures | None = None
     """DORA's four keys (``/api/v1/dora``, ``conveyor_dora_*``)."""
+    sessions: SessionStore = field(default_factory=SessionStore)
+    """The web UI's browser sessions (``conveyor.api.sessions``)."""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server shuts down, so that streams (SSE, log follow) end."""
 

@@ -43,7 +43,7 @@ def _descendants(nodes: list[dict[str, Any]], roots: list[dict[str, Any]]) -> li
     return found
 
 
-def _pods(
+def select_pods(
     ctx: ApiContext,
     name: str,
     *,
@@ -102,7 +102,7 @@ async def _one(
             yield f"{prefix}{line}\n"
 
 
-async def _follow(
+async def follow_lines(
     ctx: ApiContext, pods: list[dict[str, Any]], options: LogOptions, prefixed: bool
 ) -> AsyncIterator[str]:
     """Lines of every Pod as they come, until all end or the server stops."""
@@ -161,7 +161,7 @@ async def logs(
     follow: bool = False,
 ) -> StreamingResponse:
     ctx.controller.application(name)
-    pods = _pods(
+    pods = select_pods(
         ctx, name, pod=pod_name, kind=kind, resource_name=resource_name,
         namespace=namespace, group=group,
     )  # fmt: skip
@@ -177,5 +177,5 @@ async def logs(
             async for line in _one(ctx, node, options, f"{node['name']}: " if prefixed else ""):
                 yield line
 
-    body = _follow(ctx, pods, options, prefixed) if follow else sequential()
+    body = follow_lines(ctx, pods, options, prefixed) if follow else sequential()
     return StreamingResponse(body, media_type="text/plain; charset=utf-8")
