@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.api.ui.tree_layout import BOX_H, layout
+from conveyor.api.ui.tree_layout import BOX_H, LABEL_MAX, layout
 
 
 def node(kind: str, name: str, uid: str, parent: str | None = None) -> dict[str, Any]:
@@ -72,4 +72,4 @@ def test_an_app_with_nothing_live_is_one_box() -> None:
 def test_a_long_name_is_cut_in_its_box() -> None:
     tree = layout(APP, [node("Pod", "a-very-long-pod-name-that-does-not-fit-0123", "p")])
     pod = next(b for b in tree.boxes if b.kind == "Pod")
-    assert pod.label.endswith("\u2026") and len(pod.label) == 24
+    assert pod.label.endswith("\u2026") and len(pod.label) == LABEL_MAX

@@ -18,7 +18,7 @@ BOX_H = 56
 GAP_X = 70
 GAP_Y = 18
 PAD = 12
-LABEL_MAX = 24
+LABEL_MAX = 21
 """Characters of a name that fit in a box; the full name is in the box's tooltip."""
 
 ICONS = {
