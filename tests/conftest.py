@@ -130,6 +130,7 @@ PROCESS_MODULES = (
     "source/test_sha256_repos.py",
     "shared/test_gitrun.py",  # git against a silent TCP server
     "source/test_read_tree.py",
+    "targets/kubernetes/",  # a Kubernetes API server (kmock) on 127.0.0.1
     "targets/local/test_kind_identity.py",  # the kubelet
     "targets/local/test_kubelet_limits.py",
     "targets/local/test_kubelet_logs.py",

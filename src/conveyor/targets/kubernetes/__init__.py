@@ -1,0 +1,7 @@
+"""The Kubernetes target: the Target protocol over a cluster's API server.
+
+Credentials (``credentials``), the cluster's resource types (``discovery``), REST calls with
+the API server's errors turned into Conveyor's (``api``, ``errors``), the live state from list
+and watch (``informer``), and the target itself (``target``). Which cluster an Application's
+destination names is decided by ``destinations``.
+"""
