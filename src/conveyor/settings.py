@@ -39,6 +39,10 @@ class Settings:
     default), ``off`` (the default of settings built in code), or a Prometheus server's URL."""
     prometheus_scrape_interval: float = 5.0
     """CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL, seconds, for the Prometheus run under ``auto``."""
+    cluster: str = ""
+    """CONVEYOR_CLUSTER: where this server deploys. Empty: the cluster it runs in when it
+    runs in a Pod, else the local runtime; ``local``: the local runtime; otherwise the name
+    (or server URL) of a cluster registered with ``conveyor cluster add``."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -96,6 +100,7 @@ class Settings:
                 "CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL",
                 os.environ.get("CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL", "5"),
             ),
+            cluster=os.environ.get("CONVEYOR_CLUSTER", "").strip(),
         )
 
 

@@ -36,6 +36,7 @@ from test_engine_e2e import (
 
 from conveyor.bootstrap import engine
 from conveyor.settings import Settings
+from conveyor.targets.kubernetes import destinations
 from conveyor.targets.kubernetes.api import KubeApi
 from conveyor.targets.kubernetes.credentials import ClusterCredentials
 from conveyor.targets.kubernetes.target import KubernetesTarget
@@ -64,9 +65,11 @@ async def env(tmp_path: Path, api: KubeApiServer) -> AsyncIterator[Env]:
     repo = ConfigRepo(tmp_path / "config")
     credentials = ClusterCredentials("mock", str(api.kmock.url).rstrip("/"))
     target = KubernetesTarget(KubeApi(credentials))
+    # As when Conveyor runs in a Pod of that cluster: https://kubernetes.default.svc is it.
+    check = destinations.serves(credentials, lambda: [], lambda: credentials)
     await target.start()
     try:
-        async with engine(settings, target, options=QUICK) as controller:
+        async with engine(settings, target, options=QUICK, destination_check=check) as controller:
             yield Env(repo, target, controller, tmp_path)  # type: ignore[arg-type]
     finally:
         await target.stop()
@@ -143,3 +146,21 @@ async def test_a_conflict_names_the_manager_that_owns_the_field(
     app = await wait_app(env.controller, "cfg", lambda a: op_phase(a) == "Failed", what="failed")
     text = condition_messages(app)
     assert ".data.k (owned by 'helm')" in text, text
+
+
+async def test_an_app_for_another_cluster_is_refused_with_a_condition(
+    env: Env, api: KubeApiServer
+) -> None:
+    env.repo.write("app/cm.yaml", configmap("settings", {"k": "1"}))
+    env.repo.commit()
+    manifest = application("elsewhere", env.repo, "app")
+    manifest["spec"]["destination"] = {"name": "staging", "namespace": "demo"}
+    await env.controller.apply_application(manifest)
+    app = await wait_app(
+        env.controller,
+        "elsewhere",
+        lambda a: any(c["type"] == "ComparisonError" for c in a["status"].get("conditions", [])),
+        what="a ComparisonError",
+    )
+    assert "there are no clusters with this name: staging" in condition_messages(app)
+    assert api.get("configmaps", "demo", "settings") is None

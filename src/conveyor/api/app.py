@@ -44,7 +44,13 @@ from conveyor.api.events import AppEvents
 from conveyor.api.masking import MaskedJSONResponse
 from conveyor.api.metrics import Metrics
 from conveyor.artifacts import ArtifactStore
-from conveyor.bootstrap import engine, local_target
+from conveyor.bootstrap import (
+    destination_check,
+    engine,
+    kubernetes_target,
+    local_target,
+    selected_cluster,
+)
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import NotFoundError
 from conveyor.settings import Settings
@@ -79,10 +85,28 @@ def local_engine(
     options: ControllerOptions | None = None,
     kubelet_options: KubeletOptions | None = None,
 ) -> ControllerFactory:
-    """The default: the local runtime and a controller on it, both in this process."""
+    """The default: a controller in this process, on the local runtime or, when
+    CONVEYOR_CLUSTER names one (or Conveyor runs in a Pod), on a Kubernetes cluster."""
 
     @asynccontextmanager
     async def factory(hooks: EngineHooks) -> AsyncIterator[Controller]:
+        cluster = selected_cluster(settings)  # CONVEYOR_CLUSTER, or the Pod's own cluster
+        check = destination_check(settings, cluster)
+        if cluster is not None:
+            async with (
+                kubernetes_target(cluster) as cluster_target,
+                engine(
+                    settings,
+                    cluster_target,
+                    options=options,
+                    observer=hooks.observer,
+                    git_observer=hooks.metrics.git_request,
+                    render_observer=hooks.metrics.render,
+                    destination_check=check,
+                ) as controller,
+            ):
+                yield controller
+            return
         async with (
             local_target(settings, kubelet_options) as target,
             engine(
@@ -92,6 +116,7 @@ def local_engine(
                 observer=hooks.observer,
                 git_observer=hooks.metrics.git_request,
                 render_observer=hooks.metrics.render,
+                destination_check=check,
             ) as controller,
         ):
             hooks.metrics.bind_service_traffic(target.runtime.all_service_stats)

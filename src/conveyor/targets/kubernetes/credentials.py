@@ -117,6 +117,24 @@ def check_server(server: str) -> str:
     return server.rstrip("/")
 
 
+def check_config(config: Any, where: str) -> None:
+    """Argo CD's cluster ``config``, with only the fields Conveyor can use."""
+    if not isinstance(config, dict):
+        raise ValidationError("config must be a JSON object", obj=where)
+    tls = config.get("tlsClientConfig") or {}
+    if not isinstance(tls, dict):
+        raise ValidationError("config.tlsClientConfig must be an object", obj=where)
+    unknown = set(config) - _CONFIG_KEYS
+    tls_unknown = set(tls) - _TLS_KEYS
+    if unknown or tls_unknown:
+        names = sorted(unknown) + [f"tlsClientConfig.{k}" for k in sorted(tls_unknown)]
+        raise ValidationError(
+            f"config fields Conveyor does not support: {', '.join(names)} "
+            "(use bearerToken, username/password or tlsClientConfig)",
+            obj=where,
+        )
+
+
 def from_argocd_secret(secret: dict[str, Any]) -> ClusterCredentials:
     """A cluster from Argo CD's declarative cluster Secret (``data`` base64, or
     ``stringData``); ValidationError naming what is wrong."""
@@ -138,17 +156,7 @@ def from_argocd_secret(secret: dict[str, Any]) -> ClusterCredentials:
         config = json.loads(values.get("config") or "{}")
     except ValueError as err:
         raise ValidationError("config is not JSON", obj=where) from err
-    if not isinstance(config, dict):
-        raise ValidationError("config must be a JSON object", obj=where)
-    unknown = set(config) - _CONFIG_KEYS
-    tls_unknown = set(config.get("tlsClientConfig") or {}) - _TLS_KEYS
-    if unknown or tls_unknown:
-        names = sorted(unknown) + [f"tlsClientConfig.{k}" for k in sorted(tls_unknown)]
-        raise ValidationError(
-            f"config fields Conveyor does not support: {', '.join(names)} "
-            "(use bearerToken, username/password or tlsClientConfig)",
-            obj=where,
-        )
+    check_config(config, where)
     server = check_server(values["server"])
     return ClusterCredentials(name=values.get("name") or server, server=server, config=config)
 
