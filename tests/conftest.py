@@ -114,6 +114,7 @@ PROCESS_MODULES = (
     "cli/test_cli_e2e.py",
     "cli/test_demo.py",
     "cli/test_demo_release.py",
+    "deploy/",  # the real kubectl kustomize
     "engine/test_admission.py",  # the local runtime with its kubelet
     "engine/test_controller_regressions.py",  # git repos
     "engine/test_app_of_apps.py",  # git repos
