@@ -164,3 +164,27 @@ async def test_an_app_for_another_cluster_is_refused_with_a_condition(
     )
     assert "there are no clusters with this name: staging" in condition_messages(app)
     assert api.get("configmaps", "demo", "settings") is None
+
+
+async def test_an_app_moved_from_argo_cd_keeps_its_objects_and_prunes_the_stale_one(
+    env: Env, api: KubeApiServer
+) -> None:
+    for name in ("kept", "stale"):  # what Argo CD 3 left: annotation tracking, no label
+        obj = {**configmap(name, {"k": "1"}), "metadata": {
+            "name": name, "namespace": "demo",
+            "annotations": {"argocd.argoproj.io/tracking-id": f"moved:/ConfigMap:demo/{name}"},
+        }}  # fmt: skip
+        await api.write(obj, manager="argocd-controller")
+    uid = api.get("configmaps", "demo", "kept")["metadata"]["uid"]  # type: ignore[index]
+    env.repo.write("app/cm.yaml", configmap("kept", {"k": "1"}))
+    env.repo.commit()
+    await env.controller.apply_application(application("moved", env.repo, "app"))
+    await wait_app(
+        env.controller,
+        "moved",
+        lambda a: synced_healthy(a) and api.get("configmaps", "demo", "stale") is None,
+        what="Synced, the stale object pruned",
+    )
+    kept = api.get("configmaps", "demo", "kept")
+    assert kept is not None and kept["metadata"]["uid"] == uid  # the same object, adopted
+    assert kept["metadata"]["labels"]["app.kubernetes.io/instance"] == "moved"

@@ -115,7 +115,12 @@ class KubeApiServer:
         res = self._res_of(obj)
         meta = obj["metadata"]
         key = (res, meta.get("namespace", "") if res.namespaced else "", meta["name"])
-        self._store(key, copy.deepcopy(obj), "MODIFIED" if key in self.objects else "ADDED")
+        obj = copy.deepcopy(obj)
+        live = self.objects.get(key)
+        for field_name in ("uid", "creationTimestamp", "generation"):
+            default = live["metadata"].get(field_name) if live else None
+            obj["metadata"].setdefault(field_name, default or _new_meta()[field_name])
+        self._store(key, obj, "MODIFIED" if live else "ADDED")
 
     def bookmark(self) -> None:
         """Every open watch gets a BOOKMARK at the current version."""
@@ -395,6 +400,10 @@ class KubeApiServer:
                 else:
                     self._store(child_key, copy.deepcopy(child), "DELETED")
         return _status(200, "", "", status="Success")
+
+
+def _new_meta() -> dict[str, Any]:
+    return {"uid": str(uuid.uuid4()), "creationTimestamp": "2026-12-05T00:00:00Z", "generation": 1}
 
 
 def _av(res: Res) -> str:

@@ -58,9 +58,7 @@ async def list_clusters(ctx: Ctx) -> dict[str, Any]:
             if used
             else {"status": "Unknown", "message": "not the cluster this server deploys to"}
         )
-        items.append(
-            {**cluster.public(), "connectionState": state, "info": apps if used else {}}
-        )
+        items.append({**cluster.public(), "connectionState": state, "info": apps if used else {}})
     return {"items": items}
 
 

@@ -107,3 +107,24 @@ async def test_410_inside_an_open_stream_lists_again(
     await target.apply(configmap("after"))
     after = ObjectKey("", "ConfigMap", "shop", "after")
     await until(lambda: target.informer.get(after) is not None, what="after cached")
+
+
+async def test_an_object_argo_cd_tracks_by_annotation_is_seen_as_its_apps(
+    api: KubeApiServer, target: KubernetesTarget
+) -> None:
+    mine = configmap("mine", app="ignored")
+    del mine["metadata"]["labels"]
+    mine["metadata"]["annotations"] = {
+        "argocd.argoproj.io/tracking-id": "shop:/ConfigMap:shop/mine"
+    }
+    copied = configmap("copied", app="ignored")
+    del copied["metadata"]["labels"]
+    copied["metadata"]["annotations"] = {  # copied from another object: not trusted
+        "argocd.argoproj.io/tracking-id": "shop:/ConfigMap:shop/mine"
+    }
+    await api.write(mine, manager="argocd-controller")
+    await api.write(copied, manager="argocd-controller")
+    key = ObjectKey("", "ConfigMap", "shop", "copied")
+    await until(lambda: target.informer.get(key) is not None, what="both cached")
+    listed = await target.list(Selector(labels={"app.kubernetes.io/instance": "shop"}))
+    assert [o["metadata"]["name"] for o in listed] == ["mine"]

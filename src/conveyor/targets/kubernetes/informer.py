@@ -24,6 +24,7 @@ from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.kubernetes.api import KubeApi
 from conveyor.targets.kubernetes.discovery import ResourceType
 from conveyor.targets.kubernetes.errors import GoneError, translate
+from conveyor.targets.kubernetes.tracking import with_tracking_label
 from conveyor.targets.protocol import TargetCondition, WatchEvent, WatchEventType
 
 log = get_logger(component="kubernetes-informer")
@@ -42,10 +43,11 @@ def key_of(obj: Object, res: ResourceType) -> ObjectKey:
 
 
 def _complete(obj: Object, res: ResourceType) -> Object:
-    """List items come without apiVersion and kind: put them back."""
+    """List items come without apiVersion and kind: put them back; an object Argo CD tracks
+    by annotation is seen with the tracking label (``tracking``)."""
     obj.setdefault("apiVersion", res.api_version)
     obj.setdefault("kind", res.kind)
-    return obj
+    return with_tracking_label(obj, key_of(obj, res))
 
 
 class Informer:
