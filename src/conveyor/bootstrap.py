@@ -222,6 +222,7 @@ async def engine(
         live_children=live.children,
         events=target.events,
         destination_check=destination_check,
+        server_side_apply=isinstance(target, KubernetesTarget),
     )
     store = EngineStore(database)
     controller = Controller(

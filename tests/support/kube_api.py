@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonpatch
 import kmock
 
 from conveyor.model.merge import merge_patch
@@ -75,8 +76,6 @@ class KubeApiServer:
         self.settle = settle
         self.resources: dict[tuple[str, str, str], Res] = {}
         self.objects: dict[tuple[Res, str, str], dict[str, Any]] = {}
-        self.owners: dict[tuple[Res, str, str], dict[str, str]] = {}
-        """Fields (``.spec.replicas``) another field manager owns, by object."""
         self.history: list[tuple[int, Res, dict[str, Any]]] = []
         self.compacted = 0
         """Watches from a version below this get 410 Gone."""
@@ -107,8 +106,26 @@ class KubeApiServer:
         return None
 
     def own(self, plural: str, namespace: str, name: str, path: str, manager: str) -> None:
-        res = next(r for r in self.resources.values() if r.plural == plural)
-        self.owners.setdefault((res, namespace, name), {})[path] = manager
+        """Make ``manager`` own the field ``path`` (``.spec.replicas``), as a client-side
+        ``Update`` would (a ``kubectl edit``, ``kubectl apply``, an HPA)."""
+        key = next(
+            k for k in self.objects if (k[0].plural, k[1], k[2]) == (plural, namespace, name)
+        )
+        live = copy.deepcopy(self.objects[key])
+        fields: dict[str, Any] = {}
+        node = fields
+        for part in path.strip(".").split("."):
+            node = node.setdefault(f"f:{part}", {})
+        live["metadata"].setdefault("managedFields", []).append(
+            {
+                "manager": manager,
+                "operation": "Update",
+                "apiVersion": _av(key[0]),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            }
+        )
+        self._store(key, live, "MODIFIED")
 
     async def write(self, obj: dict[str, Any], *, manager: str = "kubectl-edit") -> None:
         """Change an object as someone else would (kubectl edit, a controller)."""
@@ -302,7 +319,8 @@ class KubeApiServer:
         if key[1]:
             meta["namespace"] = key[1]
         meta.update(uid=str(uuid.uuid4()), generation=1, creationTimestamp="2026-12-05T00:00:00Z")
-        meta["managedFields"] = [{"manager": params.get("fieldManager", ""), "operation": "Apply"}]
+        meta["managedFields"] = []
+        _record_apply(obj, body, params.get("fieldManager", ""), _av(key[0]))
         if params.get("dryRun") == "All":
             return obj
         return self._store(key, obj, "ADDED")
@@ -320,11 +338,13 @@ class KubeApiServer:
         if content_type == "application/apply-patch+yaml":
             if live is None:
                 return self._create(key, body, params)
+            applier = params.get("fieldManager")
             conflicts = [
-                (path, manager)
-                for path, manager in self.owners.get(key, {}).items()
-                if manager != params.get("fieldManager")
-                and _at(body, path) not in (None, _at(live, path))
+                (path, entry["manager"])
+                for entry in live["metadata"].get("managedFields") or []
+                if entry.get("manager") != applier
+                for path in _leaves(entry.get("fieldsV1") or {})
+                if _at(body, path) not in (None, _at(live, path))
             ]
             if conflicts and params.get("force") != "true":
                 causes = [
@@ -346,8 +366,15 @@ class KubeApiServer:
                         merged["metadata"][k] = v
                 elif part != "status":
                     merged[part] = copy.deepcopy(value)
+            _record_apply(merged, body, str(applier), _av(key[0]))
         elif live is None:
             return _not_found(key[0], key[2])
+        elif content_type == "application/json-patch+json":
+            try:
+                merged = jsonpatch.apply_patch(copy.deepcopy(live), body)
+            except jsonpatch.JsonPatchException as err:
+                return _error(422, "Invalid", f"the JSON patch failed: {err}")
+            merged["status"] = live.get("status", {})
         else:
             patched = merge_patch(copy.deepcopy(live), body)
             merged = copy.deepcopy(live)
@@ -400,6 +427,51 @@ class KubeApiServer:
                 else:
                     self._store(child_key, copy.deepcopy(child), "DELETED")
         return _status(200, "", "", status="Success")
+
+
+def _leaves(fields: dict[str, Any], prefix: str = "") -> list[str]:
+    """``.data.k`` paths of a FieldsV1 set (``f:`` keys only)."""
+    out = []
+    for key, value in fields.items():
+        if not key.startswith("f:"):
+            continue
+        path = f"{prefix}.{key[2:]}"
+        out.extend(_leaves(value, path) if value else [path])
+    return out
+
+
+def _fields_of(body: dict[str, Any]) -> dict[str, Any]:
+    def walk(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict) or not value:
+            return {}
+        return {f"f:{k}": walk(v) for k, v in value.items()}
+
+    return {
+        f"f:{k}": walk(v)
+        for k, v in body.items()
+        if k not in ("apiVersion", "kind", "metadata", "status")
+    }
+
+
+def _record_apply(
+    obj: dict[str, Any], body: dict[str, Any], manager: str, api_version: str
+) -> None:
+    """The applier's Apply entry in managedFields: the fields its body sets."""
+    entries = [
+        e
+        for e in obj["metadata"].get("managedFields") or []
+        if not (e.get("manager") == manager and e.get("operation") == "Apply")
+    ]
+    entries.append(
+        {
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": api_version,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": _fields_of(body),
+        }
+    )
+    obj["metadata"]["managedFields"] = entries
 
 
 def _new_meta() -> dict[str, Any]:

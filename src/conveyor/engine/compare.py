@@ -185,13 +185,16 @@ class Comparer:
         live_children: reasons.Children | None = None,
         events: reasons.EventsOf | None = None,
         destination_check: DestinationCheck | None = None,
+        server_side_apply: bool = False,
     ) -> None:
         """``live_lookup`` finds a live object by key whichever app tracks it (the engine's
         ``LiveState.get``), to report resources another app tracks too; ``live_children``
         (``LiveState.children``) and ``events`` (``Target.events``) let an unwell resource's
         health name what its Pods say (``engine.reasons``). ``destination_check`` says why an
-        app's destination is not the target this engine deploys to (None when it is)."""
+        app's destination is not the target this engine deploys to (None when it is);
+        ``server_side_apply`` says the target applies server-side (for the option warnings)."""
         self.repos = repos
+        self.server_side_apply = server_side_apply
         self.destination_check = destination_check
         self.live_lookup = live_lookup
         self.live_children = live_children
@@ -337,6 +340,7 @@ class Comparer:
         comparison = compare_objects(
             app, sha, desired, live,
             project=project, source_type=source_type, live_lookup=self.live_lookup,
+            server_side_apply=self.server_side_apply,
         )  # fmt: skip
         if self.live_children is not None:
             await self._explain(comparison, self.live_children)
@@ -394,6 +398,7 @@ def compare_objects(
     project: AppProject,
     source_type: str,
     live_lookup: Lookup | None = None,
+    server_side_apply: bool = False,
 ) -> Comparison:
     """Compare prepared ``desired`` objects with ``live`` ones, under the project's rules
     (``app diff --local`` hands objects rendered elsewhere to this). With ``live_lookup``,
@@ -415,7 +420,7 @@ def compare_objects(
         ignore_rules=rules,
     )
     _fill_status(comparison)
-    warnings = option_conditions(app.sync_options, desired)
+    warnings = option_conditions(app.sync_options, desired, server_side_apply=server_side_apply)
     if live_lookup is not None:
         warnings += shared_resource_conditions(app.name, desired, live_lookup)
     comparison.conditions.extend(Condition(type=w["type"], message=w["message"]) for w in warnings)

@@ -10,6 +10,7 @@ from k8s_helpers import configmap, deployment
 from conveyor.model import rollout_actions
 from conveyor.model.objects import ObjectKey
 from conveyor.model.syncoptions import PropagationPolicy
+from conveyor.targets.kubernetes.errors import ApplyConflictError
 from conveyor.targets.kubernetes.target import KubernetesTarget
 from conveyor.targets.protocol import (
     STATUS_SUBRESOURCE,
@@ -159,3 +160,29 @@ async def test_pod_logs_and_events_come_from_the_api(
     assert (
         request.params["fieldSelector"] == "involvedObject.kind=Deployment,involvedObject.name=web"
     )
+
+
+async def test_fields_a_client_side_applier_owns_are_taken_over_before_applying(
+    api: KubeApiServer, target: KubernetesTarget
+) -> None:
+    await api.write(configmap("settings", {"k": "1"}))
+    api.own("configmaps", "shop", "settings", ".data.k", "kubectl-client-side-apply")
+    with pytest.raises(ApplyConflictError, match="kubectl-client-side-apply"):
+        await target.apply(
+            configmap("settings", {"k": "2"}), ApplyOptions(client_side_apply_migration=False)
+        )
+    stored = await target.apply(configmap("settings", {"k": "2"}))
+    assert stored["data"] == {"k": "2"}
+    migration = next(
+        r for r in api.kmock["patch"]
+        if r.headers["Content-Type"] == PatchType.JSON.value
+    )  # fmt: skip
+    assert migration.data[0]["op"] == "test" and migration.data[0]["path"] == (
+        "/metadata/resourceVersion"
+    )
+    managers = {
+        (e["manager"], e["operation"])
+        for e in api.get("configmaps", "shop", "settings")["metadata"]["managedFields"]  # type: ignore[index]
+    }
+    assert ("kubectl-client-side-apply", "Update") not in managers
+    assert ("conveyor", "Apply") in managers

@@ -22,6 +22,7 @@ from conveyor.targets import patching
 from conveyor.targets.kubernetes.api import APPLY_PATCH, KubeApi
 from conveyor.targets.kubernetes.discovery import Discovery, ResourceType
 from conveyor.targets.kubernetes.informer import Informer
+from conveyor.targets.kubernetes.migration import migration_patch
 from conveyor.targets.protocol import (
     FIELD_MANAGER,
     ApplyOptions,
@@ -124,6 +125,8 @@ class KubernetesTarget:
                     "PUT", res.path(namespace, name), what=what, params=params, body=body
                 )
         else:
+            if options.client_side_apply_migration and not options.dry_run:
+                await self._migrate(res, key, namespace, name, options.field_manager)
             params["force"] = "false"
             stored = await self.api.request(
                 "PATCH",
@@ -136,6 +139,23 @@ class KubernetesTarget:
         if not options.dry_run:
             await self.informer.ensure(res)
         return dict(stored)
+
+    async def _migrate(
+        self, res: ResourceType, key: ObjectKey, namespace: str, name: str, manager: str
+    ) -> None:
+        """Take over the fields client-side appliers own (``migration``), if any."""
+        live = self.informer.get(key) if res in self.informer.watched else None
+        if live is None:
+            live = await self._get(res, namespace, name, str(key))
+        patch = migration_patch(live, manager) if live is not None else None
+        if patch is not None:
+            await self.api.request(
+                "PATCH",
+                res.path(namespace, name),
+                what=str(key),
+                body=patch,
+                content_type=PatchType.JSON.value,
+            )
 
     async def patch(
         self,
