@@ -14,11 +14,13 @@ with kmock's own DSL (``api.kmock[criteria][:1] << Response(...)``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import re
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -553,3 +555,29 @@ def _not_found(res: Res, name: str | None) -> kmock.Response:
 
 error = _error
 """An API server's error answer, for tests to inject with kmock's DSL."""
+
+
+@contextlib.contextmanager
+def served_in_thread() -> Iterator[KubeApiServer]:
+    """The API server on its own event loop in a thread, for tests whose client is another
+    process (``conveyor server``) and whose waits block."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        holder["stop"] = asyncio.Event()
+        async with kmock.KubernetesScaffold() as handler, kmock.Server(handler):
+            holder["api"] = KubeApiServer(handler)
+            ready.set()
+            await holder["stop"].wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the Kubernetes API mock did not start"
+    try:
+        yield holder["api"]
+    finally:
+        loop.call_soon_threadsafe(holder["stop"].set)
+        thread.join(30)
+        loop.close()
