@@ -9,7 +9,7 @@ from k8s_helpers import configmap, until
 from conveyor.model.objects import ObjectKey
 from conveyor.targets.kubernetes.target import KubernetesTarget
 from conveyor.targets.protocol import Selector, WatchEvent, WatchEventType
-from support.kube_api import KubeApiServer
+from support.kube_api import KubeApiServer, Res
 
 CONFIGMAPS = "/api/v1/configmaps"
 
@@ -128,3 +128,23 @@ async def test_an_object_argo_cd_tracks_by_annotation_is_seen_as_its_apps(
     await until(lambda: target.informer.get(key) is not None, what="both cached")
     listed = await target.list(Selector(labels={"app.kubernetes.io/instance": "shop"}))
     assert [o["metadata"]["name"] for o in listed] == ["mine"]
+
+
+async def test_a_type_the_cluster_stops_serving_is_dropped_with_its_objects(
+    api: KubeApiServer, target: KubernetesTarget
+) -> None:
+    widgets = Res("example.com", "v1", "widgets", "Widget")
+    api.serve(widgets)
+    await target.discovery.refresh()
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget",
+              "metadata": {"name": "w", "namespace": "shop"}}  # fmt: skip
+    await target.apply(widget)
+    key = ObjectKey("example.com", "Widget", "shop", "w")
+    await until(lambda: target.informer.get(key) is not None, what="the widget cached")
+    del api.resources[("example.com", "v1", "widgets")]  # the CRD was deleted
+    api.compact()
+    api.cut_watches()
+    await until(lambda: target.informer.get(key) is None, what="the widget forgotten")
+    assert "widgets" not in [r.plural for r in target.informer.watched]
+    await until(lambda: target.conditions() == [], what="no type left failing")
+    assert await target.delete(ObjectKey("example.com", "Gadget", "shop", "g")) is False

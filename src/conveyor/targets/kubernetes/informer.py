@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from conveyor.backoff import exponential_delay
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, NotFoundError
 from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.kubernetes.api import KubeApi
@@ -138,6 +138,10 @@ class Informer:
             except GoneError:
                 self.relists += 1
                 self._versions[res] = None
+            except NotFoundError:  # the type is gone (its CRD deleted): stop watching it
+                self._first_list[res].set()
+                self._forget(res)
+                return
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # refused or cut: show it, wait, try again
@@ -191,6 +195,14 @@ class Informer:
                 obj = _complete(obj, res)
                 self._store(WatchEventType(str(kind)), key_of(obj, res), obj, res)
                 self._problems.pop(res, None)
+
+    def _forget(self, res: ResourceType) -> None:
+        """A type no longer served: its objects are gone, and it is watched no more."""
+        for key in [k for k, r in self._types.items() if r == res]:
+            self._store(WatchEventType.DELETED, key, self._objects[key], res)
+        self._problems.pop(res, None)
+        self._tasks.pop(res, None)
+        self._first_list.pop(res, None)
 
     def _store(self, kind: WatchEventType, key: ObjectKey, obj: Object, res: ResourceType) -> None:
         old = self._objects.get(key)

@@ -31,6 +31,7 @@ from conveyor.targets.protocol import (
     PatchType,
     Selector,
     TargetCondition,
+    UnknownKindError,
     WatchEvent,
     WatchEventType,
 )
@@ -185,7 +186,10 @@ class KubernetesTarget:
         grace_period_seconds: float | None = None,
         propagation_policy: PropagationPolicy = PropagationPolicy.BACKGROUND,
     ) -> bool:
-        res = await self.discovery.find(key.group, key.kind)
+        try:
+            res = await self.discovery.find(key.group, key.kind)
+        except UnknownKindError:
+            return False  # no such resource type, so no such object
         options: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "DeleteOptions",
