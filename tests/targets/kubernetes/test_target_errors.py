@@ -121,3 +121,22 @@ async def test_a_watch_refused_by_rbac_is_a_target_condition_until_it_works(
     )
     await target.apply(configmap("a"))
     await until(lambda: target.conditions() == [], what="the condition gone once it works")
+
+
+async def test_a_throttled_watch_waits_the_servers_retry_after(
+    api: KubeApiServer, target: KubernetesTarget, sleeps: Sleeps
+) -> None:
+    configmaps = re.compile(r"^/api/v1/configmaps$")
+    api.kmock["get", configmaps][:8] << (
+        lambda: kmock.Response(
+            status=429,
+            headers={"Retry-After": "9"},
+            payload={"kind": "Status", "code": 429, "message": "slow down"},
+        )
+    )
+    await until(lambda: api.open_watches >= 1, what="open watches")
+    sleeps.delays.clear()
+    api.cut_watches()
+    await until(lambda: 9.0 in sleeps.delays, what="a wait of the server's Retry-After")
+    await target.apply(configmap("after"))
+    await until(lambda: target.conditions() == [], what="the watch back")

@@ -8,7 +8,7 @@ A Kubernetes API error is a ``Status`` object: ``code``, ``reason``, ``message``
     404 NotFound         -> NotFoundError (permanent)
     409 Conflict         -> ApplyConflictError (permanent): the fields and the managers owning them
     422 Invalid          -> ValidationError (permanent): each field and why
-    429 TooManyRequests  -> TemporaryError, delay = Retry-After
+    429 TooManyRequests  -> ThrottledError (temporary), delay = Retry-After
     5xx, no connection   -> TemporaryError
 
 The messages quote the server's, which never carry a Secret's values.
@@ -57,6 +57,10 @@ class ApplyConflictError(ConflictError):
     def __init__(self, message: str, *, obj: str | None, conflicts: list[FieldConflict]) -> None:
         super().__init__(message, obj=obj)
         self.conflicts = conflicts
+
+
+class ThrottledError(TemporaryError):
+    """429: the API server asks to wait ``delay`` seconds (its Retry-After)."""
 
 
 class GoneError(TemporaryError):
@@ -136,7 +140,7 @@ def translate(
         return ValidationError(f"the cluster refused the object as invalid: {detail}", obj=what)
     if code == 429:
         delay = retry_after(headers)
-        return TemporaryError(
+        return ThrottledError(
             f"the cluster's API server is throttling requests (429 TooManyRequests): {message}; "
             f"retrying after {delay:g}s",
             obj=what,

@@ -23,7 +23,7 @@ from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey
 from conveyor.targets.kubernetes.api import KubeApi
 from conveyor.targets.kubernetes.discovery import ResourceType
-from conveyor.targets.kubernetes.errors import GoneError, translate
+from conveyor.targets.kubernetes.errors import GoneError, ThrottledError, translate
 from conveyor.targets.kubernetes.tracking import with_tracking_label
 from conveyor.targets.protocol import TargetCondition, WatchEvent, WatchEventType
 
@@ -149,6 +149,8 @@ class Informer:
                 message = err.message if isinstance(err, ConveyorError) else repr(err)
                 self._problems[res] = f"cannot watch {res.plural}.{res.group or 'core'}: {message}"
                 delay = exponential_delay(failures, *self._backoff)
+                if isinstance(err, ThrottledError):
+                    delay = max(delay, err.delay)  # the server's Retry-After
                 failures += 1
                 self.reconnects += 1
                 log.warning("watch failed", resource=res.plural, error=message, retry_in=delay)
