@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -186,3 +187,18 @@ async def test_fields_a_client_side_applier_owns_are_taken_over_before_applying(
     }
     assert ("kubectl-client-side-apply", "Update") not in managers
     assert ("conveyor", "Apply") in managers
+
+
+async def test_an_apply_waits_for_a_crd_applied_just_before_to_be_served(
+    api: KubeApiServer, target: KubernetesTarget
+) -> None:
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget",
+              "metadata": {"name": "w", "namespace": "shop"}}  # fmt: skip
+    with pytest.raises(UnknownKindError):
+        await target.apply(widget, ApplyOptions(dry_run=True))  # a dry run does not wait
+    asyncio.get_running_loop().call_later(
+        0.3, api.serve, Res("example.com", "v1", "widgets", "Widget")
+    )
+    stored = await target.apply(widget)
+    assert stored["metadata"]["name"] == "w"
+    assert api.get("widgets", "shop", "w") is not None

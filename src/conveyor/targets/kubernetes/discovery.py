@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from conveyor.targets.kubernetes.api import KubeApi
 from conveyor.targets.protocol import UnknownKindError
 
+_POLL = 0.5
+"""Seconds between looks while waiting for a new kind to be served."""
+
 
 @dataclass(frozen=True)
 class ResourceType:
@@ -129,13 +132,24 @@ class Discovery:
             return self._preferred.get((group, kind))
         return self._by_gvk.get((group, version, kind))
 
-    async def find(self, group: str, kind: str, version: str | None = None) -> ResourceType:
-        """The resource type, reading the list again once on a miss; UnknownKindError."""
+    async def find(
+        self, group: str, kind: str, version: str | None = None, *, wait: float = 0.0
+    ) -> ResourceType:
+        """The resource type, reading the list again on a miss; UnknownKindError.
+
+        With ``wait``, a kind still missing is looked for again for that many seconds: a
+        CustomResourceDefinition applied a moment ago takes a while to be served.
+        """
         if self._loaded_at is None:
             await self.refresh()
         found = self.cached(group, kind, version)
         if found is None:
             await self.refresh(force=False)
+            found = self.cached(group, kind, version)
+        deadline = self._monotonic() + wait
+        while found is None and self._monotonic() < deadline:
+            await asyncio.sleep(min(_POLL, max(deadline - self._monotonic(), 0.0)))
+            await self.refresh()
             found = self.cached(group, kind, version)
         if found is None:
             api_version = f"{group}/{version}" if group and version else (version or group or "v1")

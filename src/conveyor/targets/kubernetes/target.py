@@ -54,6 +54,10 @@ WATCHED_FROM_START = (
 the children (ReplicaSets, Pods, Jobs, AnalysisRuns) their health is read from. Any other
 type is watched from the first time Conveyor applies or lists it."""
 
+NEW_KIND_WAIT = 10.0
+"""Seconds an apply waits for a kind the cluster does not serve yet (a CRD being
+established) before it fails as unknown."""
+
 _PROPAGATION = {
     PropagationPolicy.FOREGROUND: "Foreground",
     PropagationPolicy.BACKGROUND: "Background",
@@ -91,17 +95,22 @@ class KubernetesTarget:
         await self.informer.stop()
         await self.api.close()
 
-    async def _resource(self, obj: Object) -> tuple[ResourceType, str, str]:
+    async def _resource(self, obj: Object, *, wait: float) -> tuple[ResourceType, str, str]:
         api_version = str(obj.get("apiVersion") or "")
         version = api_version.rsplit("/", 1)[-1]
-        res = await self.discovery.find(group_of(api_version), str(obj.get("kind")), version)
+        res = await self.discovery.find(
+            group_of(api_version), str(obj.get("kind")), version, wait=wait
+        )
         meta = obj.get("metadata") or {}
         namespace = str(meta.get("namespace") or "default") if res.namespaced else ""
         return res, namespace, str(meta.get("name") or "")
 
     async def apply(self, obj: Object, options: ApplyOptions = ApplyOptions()) -> Object:
         key = ObjectKey.of(obj)
-        res, namespace, name = await self._resource(obj)
+        # A dry run answers at once (the engine skips it for a kind whose CRD comes in the
+        # same sync); an apply waits a little for a CRD applied just before to be served.
+        wait = 0.0 if options.dry_run else NEW_KIND_WAIT
+        res, namespace, name = await self._resource(obj, wait=wait)
         body = copy.deepcopy(obj)
         body.setdefault("metadata", {})
         if res.namespaced:
