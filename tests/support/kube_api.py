@@ -28,6 +28,19 @@ import jsonpatch
 import kmock
 
 from conveyor.model.merge import merge_patch
+from support.kube_objects import (
+    Res,
+    at,
+    av,
+    error,
+    in_namespace,
+    leaves,
+    new_meta,
+    not_found,
+    record_apply,
+    settle,
+    status,
+)
 
 _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
@@ -36,15 +49,6 @@ _PATH = re.compile(
 RESOURCE_PATHS = re.compile(r"^/api/v1/.+|^/apis/[^/]+/[^/]+/.+")
 
 VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
-
-
-@dataclass(frozen=True)
-class Res:
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
 
 
 BUILT_IN = (
@@ -122,7 +126,7 @@ class KubeApiServer:
             {
                 "manager": manager,
                 "operation": "Update",
-                "apiVersion": _av(key[0]),
+                "apiVersion": av(key[0]),
                 "fieldsType": "FieldsV1",
                 "fieldsV1": fields,
             }
@@ -138,7 +142,7 @@ class KubeApiServer:
         live = self.objects.get(key)
         for field_name in ("uid", "creationTimestamp", "generation"):
             default = live["metadata"].get(field_name) if live else None
-            obj["metadata"].setdefault(field_name, default or _new_meta()[field_name])
+            obj["metadata"].setdefault(field_name, default or new_meta()[field_name])
         self._store(key, obj, "MODIFIED" if live else "ADDED")
 
     def bookmark(self) -> None:
@@ -150,7 +154,7 @@ class KubeApiServer:
                     "type": "BOOKMARK",
                     "object": {
                         "kind": watcher.res.kind,
-                        "apiVersion": _av(watcher.res),
+                        "apiVersion": av(watcher.res),
                         "metadata": {"resourceVersion": version},
                     },
                 }
@@ -165,7 +169,7 @@ class KubeApiServer:
         self.compact()
         for watcher in self._watchers:
             watcher.queue.put_nowait(
-                {"type": "ERROR", "object": _status(410, "Expired", "too old resource version")}
+                {"type": "ERROR", "object": status(410, "Expired", "too old resource version")}
             )
 
     def cut_watches(self) -> None:
@@ -201,12 +205,12 @@ class KubeApiServer:
     def _answer(self, request: kmock.Request) -> Any:
         match = _PATH.match(request.url.path)
         if match is None:
-            return _error(404, "NotFound", "the server could not find the requested resource")
+            return error(404, "NotFound", "the server could not find the requested resource")
         group = match["group"] or ""
         version = match["version"] or match["core"]
         res = self.resources.get((group, version, match["plural"]))
         if res is None:
-            return _error(404, "NotFound", "the server could not find the requested resource")
+            return error(404, "NotFound", "the server could not find the requested resource")
         namespace = match["ns"] or ""
         name, sub = match["name"], match["sub"]
         if res.plural == "pods" and sub == "log":
@@ -226,7 +230,7 @@ class KubeApiServer:
         key = (res, namespace if res.namespaced else "", name or "")
         if method == "GET":
             obj = self.objects.get(key)
-            return copy.deepcopy(obj) if obj else _not_found(res, name)
+            return copy.deepcopy(obj) if obj else not_found(res, name)
         if method == "PATCH":
             return self._patch(key, request, params, sub)
         if method == "PUT":
@@ -235,11 +239,11 @@ class KubeApiServer:
             body = request.data
             key = (res, namespace if res.namespaced else "", body["metadata"]["name"])
             if key in self.objects:
-                return _error(409, "AlreadyExists", f'{res.plural} "{key[2]}" already exists')
+                return error(409, "AlreadyExists", f'{res.plural} "{key[2]}" already exists')
             return self._create(key, body, params)
         if method == "DELETE":
             return self._delete(key, request)
-        return _error(405, "MethodNotAllowed", method)
+        return error(405, "MethodNotAllowed", method)
 
     def _list(self, res: Res, namespace: str | None, params: dict[str, str]) -> dict[str, Any]:
         wanted = dict(
@@ -260,7 +264,7 @@ class KubeApiServer:
             items = copy.deepcopy(self.events)
         return {
             "kind": f"{res.kind}List",
-            "apiVersion": _av(res),
+            "apiVersion": av(res),
             "metadata": {"resourceVersion": str(self._current())},
             "items": items,
         }
@@ -272,7 +276,7 @@ class KubeApiServer:
         if since and int(since) < self.compacted:
             yield {
                 "type": "ERROR",
-                "object": _status(410, "Expired", f"too old resource version: {since}"),
+                "object": status(410, "Expired", f"too old resource version: {since}"),
             }
             return
         watcher = Watcher(res, namespace)
@@ -280,7 +284,7 @@ class KubeApiServer:
         try:
             start = int(since) if since else 0
             for version, r, event in list(self.history):
-                if r == res and version > start and _in(event["object"], namespace):
+                if r == res and version > start and in_namespace(event["object"], namespace):
                     yield copy.deepcopy(event)
             while True:
                 event = await watcher.queue.get()
@@ -289,7 +293,9 @@ class KubeApiServer:
                     if raw is not None and raw.transport is not None:
                         raw.transport.close()
                     return
-                if event["type"] in ("BOOKMARK", "ERROR") or _in(event["object"], namespace):
+                if event["type"] in ("BOOKMARK", "ERROR") or in_namespace(
+                    event["object"], namespace
+                ):
                     yield event
                 if event["type"] == "ERROR":
                     return
@@ -304,7 +310,7 @@ class KubeApiServer:
             self.objects.pop(key, None)
         else:
             if self.settle and obj["metadata"]["name"] not in self.held:
-                _settle(obj)
+                settle(obj)
             self.objects[key] = obj
         event = {"type": kind, "object": copy.deepcopy(obj)}
         self.history.append((version, res, event))
@@ -322,7 +328,7 @@ class KubeApiServer:
             meta["namespace"] = key[1]
         meta.update(uid=str(uuid.uuid4()), generation=1, creationTimestamp="2026-12-05T00:00:00Z")
         meta["managedFields"] = []
-        _record_apply(obj, body, params.get("fieldManager", ""), _av(key[0]))
+        record_apply(obj, body, params.get("fieldManager", ""), av(key[0]))
         if params.get("dryRun") == "All":
             return obj
         return self._store(key, obj, "ADDED")
@@ -345,22 +351,22 @@ class KubeApiServer:
                 (path, entry["manager"])
                 for entry in live["metadata"].get("managedFields") or []
                 if entry.get("manager") != applier
-                for path in _leaves(entry.get("fieldsV1") or {})
-                if _at(body, path) not in (None, _at(live, path))
+                for path in leaves(entry.get("fieldsV1") or {})
+                if at(body, path) not in (None, at(live, path))
             ]
             if conflicts and params.get("force") != "true":
                 causes = [
                     {
                         "type": "FieldManagerConflict",
-                        "message": f'conflict with "{m}" using {_av(key[0])}',
+                        "message": f'conflict with "{m}" using {av(key[0])}',
                         "field": p,
                     }
                     for p, m in conflicts
                 ]
                 message = f"Apply failed with {len(conflicts)} conflict(s): " + "; ".join(
-                    f'conflict with "{m}" using {_av(key[0])}: {p}' for p, m in conflicts
+                    f'conflict with "{m}" using {av(key[0])}: {p}' for p, m in conflicts
                 )
-                return _error(409, "Conflict", message, causes=causes)
+                return error(409, "Conflict", message, causes=causes)
             merged = copy.deepcopy(live)
             for part, value in body.items():
                 if part == "metadata":
@@ -368,14 +374,14 @@ class KubeApiServer:
                         merged["metadata"][k] = v
                 elif part != "status":
                     merged[part] = copy.deepcopy(value)
-            _record_apply(merged, body, str(applier), _av(key[0]))
+            record_apply(merged, body, str(applier), av(key[0]))
         elif live is None:
-            return _not_found(key[0], key[2])
+            return not_found(key[0], key[2])
         elif content_type == "application/json-patch+json":
             try:
                 merged = jsonpatch.apply_patch(copy.deepcopy(live), body)
             except jsonpatch.JsonPatchException as err:
-                return _error(422, "Invalid", f"the JSON patch failed: {err}")
+                return error(422, "Invalid", f"the JSON patch failed: {err}")
             merged["status"] = live.get("status", {})
         else:
             patched = merge_patch(copy.deepcopy(live), body)
@@ -393,9 +399,9 @@ class KubeApiServer:
     def _put(self, key: tuple[Res, str, str], body: dict[str, Any], params: dict[str, str]) -> Any:
         live = self.objects.get(key)
         if live is None:
-            return _not_found(key[0], key[2])
+            return not_found(key[0], key[2])
         if body["metadata"].get("resourceVersion") != live["metadata"]["resourceVersion"]:
-            return _error(
+            return error(
                 409,
                 "Conflict",
                 "the object has been modified; please apply your changes to the latest version "
@@ -413,7 +419,7 @@ class KubeApiServer:
     def _delete(self, key: tuple[Res, str, str], request: kmock.Request) -> Any:
         live = self.objects.get(key)
         if live is None:
-            return _not_found(key[0], key[2])
+            return not_found(key[0], key[2])
         options = request.data if isinstance(request.data, dict) else {}
         policy = options.get("propagationPolicy") or request.params.get("propagationPolicy") or ""
         self.deletes.append((request.url.path, policy))
@@ -428,133 +434,7 @@ class KubeApiServer:
                     self._store(child_key, orphan, "MODIFIED")
                 else:
                     self._store(child_key, copy.deepcopy(child), "DELETED")
-        return _status(200, "", "", status="Success")
-
-
-def _leaves(fields: dict[str, Any], prefix: str = "") -> list[str]:
-    """``.data.k`` paths of a FieldsV1 set (``f:`` keys only)."""
-    out = []
-    for key, value in fields.items():
-        if not key.startswith("f:"):
-            continue
-        path = f"{prefix}.{key[2:]}"
-        out.extend(_leaves(value, path) if value else [path])
-    return out
-
-
-def _fields_of(body: dict[str, Any]) -> dict[str, Any]:
-    def walk(value: Any) -> dict[str, Any]:
-        if not isinstance(value, dict) or not value:
-            return {}
-        return {f"f:{k}": walk(v) for k, v in value.items()}
-
-    return {
-        f"f:{k}": walk(v)
-        for k, v in body.items()
-        if k not in ("apiVersion", "kind", "metadata", "status")
-    }
-
-
-def _record_apply(
-    obj: dict[str, Any], body: dict[str, Any], manager: str, api_version: str
-) -> None:
-    """The applier's Apply entry in managedFields: the fields its body sets."""
-    entries = [
-        e
-        for e in obj["metadata"].get("managedFields") or []
-        if not (e.get("manager") == manager and e.get("operation") == "Apply")
-    ]
-    entries.append(
-        {
-            "manager": manager,
-            "operation": "Apply",
-            "apiVersion": api_version,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": _fields_of(body),
-        }
-    )
-    obj["metadata"]["managedFields"] = entries
-
-
-def _new_meta() -> dict[str, Any]:
-    return {"uid": str(uuid.uuid4()), "creationTimestamp": "2026-12-05T00:00:00Z", "generation": 1}
-
-
-def _av(res: Res) -> str:
-    return f"{res.group}/{res.version}" if res.group else res.version
-
-
-def _in(obj: dict[str, Any], namespace: str | None) -> bool:
-    return namespace is None or obj.get("metadata", {}).get("namespace") == namespace
-
-
-def _at(obj: dict[str, Any], path: str) -> Any:
-    value: Any = obj
-    for part in path.strip(".").split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
-
-def _settle(obj: dict[str, Any]) -> None:
-    if obj.get("kind") != "Deployment":
-        return
-    replicas = int((obj.get("spec") or {}).get("replicas", 1))
-    obj["status"] = {
-        "observedGeneration": obj["metadata"].get("generation", 1),
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": replicas,
-        "availableReplicas": replicas,
-        "conditions": [
-            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
-            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
-        ],
-    }
-
-
-def _status(
-    code: int,
-    reason: str,
-    message: str,
-    *,
-    status: str = "Failure",
-    causes: list[Any] | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Status",
-        "metadata": {},
-        "status": status,
-        "code": code,
-        "reason": reason,
-        "message": message,
-    }
-    if causes:
-        body["details"] = {"causes": causes}
-    return body
-
-
-def _error(
-    code: int,
-    reason: str,
-    message: str,
-    *,
-    causes: list[Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> kmock.Response:
-    return kmock.Response(
-        status=code, payload=_status(code, reason, message, causes=causes), headers=headers
-    )
-
-
-def _not_found(res: Res, name: str | None) -> kmock.Response:
-    return _error(404, "NotFound", f'{res.plural} "{name}" not found')
-
-
-error = _error
-"""An API server's error answer, for tests to inject with kmock's DSL."""
+        return status(200, "", "", status="Success")
 
 
 @contextlib.contextmanager
