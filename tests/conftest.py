@@ -110,15 +110,18 @@ PROCESS_MODULES = (
     "artifacts/test_artifact_store.py",  # git and pip
     "ci/",  # the real scanners on git repos, pip, OSV fixtures on 127.0.0.1
     "cli/test_cli_analysis.py",  # the CLI as a process, Prometheus
+    "cli/test_cli_clusters.py",  # servers, a Kubernetes API server (kmock)
     "cli/test_cli_deployments.py",
     "cli/test_cli_audit_dora.py",
     "cli/test_cli_e2e.py",
     "cli/test_demo.py",
     "cli/test_demo_release.py",
+    "deploy/",  # the real kubectl kustomize
     "engine/test_admission.py",  # the local runtime with its kubelet
     "engine/test_controller_regressions.py",  # git repos
     "engine/test_app_of_apps.py",  # git repos
     "engine/test_engine_e2e.py",
+    "engine/test_engine_e2e_kubernetes.py",  # git repos, a Kubernetes API server (kmock)
     "engine/test_example_repos.py",
     "engine/test_real_repos.py",
     "engine/test_hardening.py",  # git repos
@@ -133,6 +136,7 @@ PROCESS_MODULES = (
     "source/test_sha256_repos.py",
     "shared/test_gitrun.py",  # git against a silent TCP server
     "source/test_read_tree.py",
+    "targets/kubernetes/",  # a Kubernetes API server (kmock) on 127.0.0.1
     "targets/local/test_kind_identity.py",  # the kubelet
     "targets/local/test_kubelet_limits.py",
     "targets/local/test_kubelet_logs.py",

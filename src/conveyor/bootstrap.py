@@ -1,14 +1,15 @@
 """Wiring at the edge: the local runtime with its journal in the store and its images from
-the artifact store, and the application controller with its repository in the store. The
-runtime (layer 3) and the engine (layer 4) cannot import the store (layer 5); this module, at
-the top beside the CLI and the API, puts them together.
+the artifact store, or a Kubernetes cluster from the encrypted cluster list, and the
+application controller with its repository in the store. The runtime (layer 3) and the
+engine (layer 4) cannot import the store (layer 5); this module, at the top beside the CLI
+and the API, puts them together.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fcntl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from conveyor.artifacts import ArtifactStore
@@ -16,13 +17,23 @@ from conveyor.engine.compare import Comparer
 from conveyor.engine.controller import Controller, ControllerObserver, ControllerOptions
 from conveyor.engine.deployments import DeploymentRecorder
 from conveyor.engine.livestate import LiveState
-from conveyor.errors import ConflictError
+from conveyor.errors import ConflictError, ValidationError
 from conveyor.logging import get_logger
 from conveyor.render import RenderCache, Renderer, RenderObserver
 from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
 from conveyor.store import EngineStore, RuntimeStateStore, open_database
+from conveyor.store.clustercreds import ClusterStore
 from conveyor.store.repocreds import RepoCredentialStore
+from conveyor.targets.kubernetes import destinations
+from conveyor.targets.kubernetes.api import KubeApi
+from conveyor.targets.kubernetes.credentials import (
+    IN_CLUSTER_NAME,
+    ClusterCredentials,
+    in_cluster,
+    running_in_cluster,
+)
+from conveyor.targets.kubernetes.target import KubernetesTarget
 from conveyor.targets.local.addresses import PROMETHEUS_OFF
 from conveyor.targets.local.images import ArtifactImages
 from conveyor.targets.local.kubelet import KubeletOptions
@@ -96,6 +107,51 @@ async def _local_target(
         await database.close()
 
 
+LOCAL_CLUSTER = "local"
+"""CONVEYOR_CLUSTER's value for the local runtime."""
+
+
+def _own_cluster() -> ClusterCredentials | None:
+    return in_cluster() if running_in_cluster() else None
+
+
+def selected_cluster(settings: Settings) -> ClusterCredentials | None:
+    """The cluster this server deploys to (CONVEYOR_CLUSTER), or None for the local runtime."""
+    wanted = settings.cluster
+    if wanted == LOCAL_CLUSTER:
+        return None
+    if not wanted:
+        return _own_cluster()
+    for cluster in ClusterStore(settings.home).list():
+        if wanted in (cluster.name, cluster.server):
+            return cluster
+    if wanted == IN_CLUSTER_NAME and running_in_cluster():
+        return in_cluster()
+    raise ValidationError(
+        f"CONVEYOR_CLUSTER={wanted!r}: no cluster by that name or URL is added "
+        "(conveyor cluster list; conveyor cluster add CONTEXT)"
+    )
+
+
+def destination_check(
+    settings: Settings, served: ClusterCredentials | None
+) -> Callable[[str, str], str | None]:
+    """The engine's check that an app's destination is what this server deploys to."""
+    return destinations.serves(served, ClusterStore(settings.home).list, _own_cluster)
+
+
+@asynccontextmanager
+async def kubernetes_target(credentials: ClusterCredentials) -> AsyncIterator[KubernetesTarget]:
+    """A Kubernetes target on ``credentials``' cluster: its resource types read and the
+    usual ones watched before it is yielded; its watches stopped on exit."""
+    target = KubernetesTarget(KubeApi(credentials))
+    try:
+        await target.start()
+        yield target
+    finally:
+        await target.stop()
+
+
 @asynccontextmanager
 async def supervised_prometheus(
     settings: Settings, runtime: LocalRuntime
@@ -140,12 +196,14 @@ async def engine(
     observer: ControllerObserver | None = None,
     git_observer: GitRequestObserver | None = None,
     render_observer: RenderObserver | None = None,
+    destination_check: Callable[[str, str], str | None] | None = None,
 ) -> AsyncIterator[Controller]:
     """A started application controller on ``target``, its state in the store, and the
     deployment record written from its events.
 
     The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
-    renders.
+    renders. ``destination_check`` (``bootstrap.destination_check``) refuses apps whose
+    destination is another cluster than ``target``.
     """
     options = dataclasses.replace(options or ControllerOptions(), namespace=settings.namespace)
     database = await open_database(settings)
@@ -164,6 +222,8 @@ async def engine(
         live_lookup=live.get,
         live_children=live.children,
         events=target.events,
+        destination_check=destination_check,
+        server_side_apply=isinstance(target, KubernetesTarget),
     )
     store = EngineStore(database)
     controller = Controller(

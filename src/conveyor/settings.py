@@ -49,6 +49,10 @@ class Settings:
     """CONVEYOR_AUDIT_MAX_AGE_DAYS: audit rows older than this are deleted (0: kept)."""
     audit_max_rows: int = 1_000_000
     """CONVEYOR_AUDIT_MAX_ROWS: only the newest this many audit rows are kept (0: all)."""
+    cluster: str = ""
+    """CONVEYOR_CLUSTER: where this server deploys. Empty: the cluster it runs in when it
+    runs in a Pod, else the local runtime; ``local``: the local runtime; otherwise the name
+    (or server URL) of a cluster registered with ``conveyor cluster add``."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -111,6 +115,7 @@ class Settings:
             ),
             audit_max_age_days=_count("CONVEYOR_AUDIT_MAX_AGE_DAYS", 365),
             audit_max_rows=_count("CONVEYOR_AUDIT_MAX_ROWS", 1_000_000),
+            cluster=os.environ.get("CONVEYOR_CLUSTER", "").strip(),
         )
 
 

@@ -28,6 +28,18 @@ def test_server_side_apply_gives_a_warning_naming_the_option() -> None:
     assert "ServerSideApply=true is not supported" in found[0]["message"]
 
 
+def test_on_a_server_side_target_server_side_apply_is_honoured_and_false_is_warned() -> None:
+    honoured = SyncOptions.parse(["ServerSideApply=true", "ClientSideApplyMigration=false"])
+    assert option_conditions(honoured, [cm("a")], server_side_apply=True) == []
+    refused = option_conditions(
+        SyncOptions.parse(["ServerSideApply=false"]), [cm("a")], server_side_apply=True
+    )
+    assert [c["message"] for c in refused] == [
+        "ServerSideApply=false has no effect on a Kubernetes cluster: Conveyor always applies "
+        "server-side there (field manager conveyor)"
+    ]
+
+
 def test_options_that_are_honoured_give_no_warning() -> None:
     honoured = ["Replace=true", "Validate=false", "PrunePropagationPolicy=orphan",
                 "RespectIgnoreDifferences=true", "FailOnSharedResource=true", "Force=true",

@@ -84,6 +84,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/account/tokens"): ("accounts", "get", "*"),
     ("POST", "/api/v1/account/token"): ("accounts", "update", ADMIN_ONLY),
     ("DELETE", "/api/v1/account/tokens/{token_id}"): ("accounts", "update", ADMIN_ONLY),
+    ("GET", "/api/v1/clusters"): ("clusters", "get", "*"),
+    ("POST", "/api/v1/clusters"): ("clusters", "create", ADMIN_ONLY),  # holds credentials
+    ("DELETE", "/api/v1/clusters"): ("clusters", "delete", ADMIN_ONLY),
     ("GET", "/api/v1/artifacts"): ("artifacts", "get", "*"),
     ("GET", "/api/v1/deployments"): ("deployments", "get", "*"),
     ("GET", "/api/v1/promotions"): ("promotions", "get", "*"),

@@ -53,7 +53,13 @@ from conveyor.api.masking import MaskedJSONResponse
 from conveyor.api.metrics import Metrics
 from conveyor.api.statuswatch import StatusWatch
 from conveyor.artifacts import ArtifactStore
-from conveyor.bootstrap import engine, local_target
+from conveyor.bootstrap import (
+    destination_check,
+    engine,
+    kubernetes_target,
+    local_target,
+    selected_cluster,
+)
 from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.engine.records import Retention
@@ -92,10 +98,28 @@ def local_engine(
     options: ControllerOptions | None = None,
     kubelet_options: KubeletOptions | None = None,
 ) -> ControllerFactory:
-    """The default: the local runtime and a controller on it, both in this process."""
+    """The default: a controller in this process, on the local runtime or, when
+    CONVEYOR_CLUSTER names one (or Conveyor runs in a Pod), on a Kubernetes cluster."""
 
     @asynccontextmanager
     async def factory(hooks: EngineHooks) -> AsyncIterator[Controller]:
+        cluster = selected_cluster(settings)  # CONVEYOR_CLUSTER, or the Pod's own cluster
+        check = destination_check(settings, cluster)
+        if cluster is not None:
+            async with (
+                kubernetes_target(cluster) as cluster_target,
+                engine(
+                    settings,
+                    cluster_target,
+                    options=options,
+                    observer=hooks.observer,
+                    git_observer=hooks.metrics.git_request,
+                    render_observer=hooks.metrics.render,
+                    destination_check=check,
+                ) as controller,
+            ):
+                yield controller
+            return
         async with (
             local_target(settings, kubelet_options) as target,
             engine(
@@ -105,6 +129,7 @@ def local_engine(
                 observer=hooks.observer,
                 git_observer=hooks.metrics.git_request,
                 render_observer=hooks.metrics.render,
+                destination_check=check,
             ) as controller,
         ):
             hooks.metrics.bind_service_traffic(target.runtime.all_service_stats)

@@ -1,33 +1,85 @@
-"""``/api/v1/clusters``: the destinations apps may deploy to (for now, the local runtime).
+"""``/api/v1/clusters``: the destinations apps may deploy to (``argocd cluster list|add|rm``).
 
 Shaped as Argo CD's cluster list, so scripts reading ``server``, ``name`` and
-``connectionState.status`` work unchanged.
+``connectionState.status`` work unchanged. The local runtime is listed as Argo CD's
+in-cluster destination unless a cluster is registered under that URL. Registered clusters'
+credentials are stored encrypted (``store.clustercreds``); no answer carries them. The
+cluster this server deploys to (CONVEYOR_CLUSTER) shows the target's conditions; an added
+cluster is used after a restart with CONVEYOR_CLUSTER set to it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
+from conveyor.api.schemas import URL_MAX, ClusterBody
+from conveyor.bootstrap import selected_cluster
+from conveyor.store.clustercreds import ClusterStore
+from conveyor.targets.kubernetes.credentials import (
+    IN_CLUSTER_NAME,
+    IN_CLUSTER_SERVER,
+    ClusterCredentials,
+    check_config,
+)
 
 router = APIRouter(prefix="/api/v1/clusters", tags=["clusters"], responses=ERROR_RESPONSES)
 
-IN_CLUSTER = "https://kubernetes.default.svc"
+IN_CLUSTER = IN_CLUSTER_SERVER
 
 
-@router.get("", summary="List clusters")
+def _store(ctx: Ctx) -> ClusterStore:
+    return ClusterStore(ctx.settings.home)
+
+
+@router.get("", summary="List clusters (never their credentials)")
 async def list_clusters(ctx: Ctx) -> dict[str, Any]:
     problems = ctx.controller.target.conditions()
     status = "Failed" if problems else "Successful"
     message = "; ".join(f"{c.type}: {c.message}" for c in problems)
-    cluster = {
-        "server": IN_CLUSTER,
-        "name": "in-cluster",
-        "serverVersion": "local-runtime",
-        "connectionState": {"status": status, "message": message},
-        "info": {"applicationsCount": len(ctx.controller.names())},
-    }
-    return {"items": [cluster]}
+    serving = selected_cluster(ctx.settings)
+    apps = {"applicationsCount": len(ctx.controller.names())}
+    registered = _store(ctx).list()
+    items: list[dict[str, Any]] = []
+    if serving is None and not any(c.server == IN_CLUSTER for c in registered):
+        items.append({
+            "server": IN_CLUSTER, "name": IN_CLUSTER_NAME, "serverVersion": "local-runtime",
+            "connectionState": {"status": status, "message": message}, "info": apps,
+        })  # fmt: skip
+    if serving is not None and serving not in registered:
+        registered = [serving, *registered]
+    for cluster in registered:
+        used = serving is not None and cluster.server == serving.server
+        state = (
+            {"status": status, "message": message}
+            if used
+            else {"status": "Unknown", "message": "not the cluster this server deploys to"}
+        )
+        items.append({**cluster.public(), "connectionState": state, "info": apps if used else {}})
+    return {"items": items}
+
+
+@router.post("", summary="Add a cluster and its credentials")
+async def add_cluster(
+    ctx: Ctx,
+    body: ClusterBody,
+    upsert: Annotated[bool, Query(description="Replace an existing entry.")] = False,
+) -> dict[str, Any]:
+    check_config(body.config, f"cluster {body.name}")
+    cluster = ClusterCredentials(
+        name=body.name, server=body.server.rstrip("/"), config=body.config,
+        namespace=body.namespace,
+    )  # fmt: skip
+    result = _store(ctx).add(cluster, upsert=upsert)
+    return {"cluster": cluster.public(), "result": result}
+
+
+@router.delete("", summary="Remove a cluster and its credentials")
+async def remove_cluster(
+    ctx: Ctx, cluster: Annotated[str, Query(min_length=1, max_length=URL_MAX)]
+) -> dict[str, Any]:
+    gone = _store(ctx).remove(cluster)
+    return {"cluster": gone.public()}

@@ -126,3 +126,12 @@ def manifest_name(manifest: Any) -> str | None:
     meta = manifest.get("metadata") if isinstance(manifest, dict) else None
     name = meta.get("name") if isinstance(meta, dict) else None
     return name if isinstance(name, str) else None
+
+
+class ClusterBody(_Body):
+    """``POST /clusters``: Argo CD's Cluster (name, server, config), credentials inside."""
+
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    server: Annotated[str, Field(min_length=1, max_length=URL_MAX)]
+    config: dict[str, Any] = Field(default_factory=dict)
+    namespace: Annotated[str, Field(max_length=63)] = ""

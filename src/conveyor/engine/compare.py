@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +166,10 @@ def checkout_path(checkouts: Path, url: str, sha: str) -> Path:
     return checkouts / mirror_name(url) / sha
 
 
+DestinationCheck = Callable[[str, str], str | None]
+"""(server, name) of a destination -> why this engine's target is not it, or None."""
+
+
 class Comparer:
     """Resolves, renders and compares; shared by every app of a controller."""
 
@@ -179,12 +184,18 @@ class Comparer:
         live_lookup: Lookup | None = None,
         live_children: reasons.Children | None = None,
         events: reasons.EventsOf | None = None,
+        destination_check: DestinationCheck | None = None,
+        server_side_apply: bool = False,
     ) -> None:
         """``live_lookup`` finds a live object by key whichever app tracks it (the engine's
         ``LiveState.get``), to report resources another app tracks too; ``live_children``
         (``LiveState.children``) and ``events`` (``Target.events``) let an unwell resource's
-        health name what its Pods say (``engine.reasons``)."""
+        health name what its Pods say (``engine.reasons``). ``destination_check`` says why an
+        app's destination is not the target this engine deploys to (None when it is);
+        ``server_side_apply`` says the target applies server-side (for the option warnings)."""
         self.repos = repos
+        self.server_side_apply = server_side_apply
+        self.destination_check = destination_check
         self.live_lookup = live_lookup
         self.live_children = live_children
         self.events = events
@@ -310,6 +321,11 @@ class Comparer:
         its Pods and events, which are not among those inputs, so it is looked at anew). A
         hard refresh, or another source, always compares anew.
         """
+        if self.destination_check is not None:
+            dest = app.spec.destination
+            refused = self.destination_check(dest.server or "", dest.name or "")
+            if refused:
+                raise ValidationError(refused, obj=f"Application/{app.name}")
         if previous is not None and not hard and source is None and _all_well(previous):
             inputs = previous.inputs
             if inputs is not None and inputs.still(app, project, sha, live):
@@ -324,6 +340,7 @@ class Comparer:
         comparison = compare_objects(
             app, sha, desired, live,
             project=project, source_type=source_type, live_lookup=self.live_lookup,
+            server_side_apply=self.server_side_apply,
         )  # fmt: skip
         if self.live_children is not None:
             await self._explain(comparison, self.live_children)
@@ -381,6 +398,7 @@ def compare_objects(
     project: AppProject,
     source_type: str,
     live_lookup: Lookup | None = None,
+    server_side_apply: bool = False,
 ) -> Comparison:
     """Compare prepared ``desired`` objects with ``live`` ones, under the project's rules
     (``app diff --local`` hands objects rendered elsewhere to this). With ``live_lookup``,
@@ -402,7 +420,7 @@ def compare_objects(
         ignore_rules=rules,
     )
     _fill_status(comparison)
-    warnings = option_conditions(app.sync_options, desired)
+    warnings = option_conditions(app.sync_options, desired, server_side_apply=server_side_apply)
     if live_lookup is not None:
         warnings += shared_resource_conditions(app.name, desired, live_lookup)
     comparison.conditions.extend(Condition(type=w["type"], message=w["message"]) for w in warnings)

@@ -106,7 +106,10 @@ def _result(task: SyncTask, status: str, message: str, hook_phase: str = "") -> 
 
 def _apply_options(task: SyncTask, dry_run: bool) -> ApplyOptions:
     return ApplyOptions(
-        dry_run=dry_run, replace=task.options.replace, validate=task.options.validate
+        dry_run=dry_run,
+        replace=task.options.replace,
+        validate=task.options.validate,
+        client_side_apply_migration=task.options.client_side_apply_migration,
     )
 
 

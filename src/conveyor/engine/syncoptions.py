@@ -29,7 +29,18 @@ from conveyor.targets.protocol import TRACKING_LABEL
 Lookup = Callable[[ObjectKey], Object | None]
 """The live object under a key, whichever app tracks it (``LiveState.get``)."""
 
-# Options this target cannot honour, with what happens instead (value given -> message).
+_NO_CONFIRMATION: dict[tuple[str, str], str] = {
+    (SyncOption.PRUNE, "confirm"): (
+        "Prune=confirm is not supported (there is no confirmation step): resources that "
+        "would be pruned are left in place; delete them by hand or use Prune=true"
+    ),
+    (SyncOption.DELETE, "confirm"): (
+        "Delete=confirm is not supported (there is no confirmation step): deleting the "
+        "application leaves these resources in place, as Delete=false does"
+    ),
+}
+
+# Options the target cannot honour, with what happens instead (value given -> message).
 _UNSUPPORTED: dict[tuple[str, str], str] = {
     (SyncOption.SERVER_SIDE_APPLY, "true"): (
         "ServerSideApply=true is not supported on the local runtime: resources are applied "
@@ -39,14 +50,16 @@ _UNSUPPORTED: dict[tuple[str, str], str] = {
         "ClientSideApplyMigration=false has no effect: the local runtime does not do "
         "server-side apply, so there are no fields to migrate"
     ),
-    (SyncOption.PRUNE, "confirm"): (
-        "Prune=confirm is not supported (there is no confirmation step): resources that "
-        "would be pruned are left in place; delete them by hand or use Prune=true"
+    **_NO_CONFIRMATION,
+}
+
+# On a target that applies server-side (a Kubernetes cluster) instead.
+_UNSUPPORTED_SERVER_SIDE: dict[tuple[str, str], str] = {
+    (SyncOption.SERVER_SIDE_APPLY, "false"): (
+        "ServerSideApply=false has no effect on a Kubernetes cluster: Conveyor always applies "
+        "server-side there (field manager conveyor)"
     ),
-    (SyncOption.DELETE, "confirm"): (
-        "Delete=confirm is not supported (there is no confirmation step): deleting the "
-        "application leaves these resources in place, as Delete=false does"
-    ),
+    **_NO_CONFIRMATION,
 }
 _DELETE_POLICIES = frozenset({"HookSucceeded", "HookFailed", "BeforeHookCreation"})
 
@@ -60,8 +73,12 @@ def _name(obj: Object) -> str:
     return f"{obj.get('kind', '')}/{meta.get('name', '') if isinstance(meta, dict) else ''}"
 
 
-def option_conditions(options: SyncOptions, desired: Iterable[Object]) -> list[dict[str, Any]]:
-    """Warnings for the app's options and its resources' sync-options and hook annotations."""
+def option_conditions(
+    options: SyncOptions, desired: Iterable[Object], *, server_side_apply: bool = False
+) -> list[dict[str, Any]]:
+    """Warnings for the app's options and its resources' sync-options and hook annotations;
+    ``server_side_apply`` when the target applies server-side (a Kubernetes cluster)."""
+    unsupported = _UNSUPPORTED_SERVER_SIDE if server_side_apply else _UNSUPPORTED
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
 
@@ -71,17 +88,15 @@ def option_conditions(options: SyncOptions, desired: Iterable[Object]) -> list[d
             out.append(_condition(kind, message))
 
     for key, value in options.given:
-        if (key, value) in _UNSUPPORTED:
-            add(ConditionType.SYNC_OPTION_WARNING, _UNSUPPORTED[(key, value)])
+        if (key, value) in unsupported:
+            add(ConditionType.SYNC_OPTION_WARNING, unsupported[(key, value)])
     # The app's own malformed options are refused when it is loaded, and its unknown ones
     # come back as UnknownField warnings then: only the resources' are reported here.
     for obj in desired:
         own = options.for_resource(obj)
         for key, value in own.given[len(options.given) :]:
-            if (key, value) in _UNSUPPORTED:
-                add(
-                    ConditionType.SYNC_OPTION_WARNING, f"{_name(obj)}: {_UNSUPPORTED[(key, value)]}"
-                )
+            if (key, value) in unsupported:
+                add(ConditionType.SYNC_OPTION_WARNING, f"{_name(obj)}: {unsupported[(key, value)]}")
         for problem in own.problems[len(options.problems) :]:
             add(ConditionType.SYNC_OPTION_WARNING, f"{_name(obj)}: {problem}")
         if not is_hook(obj):

@@ -105,6 +105,10 @@ class ApplyOptions:
     validate: bool = True
     """Refuse fields the kind does not have, as ``kubectl apply --validate`` does; False skips
     that schema check but not the server's own rules (sync option Validate=false)."""
+    client_side_apply_migration: bool = True
+    """Before a server-side apply, take over the fields client-side appliers (Argo CD,
+    ``kubectl apply``) own, so that changing them later is no conflict (sync option
+    ClientSideApplyMigration). Only targets that apply server-side have such fields."""
 
 
 @dataclass(frozen=True)
