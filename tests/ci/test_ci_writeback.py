@@ -89,13 +89,8 @@ def test_a_run_commits_its_sha_tag_into_the_config_repo(tmp_path: Path) -> None:
 
 def test_an_application_without_a_git_target_fails_before_anything_runs(tmp_path: Path) -> None:
     app_file = tmp_path / "shop-dev.yaml"
-    app_file.write_text(
-        yaml.safe_dump(
-            application(
-                "file:///nowhere", **{"argocd-image-updater.argoproj.io/write-back-method": "argocd"}
-            )
-        )
-    )
+    method = {"argocd-image-updater.argoproj.io/write-back-method": "argocd"}
+    app_file.write_text(yaml.safe_dump(application("file:///nowhere", **method)))
     repo = make_repo(tmp_path / "shop", {**GOOD_APP, ".conveyor/pipeline.yaml": pipeline()})
 
     code, _, err = conveyor(
