@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -93,13 +94,26 @@ def read_applications(files: list[Path]) -> list[dict[str, Any]]:
     return found
 
 
-async def _run_locally(
-    path: Path, revision: str, name: str | None, applications: list[dict[str, Any]]
+def _to_stderr(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+async def run_here(
+    path: Path,
+    *,
+    revision: str = "HEAD",
+    name: str | None = None,
+    applications: Sequence[Mapping[str, Any]] = (),
+    settings: Settings | None = None,
+    say: Callable[[str], None] = _to_stderr,
 ) -> dict[str, Any]:
+    """Run the pipeline in this process, recorded in the local store (``ci runs`` lists it),
+    with the write-back stage for ``applications``; ``say`` hears each stage as it ends."""
     from conveyor.artifacts import ArtifactStore
     from conveyor.store import CiRunStore, open_database
 
-    settings = Settings.from_env()
+    settings = settings or Settings.from_env()
+    hooks = [write_back_stage(applications)] if applications else []
     database = await open_database(settings)
     try:
         runs = CiRunStore(database)
@@ -111,14 +125,14 @@ async def _run_locally(
                 done = stage.status not in ("pending", "running", "not run")
                 if done and stage.name not in printed:
                     printed.add(stage.name)
-                    typer.echo(_stage_line(stage.to_dict()), err=True)
+                    say(_stage_line(stage.to_dict()))
 
         run = await run_pipeline(
             path,
             store=ArtifactStore(settings.artifacts_dir),
             revision=revision,
             name=name,
-            after_publish=[write_back_stage(applications)] if applications else [],
+            after_publish=hooks,
             on_update=update,
         )
         return run.to_dict()
@@ -197,7 +211,9 @@ def run(
             result = _wait(client, started["id"])
     else:
         try:
-            result = asyncio.run(_run_locally(path, revision, name, applications))
+            result = asyncio.run(
+                run_here(path, revision=revision, name=name, applications=applications)
+            )
         except ConveyorError as err:
             raise CliError(str(err)) from err
     if not output.dump(result, output_format):
