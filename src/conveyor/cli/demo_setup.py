@@ -130,6 +130,11 @@ def _applications(config_repo: Path) -> list[dict[str, Any]]:
     return apps
 
 
+def application_of(config_repo: Path, name: str) -> dict[str, Any]:
+    """The demo's Application ``name`` as registered (its repoURL the config repo)."""
+    return next(a for a in _applications(config_repo) if a["metadata"]["name"] == name)
+
+
 async def prepare(settings: Settings, progress: Callable[[str], None] = print) -> DemoSetup:
     """Create (or reuse) the repos; build the app's HEAD with the CI pipeline, write its tag
     back."""
