@@ -112,3 +112,25 @@ def test_write_back_by_name_needs_a_server(tmp_path: Path) -> None:
 
     assert code == 1
     assert "reads the Application from the server" in err
+
+
+def test_a_rolled_back_application_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    bare = config_repo(tmp_path, {OVERLAY: KUSTOMIZATION})
+    before = git(bare, "rev-parse", "main")
+    pinned = application(f"file://{bare}")
+    pinned["spec"] = {**pinned["spec"], "syncPolicy": {}}  # type: ignore[dict-item]
+    pinned["status"] = {"history": [{"revision": "a1"}, {"revision": "b2"}, {"revision": "a1"}]}
+    app_file = tmp_path / "shop-dev.yaml"
+    app_file.write_text(yaml.safe_dump(pinned))
+    repo = make_repo(tmp_path / "shop", {**GOOD_APP, ".conveyor/pipeline.yaml": pipeline()})
+
+    code, out, err = conveyor(
+        "ci", "run", str(repo), "--app-file", str(app_file), "-o", "json",
+        env={"CONVEYOR_SERVER": ""},
+    )  # fmt: skip
+
+    assert code == 0, err
+    stage = json.loads(out)["stages"][-1]
+    assert stage["status"] == "warned"
+    assert "was rolled back to a1" in stage["message"]
+    assert git(bare, "rev-parse", "main") == before  # nothing written
