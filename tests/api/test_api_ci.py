@@ -3,11 +3,12 @@ to a running server and waits for the result."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from typing import Any
 
 import httpx
-from api_helpers import Live
+from api_helpers import Live, app_manifest
 
 from support.ci_repos import GOOD_APP, conveyor, make_repo, pipeline
 
@@ -50,3 +51,42 @@ def test_the_cli_submits_to_the_running_server(live: Live, api: httpx.Client) ->
     assert f"submitted to {live.url}" in err
     listed = api.get("/api/v1/ci/runs", params={"name": "ci-cli"}).json()["items"]
     assert len(listed) == 1 and listed[0]["status"] == "passed"
+
+
+OVERLAY = """\
+# dev overlay, written by hand
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+images:
+  - name: ci-wb   # the artifact
+    newTag: old   # set by CI
+"""
+
+
+def test_a_submitted_run_writes_the_tag_back_for_a_server_application(
+    live: Live, api: httpx.Client
+) -> None:
+    config = make_repo(live.repos / "ci-wb-config", {"dev/kustomization.yaml": OVERLAY})
+    bare = live.repos / "ci-wb-config.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(config), str(bare)], check=True)
+    manifest = app_manifest("ci-wb-dev", f"file://{bare}", path="dev")
+    manifest["metadata"]["annotations"] = {
+        "argocd-image-updater.argoproj.io/image-list": "ci-wb",
+        "argocd-image-updater.argoproj.io/write-back-method": "git",
+    }
+    api.post("/api/v1/applications", json=manifest).raise_for_status()
+    repo = make_repo(live.repos / "ci-wb", {**GOOD_APP, ".conveyor/pipeline.yaml": pipeline()})
+
+    unknown = api.post("/api/v1/ci/runs", json={"path": str(repo), "writeBack": ["nope"]})
+    assert unknown.status_code == 404
+    started = api.post("/api/v1/ci/runs", json={"path": str(repo), "writeBack": ["ci-wb-dev"]})
+
+    assert started.status_code == 202, started.text
+    run = _finished(api, started.json()["id"])
+    assert run["status"] == "passed", run
+    assert run["stages"][-1]["name"] == "write-back"
+    shown = subprocess.run(
+        ["git", "show", "main:dev/kustomization.yaml"],
+        cwd=bare, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert shown == OVERLAY.replace("newTag: old ", f"newTag: {run['commit']} ")

@@ -3,7 +3,8 @@
 ``conveyor ci run`` submits here when a server is running, so that the server's history sees
 every run; the server runs the pipeline on its own machine (the repository path must be one
 it can read) and records each stage as it ends. Submitting runs tools on the server, so it is
-the admin's only (``conveyor.api.access``).
+the admin's only (``conveyor.api.access``). ``writeBack`` names Applications of this server:
+after publish, the tag is committed where their Image Updater annotations say.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from conveyor.api.context import ApiContext, Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.ci.results import CiRun
 from conveyor.ci.runner import default_name, new_run_id, open_commit, run_pipeline
+from conveyor.ci.writeback_stage import write_back_stage
 from conveyor.clock import SystemClock, rfc3339
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.logging import get_logger
@@ -34,6 +36,10 @@ class RunRequest(BaseModel):
     path: str = Field(min_length=1, max_length=4096)
     revision: str = Field(default="HEAD", min_length=1, max_length=255)
     name: str | None = Field(default=None, max_length=200)
+    write_back: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list, alias="writeBack", max_length=50
+    )
+    """Applications whose config gets the new tag after publish (their annotations say where)."""
 
 
 def _summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +83,11 @@ async def start_run(ctx: Ctx, body: RunRequest) -> dict[str, Any]:
     if not path.is_absolute():
         raise ValidationError("path must be absolute: the server resolves it on its own machine")
     repo, _, commit = await open_commit(path, body.revision)  # 404 / 400 now, not later
+    hooks = (
+        [write_back_stage([ctx.controller.application(name) for name in body.write_back])]
+        if body.write_back
+        else []
+    )  # an unknown app is a 404, an app without write-back annotations a 400, both now
     run_id = new_run_id()
     first = CiRun(
         run_id, body.name or default_name(repo), str(repo), commit, rfc3339(SystemClock().now())
@@ -91,6 +102,7 @@ async def start_run(ctx: Ctx, body: RunRequest) -> dict[str, Any]:
                 revision=body.revision,
                 name=body.name,
                 run_id=run_id,
+                after_publish=hooks,
                 on_update=lambda run: store.save(run.to_dict()),
             )
         except Exception as err:  # a stage's failure is in the run; this is anything else

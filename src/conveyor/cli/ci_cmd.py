@@ -4,6 +4,10 @@
 the local server's ``server.json``), so the server's history sees the run, and waits for it;
 without a server it runs here and records the run in the local store. ``ci runs`` and
 ``ci logs`` read from the same place. Exit code 1 when the run failed.
+
+``--write-back APP`` (the server's Application) or ``--app-file FILE`` (an Application
+manifest, for a run here) adds the ``write-back`` stage after ``publish``: the new tag goes
+where the Application's Argo CD Image Updater annotations say (conveyor.ci.writeback_stage).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +26,7 @@ from conveyor.ci import config as ci_config
 from conveyor.ci.results import CiRun
 from conveyor.ci.runner import run_pipeline
 from conveyor.ci.workflow import github_workflow
+from conveyor.ci.writeback_stage import write_back_stage
 from conveyor.cli import output
 from conveyor.cli.client import OPTIONS, Client, CliError, _home
 from conveyor.cli.output import Output, OutputOpt, handle_errors
@@ -71,11 +77,43 @@ def _print_run(run: dict[str, Any]) -> None:
         typer.echo(_stage_line(stage))
 
 
-async def _run_locally(path: Path, revision: str, name: str | None) -> dict[str, Any]:
+def read_applications(files: list[Path]) -> list[dict[str, Any]]:
+    """The Application manifests in ``files`` (several documents per file allowed)."""
+    import yaml
+
+    found: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+            raise CliError(f"cannot read {file}: {err}") from err
+        apps = [d for d in documents if isinstance(d, dict) and d.get("kind") == "Application"]
+        if not apps:
+            raise CliError(f"{file} holds no Application manifest")
+        found.extend(apps)
+    return found
+
+
+def _to_stderr(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+async def run_here(
+    path: Path,
+    *,
+    revision: str = "HEAD",
+    name: str | None = None,
+    applications: Sequence[Mapping[str, Any]] = (),
+    settings: Settings | None = None,
+    say: Callable[[str], None] = _to_stderr,
+) -> dict[str, Any]:
+    """Run the pipeline in this process, recorded in the local store (``ci runs`` lists it),
+    with the write-back stage for ``applications``; ``say`` hears each stage as it ends."""
     from conveyor.artifacts import ArtifactStore
     from conveyor.store import CiRunStore, open_database
 
-    settings = Settings.from_env()
+    settings = settings or Settings.from_env()
+    hooks = [write_back_stage(applications)] if applications else []
     database = await open_database(settings)
     try:
         runs = CiRunStore(database)
@@ -87,13 +125,14 @@ async def _run_locally(path: Path, revision: str, name: str | None) -> dict[str,
                 done = stage.status not in ("pending", "running", "not run")
                 if done and stage.name not in printed:
                     printed.add(stage.name)
-                    typer.echo(_stage_line(stage.to_dict()), err=True)
+                    say(_stage_line(stage.to_dict()))
 
         run = await run_pipeline(
             path,
             store=ArtifactStore(settings.artifacts_dir),
             revision=revision,
             name=name,
+            after_publish=hooks,
             on_update=update,
         )
         return run.to_dict()
@@ -125,21 +164,56 @@ def run(
     local: Annotated[
         bool, typer.Option("--local", help="Run here even when a server is running.")
     ] = False,
+    write_back: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--write-back",
+            metavar="APP",
+            help="After publish, commit the tag where the server's Application APP's Image "
+            "Updater annotations say (repeatable).",
+        ),
+    ] = None,
+    app_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--app-file",
+            metavar="FILE",
+            help="Like --write-back, the Application read from a manifest file; the run is "
+            "then here, not on the server (repeatable).",
+        ),
+    ] = None,
     output_format: OutputOpt = Output.table,
 ) -> None:
     """Run the pipeline on the tree at a commit; publish NAME:SHA when every stage holds."""
     path = path.expanduser().resolve()
-    client = None if local else _server()
+    applications = read_applications(app_files or [])
+    client = None if local and not write_back else _server()
+    if write_back and client is None:
+        raise CliError("--write-back APP reads the Application from the server, and none is "
+                       "running: start one, or give its manifest with --app-file")  # fmt: skip
+    if client is not None and (local or applications):
+        with client:  # the run is here; the server only lends its Applications
+            for app_name in write_back or []:
+                applications.append(dict(client.get(f"/api/v1/applications/{app_name}")))
+        client = None
+    try:
+        write_back_stage(applications)  # a manifest without a Git target fails before the run
+    except ConveyorError as err:
+        raise CliError(str(err)) from err
     if client is not None:
         with client:
             started = client.post(
-                "/api/v1/ci/runs", {"path": str(path), "revision": revision, "name": name}
-            )
+                "/api/v1/ci/runs",
+                {"path": str(path), "revision": revision, "name": name,
+                 "writeBack": list(write_back or [])},
+            )  # fmt: skip
             typer.echo(f"run {started['id']} submitted to {client.url}", err=True)
             result = _wait(client, started["id"])
     else:
         try:
-            result = asyncio.run(_run_locally(path, revision, name))
+            result = asyncio.run(
+                run_here(path, revision=revision, name=name, applications=applications)
+            )
         except ConveyorError as err:
             raise CliError(str(err)) from err
     if not output.dump(result, output_format):

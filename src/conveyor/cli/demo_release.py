@@ -1,9 +1,10 @@
 """``conveyor demo release [--bad]``: a canary release of the demo's prod, good or bad, watched.
 
 It is what a team does to ship, against the running ``conveyor demo`` server: a good release
-is a new commit of the demo app, built into an artifact whose tag is committed to the prod
-overlay; a bad one commits ``ERROR_RATE=0.3`` to the overlay's ConfigMap instead (the same
-build, so no rebuild), which makes 30 % of the new Pods' answers 500s. Then it syncs
+is a new commit of the demo app, built by ``conveyor ci run`` into an artifact whose tag its
+write-back stage commits to the prod overlay (demo-prod's Image Updater annotations); a bad
+one commits ``ERROR_RATE=0.3`` to the overlay's ConfigMap instead (the same build, so no
+rebuild), which makes 30 % of the new Pods' answers 500s. Then it syncs
 demo-prod, runs a bounded load generator against the prod Service on 127.0.0.1 and follows
 the Rollout's event stream, printing each change of step and weights with every
 ReplicaSet's success rate (as users saw it) and the analysis' measurements, until the Rollout
@@ -25,13 +26,12 @@ from typing import Any
 from conveyor.api.rollout_info import finished
 from conveyor.cli.client import Client, CliError
 from conveyor.cli.demo_load import LoadGenerator
-from conveyor.cli.demo_setup import ARTIFACT, git
+from conveyor.cli.demo_setup import ARTIFACT, application_of, git
 from conveyor.settings import Settings
 
 APP, NAMESPACE, ROLLOUT, SERVICE = "demo-prod", "demo-prod", "demo-app", "demo-app"
 BAD_ERROR_RATE = "0.3"
 _ERROR_RATE = re.compile(r"^(\s*-\s*ERROR_RATE=)[0-9.]+", re.MULTILINE)
-_TAG_LINE = re.compile(r"^(\s*newTag:\s*)\S+", re.MULTILINE)
 _TEMPLATE = re.compile(r"^(\s*-\s*templateName:\s*)success-rate(-builtin)?\s*$", re.MULTILINE)
 TEMPLATES = {"prometheus": "success-rate", "builtin": "success-rate-builtin"}
 
@@ -82,18 +82,25 @@ def choose_template(analysis: str) -> str:
     return TEMPLATES[analysis]
 
 
-async def _build(settings: Settings, app_repo: Path, say: Callable[[str], None]) -> str:
-    """A new commit of the demo app and its artifact; the commit's SHA."""
-    from conveyor.artifacts import ArtifactStore
+async def _build(
+    settings: Settings, app_repo: Path, config_repo: Path, say: Callable[[str], None]
+) -> str:
+    """A new commit of the demo app, built by the CI pipeline, its tag written back to prod;
+    the commit's SHA."""
+    from conveyor.cli.ci_cmd import run_here
 
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (app_repo / "RELEASE").write_text(f"released by `conveyor demo release` at {stamp}\n")
     git(app_repo, "add", "RELEASE")
     git(app_repo, "commit", "-q", "-m", f"demo-app: release {stamp}")
     revision = git(app_repo, "rev-parse", "HEAD")
-    say(f"building artifact {ARTIFACT}:{revision[:12]}")
-    store = ArtifactStore(settings.artifacts_dir)
-    await store.build(ARTIFACT, source=str(app_repo), revision=revision, progress=None)
+    say(f"building artifact {ARTIFACT}:{revision[:12]} with `conveyor ci run`")
+    run = await run_here(
+        app_repo, revision=revision, applications=[application_of(config_repo, APP)],
+        settings=settings, say=lambda line: say(f"  {line}"),
+    )  # fmt: skip
+    if run["status"] == "failed":
+        raise CliError(f"the CI run {run['id']} failed: `conveyor ci logs {run['id']}`")
     return revision
 
 
@@ -115,15 +122,21 @@ def commit_release(
         if not _edit(overlay / "kustomization.yaml", _ERROR_RATE, error_rate):
             raise CliError(f"prod already runs with ERROR_RATE={error_rate}: release a good one")
         message = f"demo-prod: ERROR_RATE={error_rate} (a bad release)"
+        _commit(config_repo, message)
     else:
-        revision = asyncio.run(_build(settings, app_repo, say))
         _edit(overlay / "kustomization.yaml", _ERROR_RATE, "0.0")
-        _edit(overlay / "kustomization.yaml", _TAG_LINE, revision)
-        message = f"demo-prod: image tag -> {revision}"
-    git(config_repo, "add", "-A")
-    git(config_repo, "commit", "-q", "-m", message)
+        _commit(config_repo, f"demo-prod: analysis {template}, ERROR_RATE=0.0")
+        revision = asyncio.run(_build(settings, app_repo, config_repo, say))
+        message = f"demo-prod: image tag -> {revision} (write-back)"
     say(f"committed to the config repo: {message}")
     return message
+
+
+def _commit(config_repo: Path, message: str) -> None:
+    """Commit the working tree's edits, if any (write-back pushes need it clean)."""
+    git(config_repo, "add", "-A")
+    if git(config_repo, "status", "--porcelain"):
+        git(config_repo, "commit", "-q", "-m", message)
 
 
 def _sync(client: Client) -> None:

@@ -1,17 +1,21 @@
 """What ``conveyor demo`` prepares: the app and config repos, the artifact, the Applications.
 
 Everything lives under CONVEYOR_HOME/demo as real git repositories, so the demo is the same
-flow a user runs: a commit to the app repo becomes an artifact tagged with its SHA, the tag is
-committed to the config repo's dev overlay, and Conveyor deploys the config repo. Running it
-again reuses what exists: the repos are kept (with whatever commits the user made), the
-artifact of the app's HEAD is built only if missing, and the tag commit happens only when the
-overlay does not already name that SHA.
+flow a user runs: ``conveyor ci run`` turns the app repo's HEAD into an artifact tagged with its
+SHA (the stages of the app's ``.conveyor/pipeline.yaml``: secret scan, lint, types, tests with
+a coverage gate, SAST, staged build, audit, SBOM, publish), its write-back stage commits the tag
+to the config repo's dev overlay as Argo CD Image Updater would (the Applications' annotations
+say where), and Conveyor deploys the config repo. The first time, staging and prod get the same
+tag, so that they can be synced by hand before any promotion. Running it again reuses what
+exists: the repos are kept (with whatever commits the user made), the pipeline runs only when
+the artifact of the app's HEAD is missing, and write-back commits only when the overlay does
+not already name that SHA. The config repo accepts pushes into its checked-out branch
+(``receive.denyCurrentBranch updateInstead``), so its working tree follows every write-back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -22,13 +26,16 @@ from typing import Any
 import yaml
 
 from conveyor.artifacts import ArtifactStore
+from conveyor.ci.writeback import write_back_app
+from conveyor.cli.ci_cmd import run_here
 from conveyor.engine.controller import Controller
+from conveyor.errors import ConveyorError
 from conveyor.settings import Settings
 
 ARTIFACT = "demo-app"
 ENVIRONMENTS = ("dev", "staging", "prod")
 _DEMO_SOURCES = Path(__file__).resolve().parent / "demo_sources"
-_TAG_LINE = re.compile(r"^(\s*newTag:\s*)\S+", re.MULTILINE)
+_PLACEHOLDER_TAG = "REPLACE_WITH_GIT_SHA"
 _REPO_PLACEHOLDER = "file:///REPLACED/BY/DEMO"
 _IDENTITY = ("-c", "user.name=Conveyor demo", "-c", "user.email=demo@conveyor.invalid")
 
@@ -70,20 +77,48 @@ def _repo_from(example: Path, dest: Path, message: str) -> None:
     git(dest, "commit", "-q", "-m", message)
 
 
-def _set_tags(config_repo: Path, revision: str) -> bool:
-    """Point dev at ``revision`` (as CI does on every build) and staging and prod too the
-    first time, so that syncing them by hand works before any promotion; True on a change."""
-    changed = False
-    for env in ENVIRONMENTS:
-        path = config_repo / "overlays" / env / "kustomization.yaml"
-        text = path.read_text()
-        if env != "dev" and "REPLACE_WITH_GIT_SHA" not in text:
-            continue
-        updated = _TAG_LINE.sub(rf"\g<1>{revision}", text)
-        if updated != text:
-            path.write_text(updated)
-            changed = True
-    return changed
+def _write_back_targets(config_repo: Path, apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dev, as CI writes every build back to it; staging and prod only while their overlay
+    still holds the placeholder (the first time), so that syncing them by hand works before
+    any promotion."""
+    targets = []
+    for env, app in zip(ENVIRONMENTS, apps, strict=True):
+        overlay = config_repo / "overlays" / env / "kustomization.yaml"
+        if env == "dev" or _PLACEHOLDER_TAG in overlay.read_text():
+            targets.append(app)
+    return targets
+
+
+async def _build(
+    settings: Settings, app_repo: Path, revision: str, apps: list[dict[str, Any]],
+    progress: Callable[[str], None],
+) -> None:  # fmt: skip
+    """``conveyor ci run`` on the app at ``revision``, writing the tag back for ``apps``."""
+    progress(f"building artifact {ARTIFACT}:{revision[:12]} with `conveyor ci run`:")
+    run = await run_here(
+        app_repo, revision=revision, applications=apps, settings=settings,
+        say=lambda line: progress(f"  {line}"),
+    )  # fmt: skip
+    if run["status"] == "failed":
+        failed: dict[str, Any] = next((s for s in run["stages"] if s["status"] == "failed"), {})
+        raise ConveyorError(
+            f"the CI run {run['id']} of {ARTIFACT} failed at {failed.get('name', '?')}: "
+            f"{failed.get('message', '')} (`conveyor ci logs {run['id']}` shows why)"
+        )
+
+
+async def _write_back(
+    app_repo: Path, revision: str, apps: list[dict[str, Any]], progress: Callable[[str], None]
+) -> None:
+    """The write-back of an artifact that exists already (a run found it built)."""
+    date = git(app_repo, "show", "-s", "--format=%cI", revision)
+    for app in apps:
+        result = await write_back_app(
+            app, {ARTIFACT: revision}, app_commit=revision, app_commit_date=date
+        )
+        if result.changed:
+            name = app["metadata"]["name"]
+            progress(f"write-back: {name}: {ARTIFACT}:{revision[:12]} as {result.commit[:12]}")
 
 
 def _applications(config_repo: Path) -> list[dict[str, Any]]:
@@ -95,24 +130,30 @@ def _applications(config_repo: Path) -> list[dict[str, Any]]:
     return apps
 
 
+def application_of(config_repo: Path, name: str) -> dict[str, Any]:
+    """The demo's Application ``name`` as registered (its repoURL the config repo)."""
+    return next(a for a in _applications(config_repo) if a["metadata"]["name"] == name)
+
+
 async def prepare(settings: Settings, progress: Callable[[str], None] = print) -> DemoSetup:
-    """Create (or reuse) the repos, build the artifact of the app's HEAD, commit its tag."""
+    """Create (or reuse) the repos; build the app's HEAD with the CI pipeline, write its tag
+    back."""
     examples = demo_sources()
     root = settings.home / "demo"
     root.mkdir(parents=True, exist_ok=True)
     app_repo, config_repo = root / "demo-app", root / "config-repo"
     _repo_from(examples / "demo-app", app_repo, "demo-app: the seeds' FastAPI service")
     _repo_from(examples / "config-repo", config_repo, "config: base and dev/staging/prod")
+    git(config_repo, "config", "receive.denyCurrentBranch", "updateInstead")
     revision = git(app_repo, "rev-parse", "HEAD")
+    applications = _applications(config_repo)
+    targets = _write_back_targets(config_repo, applications)
     store = ArtifactStore(settings.artifacts_dir)
     if store.get(ARTIFACT, revision) is None:
-        progress(f"building artifact {ARTIFACT}:{revision[:12]} (a venv from requirements.txt)")
-        await store.build(ARTIFACT, source=str(app_repo), revision=revision, progress=None)
-    if _set_tags(config_repo, revision):
-        git(config_repo, "add", "-A")
-        git(config_repo, "commit", "-q", "-m", f"demo-app: image tag -> {revision}")
-        progress(f"committed image tag {revision[:12]} to the config repo")
-    return DemoSetup(app_repo, config_repo, revision, _applications(config_repo))
+        await _build(settings, app_repo, revision, targets, progress)
+    else:
+        await _write_back(app_repo, revision, targets, progress)
+    return DemoSetup(app_repo, config_repo, revision, applications)
 
 
 def _env_line(app: dict[str, Any]) -> str:

@@ -156,6 +156,26 @@ def demo_release(
     raise typer.Exit(code)
 
 
+@demo_app.command("promote")
+def demo_promote(
+    to: str | None = typer.Option(
+        None, "--to", help="staging or prod (default: the first one behind the tag before it)."
+    ),
+    approve: bool = typer.Option(False, "--approve", help="A person approves (prod needs it)."),
+    timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the end."),
+) -> None:
+    """Promote the running tag dev -> staging -> prod through the gates, then sync it."""
+    from conveyor.cli import demo_promote as promotion  # imported here: keeps --help fast
+    from conveyor.cli.client import CliError
+
+    try:
+        code = promotion.run(to=to, approve=approve, timeout=timeout, say=typer.echo)
+    except CliError as err:
+        typer.echo(f"error: {err.message}", err=True)
+        raise typer.Exit(err.code) from err
+    raise typer.Exit(code)
+
+
 def _argocd_bool(arg: str) -> str | None:
     """``--cascade=false`` -> ``--no-cascade``, ``--cascade=true`` -> ``--cascade``."""
     name, eq, value = arg.partition("=")

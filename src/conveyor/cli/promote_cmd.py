@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ import typer
 from conveyor.ci.promotion import (
     PIPELINE_FILE,
     EnvironmentState,
+    GateCheck,
     Pipeline,
     PromotionRecord,
     PromotionRefused,
@@ -52,6 +54,38 @@ def environment_state(client: Client, name: str, *, manifests: bool) -> Environm
     return EnvironmentState(application, served_at(records, revision), objects)
 
 
+def run_promotion(
+    client: Client, pipeline: Pipeline, to: str, *, approve: bool, user: str = ""
+) -> PromotionRecord:
+    """What ``conveyor promote`` does: read both environments from the server, check the
+    gates, commit the tag; the server records the attempt either way. Raises
+    PromotionRefused (naming the gates) or ConveyorError."""
+    source, target = pipeline.step_to(to)
+    states = {
+        source.name: environment_state(client, source.application, manifests=False),
+        target.name: environment_state(client, target.application, manifests=True),
+    }
+    try:
+        record = asyncio.run(
+            promote(
+                pipeline, to, states, user=user or getpass.getuser(),
+                approved=approve, now=datetime.now(UTC),
+            )
+        )  # fmt: skip
+    except PromotionRefused as err:
+        if err.record is not None:
+            record_promotion(client, err.record)
+        raise
+    record_promotion(client, record)
+    return record
+
+
+def print_gates(gates: Sequence[GateCheck], say: Callable[[str], None] = typer.echo) -> None:
+    """One line per gate: held, or FAILED, and what it saw."""
+    for gate in gates:
+        say(f"{'held  ' if gate.held else 'FAILED'} {gate.name}: {gate.detail}")
+
+
 @handle_errors
 def promote_cmd(
     app: Annotated[str, typer.Argument(help="Pipeline name (in .conveyor/promotion.yaml).")],
@@ -77,42 +111,22 @@ def promote_cmd(
     if app not in pipelines:
         raise CliError(f"{pipeline_file} has no pipeline {app!r} ({', '.join(pipelines)})")
     pipeline = pipelines[app]
-    with Client() as client:
-        record = _promote(client, pipeline, to, approve, user or getpass.getuser())
+    try:
+        with Client() as client:
+            record = run_promotion(client, pipeline, to, approve=approve, user=user)
+    except PromotionRefused as err:
+        print_gates(err.gates)
+        raise CliError(str(err)) from err
+    except ConveyorError as err:
+        raise CliError(str(err)) from err
     if output_json:
         typer.echo(json.dumps(record.to_dict(), indent=2))
         return
-    for gate in record.gates:
-        typer.echo(f"held   {gate.name}: {gate.detail}")
+    print_gates(record.gates)
     typer.echo(
         f"promoted {record.image}:{record.tag} from {record.source} to {record.target}: "
         f"{record.branch} {record.commit}"
     )
-
-
-def _promote(
-    client: Client, pipeline: Pipeline, to: str, approve: bool, user: str
-) -> PromotionRecord:
-    """Check the gates and commit; either way, the server records the attempt."""
-    try:
-        source, target = pipeline.step_to(to)
-        states = {
-            source.name: environment_state(client, source.application, manifests=False),
-            target.name: environment_state(client, target.application, manifests=True),
-        }
-        record = asyncio.run(
-            promote(pipeline, to, states, user=user, approved=approve, now=datetime.now(UTC))
-        )
-    except PromotionRefused as err:
-        for gate in err.gates:
-            typer.echo(f"{'held  ' if gate.held else 'FAILED'} {gate.name}: {gate.detail}")
-        if err.record is not None:
-            record_promotion(client, err.record)
-        raise CliError(str(err)) from err
-    except ConveyorError as err:
-        raise CliError(str(err)) from err
-    record_promotion(client, record)
-    return record
 
 
 def record_promotion(client: Client, record: PromotionRecord) -> None:
