@@ -22,6 +22,7 @@ from conveyor.render import RenderCache, Renderer, RenderObserver
 from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
 from conveyor.store import EngineStore, RuntimeStateStore, open_database
+from conveyor.store.leases import Fence
 from conveyor.store.repocreds import RepoCredentialStore
 from conveyor.targets.local.addresses import PROMETHEUS_OFF
 from conveyor.targets.local.images import ArtifactImages
@@ -43,14 +44,17 @@ async def local_target(
     settings: Settings,
     kubelet_options: KubeletOptions | None = None,
     artifacts: ArtifactStore | None = None,
+    *,
+    fence: Fence | None = None,
 ) -> AsyncIterator[LocalTarget]:
     """A started local runtime journaled in the store; stopped (and flushed) on exit.
 
     One runtime per CONVEYOR_HOME: a second one would run every Pod twice and fight over the
-    Service ports, so it is refused while the first holds the home's lock.
+    Service ports, so it is refused while the first holds the home's lock. Servers that share
+    a database run it only under the ``local`` lease, and journal under its ``fence``.
     """
     with _home_lock(settings):
-        async with _local_target(settings, kubelet_options, artifacts) as target:
+        async with _local_target(settings, kubelet_options, artifacts, fence) as target:
             yield target
 
 
@@ -76,9 +80,11 @@ async def _local_target(
     settings: Settings,
     kubelet_options: KubeletOptions | None,
     artifacts: ArtifactStore | None,
+    fence: Fence | None,
 ) -> AsyncIterator[LocalTarget]:
     database = await open_database(settings)
-    journal = RuntimeStateStore(database)  # the runtime flushes it (write-behind, barriers)
+    # The runtime flushes it (write-behind, barriers).
+    journal = RuntimeStateStore(database, fence=fence)
     runtime = LocalRuntime(
         runtime_dir=settings.runtime_dir,
         journal=journal,
@@ -139,12 +145,14 @@ async def engine(
     observer: ControllerObserver | None = None,
     git_observer: GitRequestObserver | None = None,
     render_observer: RenderObserver | None = None,
+    fence: Fence | None = None,
 ) -> AsyncIterator[Controller]:
     """A started application controller on ``target``, its state in the store, and the
     deployment record written from its events.
 
     The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
-    renders.
+    renders. ``fence``: the lease every write of the store is checked against (servers
+    sharing a database).
     """
     options = dataclasses.replace(options or ControllerOptions(), namespace=settings.namespace)
     database = await open_database(settings)
@@ -164,7 +172,7 @@ async def engine(
         live_children=live.children,
         events=target.events,
     )
-    store = EngineStore(database)
+    store = EngineStore(database, fence=fence)
     controller = Controller(
         store,
         target,

@@ -39,6 +39,22 @@ class Settings:
     default), ``off`` (the default of settings built in code), or a Prometheus server's URL."""
     prometheus_scrape_interval: float = 5.0
     """CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL, seconds, for the Prometheus run under ``auto``."""
+    ha: str = "off"
+    """CONVEYOR_HA: ``auto`` (``from_env``'s default: on with PostgreSQL, off with SQLite),
+    ``on`` or ``off``. On, several servers share the database: one holds the lease and runs
+    the runtime and the controller, the others forward the API to it (docs/ha.md)."""
+    lease_ttl: float = 10.0
+    """CONVEYOR_LEASE_TTL, seconds a lease lasts without renewal (the takeover delay)."""
+    advertise_url: str | None = None
+    """CONVEYOR_ADVERTISE_URL: where the other servers reach this one's API (default: the
+    address it listens on, which must then be reachable from them)."""
+
+    @property
+    def leases(self) -> bool:
+        """Servers share this database: work is done under leases (``ha``)."""
+        if self.ha == "auto":
+            return self.database_url.startswith(("postgres", "postgresql"))
+        return self.ha == "on"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -96,6 +112,9 @@ class Settings:
                 "CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL",
                 os.environ.get("CONVEYOR_PROMETHEUS_SCRAPE_INTERVAL", "5"),
             ),
+            ha=_ha_mode(os.environ.get("CONVEYOR_HA", "auto")),
+            lease_ttl=_seconds("CONVEYOR_LEASE_TTL", os.environ.get("CONVEYOR_LEASE_TTL", "10")),
+            advertise_url=(os.environ.get("CONVEYOR_ADVERTISE_URL") or "").rstrip("/") or None,
         )
 
 
@@ -108,6 +127,13 @@ def _prometheus_mode(value: str) -> str:
     raise ValidationError(
         f"CONVEYOR_PROMETHEUS={value!r}: use auto, off, or a Prometheus URL (http://host:9090)"
     )
+
+
+def _ha_mode(value: str) -> str:
+    mode = value.strip().lower() or "auto"
+    if mode not in ("auto", "on", "off"):
+        raise ValidationError(f"CONVEYOR_HA={value!r}: use auto, on or off")
+    return mode
 
 
 def _seconds(name: str, value: str) -> float:

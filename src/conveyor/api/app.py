@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from conveyor import __version__
 from conveyor.api import (
     errors,
+    ha,
     routes_account,
     routes_actions,
     routes_apps,
@@ -48,7 +49,8 @@ from conveyor.bootstrap import engine, local_target
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.errors import NotFoundError
 from conveyor.settings import Settings
-from conveyor.store import CiRunStore, TokenStore, open_database
+from conveyor.store import CiRunStore, Database, TokenStore, open_database
+from conveyor.store.leases import Fence
 from conveyor.targets.local.kubelet import KubeletOptions
 
 
@@ -69,6 +71,8 @@ class EngineHooks:
 
     observer: _Observer
     metrics: Metrics
+    fence: Fence | None = None
+    """The lease the engine writes under when servers share the database (else None)."""
 
 
 ControllerFactory = Callable[[EngineHooks], AbstractAsyncContextManager[Controller]]
@@ -84,7 +88,7 @@ def local_engine(
     @asynccontextmanager
     async def factory(hooks: EngineHooks) -> AsyncIterator[Controller]:
         async with (
-            local_target(settings, kubelet_options) as target,
+            local_target(settings, kubelet_options, fence=hooks.fence) as target,
             engine(
                 settings,
                 target,
@@ -92,6 +96,7 @@ def local_engine(
                 observer=hooks.observer,
                 git_observer=hooks.metrics.git_request,
                 render_observer=hooks.metrics.render,
+                fence=hooks.fence,
             ) as controller,
         ):
             hooks.metrics.bind_service_traffic(target.runtime.all_service_stats)
@@ -105,9 +110,42 @@ def create_app(
     *,
     controller_factory: ControllerFactory | None = None,
     webhook_secret: str | None = None,
+    url: str | None = None,
 ) -> FastAPI:
-    """The API server's app. ``webhook_secret`` defaults to ``webhook.load_secret``."""
+    """The API server's app. ``webhook_secret`` defaults to ``webhook.load_secret``;
+    ``url`` is where it listens (the other servers forward there while it holds the lease)."""
     factory = controller_factory or local_engine(settings)
+
+    @asynccontextmanager
+    async def serving(
+        app: FastAPI, database: Database, tokens: TokenStore, fence: Fence | None
+    ) -> AsyncIterator[None]:
+        """The engine up and the handlers' context set, until the server stops."""
+        metrics = Metrics()
+        async with factory(EngineHooks(_Observer(metrics), metrics, fence)) as controller:
+            events = AppEvents(_lookup(controller))
+            controller.add_event_listener(events.on_event)
+            controller.add_event_listener(metrics.on_event)
+            metrics.bind(controller.applications, _lookup(controller))
+            metrics.bind_live_objects(_live_objects(controller))
+            context = ApiContext(
+                settings=settings,
+                controller=controller,
+                tokens=tokens,
+                metrics=metrics,
+                events=events,
+                artifacts=ArtifactStore(settings.artifacts_dir),
+                ci_runs=CiRunStore(database),
+                webhook_secret=webhook_secret or webhook.load_secret(settings),
+            )
+            app.state.context = context
+            try:
+                yield
+            finally:
+                context.stopping.set()
+                for task in list(context.ci_tasks):
+                    task.cancel()
+                events.close()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,31 +153,18 @@ def create_app(
         try:
             tokens = TokenStore(database)
             await ensure_admin_token(tokens, settings.home)
-            metrics = Metrics()
-            async with factory(EngineHooks(_Observer(metrics), metrics)) as controller:
-                events = AppEvents(_lookup(controller))
-                controller.add_event_listener(events.on_event)
-                controller.add_event_listener(metrics.on_event)
-                metrics.bind(controller.applications, _lookup(controller))
-                metrics.bind_live_objects(_live_objects(controller))
-                context = ApiContext(
-                    settings=settings,
-                    controller=controller,
-                    tokens=tokens,
-                    metrics=metrics,
-                    events=events,
-                    artifacts=ArtifactStore(settings.artifacts_dir),
-                    ci_runs=CiRunStore(database),
-                    webhook_secret=webhook_secret or webhook.load_secret(settings),
-                )
-                app.state.context = context
-                try:
+            if settings.leases:  # several servers share the database (docs/ha.md)
+                async with ha.elected(
+                    app,
+                    settings,
+                    database,
+                    url or "",
+                    lambda fence: serving(app, database, tokens, fence),
+                ):
                     yield
-                finally:
-                    context.stopping.set()
-                    for task in list(context.ci_tasks):
-                        task.cancel()
-                    events.close()
+            else:
+                async with serving(app, database, tokens, None):
+                    yield
         finally:
             await database.close()
 
@@ -156,6 +181,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(BodyGuard)
+    app.add_middleware(ha.Forwarder)  # a standby's requests go to the lease holder
     app.add_middleware(AccessLog)  # outermost: 401s and 413s of BodyGuard are logged too
     authenticated = [Depends(require_access)]
     for module in (
