@@ -102,7 +102,7 @@ async def elected(
         try:
             async with start(fence):
                 leadership.leading = True
-                log.info("leading", lease=leadership.shard, token=fence.token)
+                log.info("leading", lease=leadership.shard, fence=fence.token)
                 await stop.wait()
         finally:
             leadership.leading = False

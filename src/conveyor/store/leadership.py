@@ -5,8 +5,8 @@ lease (it looks every ``retry_every`` seconds and remembers who holds it meanwhi
 its API can forward requests there). Once holding, ``run`` renews all of its leases in one
 statement every ``renew_every`` seconds: the cost of a lease is one statement per period,
 never a query per reconcile. A lease that was not renewed (another process took it, the row
-was changed) or that could not be renewed for most of its TTL (the database is out of reach,
-so the lease may expire under us) is reported to ``on_lost``: the caller must stop acting on
+was changed) or that could not be renewed for over half its TTL (the database is out of
+reach, so the lease may expire under us) is reported to ``on_lost``: the caller must stop acting on
 it at once. The writes themselves are fenced (``store.leases.Fence``), so even a holder that
 is slow to stop cannot write after a takeover.
 """
@@ -90,7 +90,7 @@ class LeaseKeeper:
         self.holders[name] = lease
         self.held[name] = lease.token
         self._renewed_at = self._clock.monotonic()
-        log.info("lease acquired", lease=name, holder=self.holder, token=lease.token)
+        log.info("lease acquired", lease=name, holder=self.holder, fence=lease.token)
         return Fence(name, self.holder, lease.token)
 
     async def acquire(self, name: str) -> Fence:
@@ -121,7 +121,7 @@ class LeaseKeeper:
             renewed = await self.store.renew(self.holder, self.held, self.options.ttl)
         except Exception as err:
             late = started - self._renewed_at
-            if late < self.options.ttl - self.options.renew_every:
+            if late <= self.options.ttl / 2:  # a lease renewed late is still safe
                 log.warning("lease renewal failed; will retry", error=repr(err))
                 return
             self._lose(list(self.held), f"not renewed for {late:.1f}s: {err}")
