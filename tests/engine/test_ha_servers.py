@@ -69,8 +69,13 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float) -> Any:
     raise AssertionError(f"{what}: not within {timeout}s")
 
 
-def read_db(url: str, tmp: Path) -> tuple[Lease | None, OperationRecord | None, list[HistoryRecord]]:
-    async def read() -> tuple[Lease | None, OperationRecord | None, list[HistoryRecord]]:
+Stored = tuple[Lease | None, OperationRecord | None, list[HistoryRecord]]
+
+
+def read_db(url: str, tmp: Path) -> Stored:
+    """The lease, the app's last operation and its history, as the database has them."""
+
+    async def read() -> Stored:
         async with await open_database(Settings(tmp, url)) as db:
             store = EngineStore(db)
             return (
