@@ -114,7 +114,7 @@ class Settings:
             ),
             ha=_ha_mode(os.environ.get("CONVEYOR_HA", "auto")),
             lease_ttl=_seconds("CONVEYOR_LEASE_TTL", os.environ.get("CONVEYOR_LEASE_TTL", "10")),
-            advertise_url=(os.environ.get("CONVEYOR_ADVERTISE_URL") or "").rstrip("/") or None,
+            advertise_url=_advertise_url(os.environ.get("CONVEYOR_ADVERTISE_URL") or ""),
         )
 
 
@@ -127,6 +127,18 @@ def _prometheus_mode(value: str) -> str:
     raise ValidationError(
         f"CONVEYOR_PROMETHEUS={value!r}: use auto, off, or a Prometheus URL (http://host:9090)"
     )
+
+
+def _advertise_url(value: str) -> str | None:
+    url = value.strip().rstrip("/")
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError(
+            f"CONVEYOR_ADVERTISE_URL={value!r}: give the URL other servers reach this one at, "
+            "e.g. http://10.0.0.1:8600"
+        )
+    return url
 
 
 def _ha_mode(value: str) -> str:

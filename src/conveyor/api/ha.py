@@ -52,11 +52,19 @@ _HOP_BY_HOP = frozenset(
 class Leadership:
     """This server's place in the group: leading (engine running here) or standby."""
 
-    def __init__(self, keeper: LeaseKeeper, shard: str = LOCAL_SHARD) -> None:
+    def __init__(
+        self,
+        keeper: LeaseKeeper,
+        shard: str = LOCAL_SHARD,
+        *,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
         self.keeper = keeper
         self.shard = shard
         self.leading = False
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        """The engine runs here: requests are answered here."""
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(None, connect=5.0))
+        """Sends forwarded requests (streams stay open as long as the holder's do)."""
 
     def leader_url(self) -> str | None:
         """The lease holder's API, when another process holds the lease."""
@@ -64,6 +72,11 @@ class Leadership:
         if lease is None or lease.holder == self.keeper.holder:
             return None
         return lease.holder_url
+
+    @property
+    def starting(self) -> bool:
+        """This process holds the lease and is starting the engine."""
+        return self.shard in self.keeper.held and not self.leading
 
 
 def stop_process(reason: str) -> None:
@@ -145,7 +158,12 @@ class Forwarder:
             return
         target = leadership.leader_url()
         if target is None:
-            await _unavailable(scope, receive, send, "no server holds the lease yet")
+            why = (
+                "this server took the lease over and is starting"
+                if leadership.starting
+                else "no server holds the lease yet"
+            )
+            await _unavailable(scope, receive, send, why)
             return
         await _forward(leadership, target, scope, receive, send)
 
@@ -153,7 +171,7 @@ class Forwarder:
 async def _unavailable(scope: Scope, receive: Receive, send: Send, why: str) -> None:
     response = error_response(
         503,
-        f"{why}: another server takes over within the lease TTL; retry shortly",
+        f"{why}: the API is answered again within the lease TTL; retry shortly",
         headers={"Retry-After": "2"},
     )
     await response(scope, receive, send)
