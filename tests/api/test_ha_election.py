@@ -76,8 +76,11 @@ async def test_a_standby_leads_as_soon_as_the_holder_stops_gracefully(
     first, second = Engine(leases), Engine()
     lost: list[str] = []
     async with AsyncExitStack() as b_stack:
-        async with elected(server(), settings, database, "http://a", first, on_lost=lost.append):
-            await asyncio.wait_for(first.started.wait(), 10)
+        async with elected(
+            server(), settings, database, "http://a", first, on_lost=lost.append
+        ) as a:
+            # The lease was free: the server is ready once its engine is, as without leases.
+            assert a.leading and first.started.is_set()
             assert first.fence is not None and first.fence.token == 1
             b = await b_stack.enter_async_context(
                 elected(server(), settings, database, "http://b", second, on_lost=lost.append)
@@ -111,3 +114,23 @@ async def test_a_holder_whose_lease_is_taken_is_told_to_stop(
     assert "lost lease 'local'" in lost[0] and "another process holds it" in lost[0]
     lease = await LeaseStore(database).get(LOCAL_SHARD)
     assert lease is not None and lease.holder == "thief"  # nothing released what it lost
+
+
+async def test_an_engine_that_cannot_start_fails_the_server_and_frees_the_lease(
+    tmp_path: Path, database: Database
+) -> None:
+    @asynccontextmanager
+    async def broken(_fence: Fence) -> AsyncIterator[None]:
+        raise OSError("port 30080 is in use")
+        yield
+
+    lost: list[str] = []
+    with pytest.raises(OSError, match="port 30080"):
+        async with elected(
+            server(), settings_with(tmp_path, 30.0), database, "http://a", broken,
+            on_lost=lost.append,
+        ):  # fmt: skip
+            pass
+    assert lost == []  # a failure to start is the server's own error, not a lost lease
+    taken = await LeaseStore(database).acquire(LOCAL_SHARD, "b", "http://b", 30.0)
+    assert taken is not None  # released at once, not after the TTL

@@ -96,7 +96,11 @@ async def elected(
     on_lost: Callable[[str], None] = stop_process,
 ) -> AsyncIterator[Leadership]:
     """Serve as a standby until the lease is had, then run ``start(fence)`` (the engine)
-    until the server stops; the lease is released once the engine has stopped."""
+    until the server stops; the lease is released once the engine has stopped.
+
+    When the lease is free at once, the engine is started before this returns (the server
+    is ready when its engine is, as without leases); else this returns as a standby.
+    """
     keeper = LeaseKeeper(
         LeaseStore(database),
         new_holder_id(),
@@ -107,14 +111,20 @@ async def elected(
     leadership = Leadership(keeper)
     app.state.leadership = leadership
     stop = asyncio.Event()
+    settled = asyncio.Event()
+    """Set once this server leads, or once its first look found the lease held elsewhere."""
 
     async def lead() -> None:
-        log.info("standby: waiting for the lease", lease=leadership.shard, holder=keeper.holder)
-        fence = await keeper.acquire(leadership.shard)
+        fence = await _first_look(keeper, leadership.shard)
+        if fence is None:
+            log.info("standby: waiting for the lease", lease=leadership.shard, holder=keeper.holder)
+            settled.set()
+            fence = await keeper.acquire(leadership.shard)
         renewing = asyncio.create_task(keeper.run(), name="lease-renewal")
         try:
             async with start(fence):
                 leadership.leading = True
+                settled.set()
                 log.info("leading", lease=leadership.shard, fence=fence.token)
                 await stop.wait()
         finally:
@@ -123,12 +133,25 @@ async def elected(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await renewing
 
+    serving = False
+
     def ended(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None and not stop.is_set():
+        failed = not task.cancelled() and task.exception() is not None
+        if failed and serving and not stop.is_set():
             on_lost(f"the engine failed: {task.exception()!r}")
 
     task = asyncio.create_task(lead(), name="leadership")
     task.add_done_callback(ended)
+    # A lone server (or the first of a group) is ready when its engine is, as without leases.
+    waiting = asyncio.create_task(settled.wait())
+    await asyncio.wait({waiting, task}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        with contextlib.suppress(Exception):
+            await keeper.release()
+        await leadership.client.aclose()
+        await task  # the engine could not start: the server fails to start, as without leases
+    serving = True
     try:
         yield leadership
     finally:
@@ -141,6 +164,14 @@ async def elected(
             await keeper.release()  # after the engine stopped: the next holder starts now
         await leadership.client.aclose()
         app.state.leadership = None
+
+
+async def _first_look(keeper: LeaseKeeper, shard: str) -> Fence | None:
+    try:
+        return await keeper.try_acquire(shard)
+    except Exception as err:  # the database is out of reach: wait as a standby
+        log.warning("lease not acquired", lease=shard, error=repr(err))
+        return None
 
 
 class Forwarder:
