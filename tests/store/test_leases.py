@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from conveyor.errors import TemporaryError
 from conveyor.settings import Settings
 from conveyor.store import Database, EngineStore, RuntimeStateStore, open_database
 from conveyor.store.leadership import LeaseKeeper, LeaseOptions
-from conveyor.store.leases import LOCAL_SHARD, LeaseLostError, LeaseStore
+from conveyor.store.leases import LOCAL_SHARD, Fence, LeaseLostError, LeaseStore
+from conveyor.store.tables import ApplicationRow
 from support.clock import ManualClock
 
 T0 = datetime(2026, 12, 5, 4, 0, tzinfo=UTC)
@@ -200,3 +202,43 @@ async def test_a_standby_knows_the_live_holder_and_forgets_an_expired_one(
     assert leader is not None and leader.holder_url == "http://a:1"
     clock.advance(TTL + 1)
     assert standby.leader(LOCAL_SHARD) is None  # expired: nobody to forward to
+
+
+async def test_a_takeover_waits_for_a_fenced_write_in_flight_to_commit(
+    database: Database, leases: LeaseStore, clock: ManualClock
+) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite's BEGIN IMMEDIATE runs one writer")
+    held = await leases.acquire(LOCAL_SHARD, "a", "http://a", TTL)
+    assert held is not None
+    fence = Fence(LOCAL_SHARD, "a", held.token)
+    clock.advance(TTL + 1)  # a's lease ran out while its write is in flight
+    async with database.sessions() as session, session.begin():
+        await fence.check(session)
+        takeover = asyncio.create_task(leases.acquire(LOCAL_SHARD, "b", "http://b", TTL))
+        await _until_a_backend_waits_on_a_lock(database)
+        assert not takeover.done()
+        session.add(
+            ApplicationRow(name="web", manifest={}, status={}, created_at=T0, updated_at=T0)
+        )
+    taken = await asyncio.wait_for(takeover, 10)
+    assert taken is not None and taken.token == held.token + 1
+    assert await EngineStore(database).get_app("web") is not None  # committed before it
+    with pytest.raises(LeaseLostError):  # and nothing of a's after it
+        await EngineStore(database, fence=fence).save_status("web", {})
+
+
+async def _until_a_backend_waits_on_a_lock(database: Database) -> None:
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+
+    async def poll() -> None:
+        while True:
+            async with database.engine.connect() as conn:
+                if await conn.scalar(query):
+                    return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), 10)
