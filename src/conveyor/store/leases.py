@@ -162,15 +162,7 @@ class LeaseStore:
             )
 
     async def get(self, name: str) -> Lease | None:
-        async with self._db.engine.connect() as conn:
-            row = (await conn.execute(select(LeaseRow).where(LeaseRow.name == name))).first()
-        if row is None:
-            return None
-        return Lease(
-            name=row.name,
-            holder=row.holder,
-            holder_url=row.holder_url,
-            token=row.token,
-            acquired_at=_utc(row.acquired_at),
-            expires_at=_utc(row.expires_at),
-        )
+        """Lease ``name`` as stored (expired or not); None when it was never taken."""
+        async with self._db.sessions() as session:
+            row = await session.get(LeaseRow, name)
+            return _lease(row) if row is not None else None
