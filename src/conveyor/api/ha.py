@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor.api.bodyguard import MAX_WEBHOOK_BODY
 from conveyor.api.errors import error_response
+from conveyor.errors import ValidationError
 from conveyor.logging import get_logger
 from conveyor.settings import Settings
 from conveyor.store import Database
@@ -101,10 +102,16 @@ async def elected(
     When the lease is free at once, the engine is started before this returns (the server
     is ready when its engine is, as without leases); else this returns as a standby.
     """
+    advertised = settings.advertise_url or url
+    if not advertised:
+        raise ValidationError(
+            "several servers share the database (CONVEYOR_HA) but this server's URL is "
+            "unknown: set CONVEYOR_ADVERTISE_URL to where the others reach its API"
+        )
     keeper = LeaseKeeper(
         LeaseStore(database),
         new_holder_id(),
-        settings.advertise_url or url,
+        advertised,
         on_lost=lambda name, why: on_lost(f"lost lease {name!r}: {why}"),
         options=LeaseOptions(ttl=settings.lease_ttl),
     )
