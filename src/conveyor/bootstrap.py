@@ -24,6 +24,7 @@ from conveyor.settings import Settings
 from conveyor.source import GitRequestObserver, RepoCache
 from conveyor.store import EngineStore, RuntimeStateStore, open_database
 from conveyor.store.clustercreds import ClusterStore
+from conveyor.store.leases import Fence
 from conveyor.store.repocreds import RepoCredentialStore
 from conveyor.targets.kubernetes import destinations
 from conveyor.targets.kubernetes.api import KubeApi
@@ -54,14 +55,17 @@ async def local_target(
     settings: Settings,
     kubelet_options: KubeletOptions | None = None,
     artifacts: ArtifactStore | None = None,
+    *,
+    fence: Fence | None = None,
 ) -> AsyncIterator[LocalTarget]:
     """A started local runtime journaled in the store; stopped (and flushed) on exit.
 
     One runtime per CONVEYOR_HOME: a second one would run every Pod twice and fight over the
-    Service ports, so it is refused while the first holds the home's lock.
+    Service ports, so it is refused while the first holds the home's lock. Servers that share
+    a database run it only under the ``local`` lease, and journal under its ``fence``.
     """
     with _home_lock(settings):
-        async with _local_target(settings, kubelet_options, artifacts) as target:
+        async with _local_target(settings, kubelet_options, artifacts, fence) as target:
             yield target
 
 
@@ -87,9 +91,11 @@ async def _local_target(
     settings: Settings,
     kubelet_options: KubeletOptions | None,
     artifacts: ArtifactStore | None,
+    fence: Fence | None,
 ) -> AsyncIterator[LocalTarget]:
     database = await open_database(settings)
-    journal = RuntimeStateStore(database)  # the runtime flushes it (write-behind, barriers)
+    # The runtime flushes it (write-behind, barriers).
+    journal = RuntimeStateStore(database, fence=fence)
     runtime = LocalRuntime(
         runtime_dir=settings.runtime_dir,
         journal=journal,
@@ -197,13 +203,15 @@ async def engine(
     git_observer: GitRequestObserver | None = None,
     render_observer: RenderObserver | None = None,
     destination_check: Callable[[str, str], str | None] | None = None,
+    fence: Fence | None = None,
 ) -> AsyncIterator[Controller]:
     """A started application controller on ``target``, its state in the store, and the
     deployment record written from its events.
 
     The observers receive what ``/metrics`` exports: reconciles and syncs, git requests,
     renders. ``destination_check`` (``bootstrap.destination_check``) refuses apps whose
-    destination is another cluster than ``target``.
+    destination is another cluster than ``target``. ``fence``: the lease every write of the
+    store is checked against (servers sharing a database).
     """
     options = dataclasses.replace(options or ControllerOptions(), namespace=settings.namespace)
     database = await open_database(settings)
@@ -225,7 +233,7 @@ async def engine(
         destination_check=destination_check,
         server_side_apply=isinstance(target, KubernetesTarget),
     )
-    store = EngineStore(database)
+    store = EngineStore(database, fence=fence)
     controller = Controller(
         store,
         target,

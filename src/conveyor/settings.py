@@ -53,6 +53,22 @@ class Settings:
     """CONVEYOR_CLUSTER: where this server deploys. Empty: the cluster it runs in when it
     runs in a Pod, else the local runtime; ``local``: the local runtime; otherwise the name
     (or server URL) of a cluster registered with ``conveyor cluster add``."""
+    ha: str = "off"
+    """CONVEYOR_HA: ``auto`` (``from_env``'s default: on with PostgreSQL, off with SQLite),
+    ``on`` or ``off``. On, several servers share the database: one holds the lease and runs
+    the runtime and the controller, the others forward the API to it (docs/ha.md)."""
+    lease_ttl: float = 10.0
+    """CONVEYOR_LEASE_TTL, seconds a lease lasts without renewal (the takeover delay)."""
+    advertise_url: str | None = None
+    """CONVEYOR_ADVERTISE_URL: where the other servers reach this one's API (default: the
+    address it listens on, which must then be reachable from them)."""
+
+    @property
+    def leases(self) -> bool:
+        """Servers share this database: work is done under leases (``ha``)."""
+        if self.ha == "auto":
+            return self.database_url.startswith(("postgres", "postgresql"))
+        return self.ha == "on"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -116,6 +132,9 @@ class Settings:
             audit_max_age_days=_count("CONVEYOR_AUDIT_MAX_AGE_DAYS", 365),
             audit_max_rows=_count("CONVEYOR_AUDIT_MAX_ROWS", 1_000_000),
             cluster=os.environ.get("CONVEYOR_CLUSTER", "").strip(),
+            ha=_ha_mode(os.environ.get("CONVEYOR_HA", "auto")),
+            lease_ttl=_seconds("CONVEYOR_LEASE_TTL", os.environ.get("CONVEYOR_LEASE_TTL", "10")),
+            advertise_url=_advertise_url(os.environ.get("CONVEYOR_ADVERTISE_URL") or ""),
         )
 
 
@@ -128,6 +147,25 @@ def _prometheus_mode(value: str) -> str:
     raise ValidationError(
         f"CONVEYOR_PROMETHEUS={value!r}: use auto, off, or a Prometheus URL (http://host:9090)"
     )
+
+
+def _advertise_url(value: str) -> str | None:
+    url = value.strip().rstrip("/")
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError(
+            f"CONVEYOR_ADVERTISE_URL={value!r}: give the URL other servers reach this one at, "
+            "e.g. http://10.0.0.1:8600"
+        )
+    return url
+
+
+def _ha_mode(value: str) -> str:
+    mode = value.strip().lower() or "auto"
+    if mode not in ("auto", "on", "off"):
+        raise ValidationError(f"CONVEYOR_HA={value!r}: use auto, on or off")
+    return mode
 
 
 def _seconds(name: str, value: str) -> float:

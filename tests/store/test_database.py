@@ -50,9 +50,10 @@ async def test_migrations_create_the_tables_the_models_describe(database: Databa
         "notification_outbox",
         "audit_log",
         "health_events",
+        "leases",
         "alembic_version",
     } <= set(schema["tables"])
-    assert schema["version"] == "0009_audit"
+    assert schema["version"] == "0010_leases"
     assert schema["diff"] == []  # the hand-written migration matches tables.py exactly
 
 
@@ -70,7 +71,7 @@ async def test_opening_again_migrates_nothing_and_keeps_data(settings: Settings)
         async with third.engine.connect() as conn:
             schema = await conn.run_sync(_schema)
             ports = (await conn.execute(text("SELECT owner, port FROM runtime_ports"))).all()
-        assert schema["version"] == "0009_audit"
+        assert schema["version"] == "0010_leases"
         assert schema["diff"] == []
         assert [tuple(row) for row in ports] == [("a/b/http", 30000)]
     finally:

@@ -19,6 +19,7 @@ from fastapi import Depends, FastAPI
 from conveyor import __version__
 from conveyor.api import (
     errors,
+    ha,
     routes_account,
     routes_actions,
     routes_apps,
@@ -67,7 +68,8 @@ from conveyor.errors import NotFoundError
 from conveyor.notify.delivery import DeliveryOptions
 from conveyor.notify.service import NotificationService
 from conveyor.settings import Settings
-from conveyor.store import CiRunStore, PromotionStore, TokenStore, open_database
+from conveyor.store import CiRunStore, Database, PromotionStore, TokenStore, open_database
+from conveyor.store.leases import Fence
 from conveyor.targets.local.kubelet import KubeletOptions
 
 
@@ -88,6 +90,8 @@ class EngineHooks:
 
     observer: _Observer
     metrics: Metrics
+    fence: Fence | None = None
+    """The lease the engine writes under when servers share the database (else None)."""
 
 
 ControllerFactory = Callable[[EngineHooks], AbstractAsyncContextManager[Controller]]
@@ -116,12 +120,13 @@ def local_engine(
                     git_observer=hooks.metrics.git_request,
                     render_observer=hooks.metrics.render,
                     destination_check=check,
+                    fence=hooks.fence,
                 ) as controller,
             ):
                 yield controller
             return
         async with (
-            local_target(settings, kubelet_options) as target,
+            local_target(settings, kubelet_options, fence=hooks.fence) as target,
             engine(
                 settings,
                 target,
@@ -130,6 +135,7 @@ def local_engine(
                 git_observer=hooks.metrics.git_request,
                 render_observer=hooks.metrics.render,
                 destination_check=check,
+                fence=hooks.fence,
             ) as controller,
         ):
             hooks.metrics.bind_service_traffic(target.runtime.all_service_stats)
@@ -144,10 +150,64 @@ def create_app(
     controller_factory: ControllerFactory | None = None,
     webhook_secret: str | None = None,
     notification_options: DeliveryOptions | None = None,
+    url: str | None = None,
 ) -> FastAPI:
     """The API server's app. ``webhook_secret`` defaults to ``webhook.load_secret``;
-    ``notification_options`` say how hard notifications are retried."""
+    ``notification_options`` say how hard notifications are retried; ``url`` is where it
+    listens (the other servers forward there while it holds the lease)."""
     factory = controller_factory or local_engine(settings)
+
+    @asynccontextmanager
+    async def serving(
+        app: FastAPI, database: Database, tokens: TokenStore, fence: Fence | None
+    ) -> AsyncIterator[None]:
+        """The engine up and the handlers' context set, until the server stops."""
+        metrics = Metrics()
+        async with factory(EngineHooks(_Observer(metrics), metrics, fence)) as controller:
+            events = AppEvents(_lookup(controller))
+            controller.add_event_listener(events.on_event)
+            controller.add_event_listener(metrics.on_event)
+            metrics.bind(controller.applications, _lookup(controller))
+            metrics.bind_live_objects(_live_objects(controller))
+            notifications = NotificationService(database, controller, options=notification_options)
+            await notifications.start()
+            activity = ActivityRecorder(
+                controller.repo, retention=_retention(settings), clock=controller.clock
+            )
+            controller.add_event_listener(activity)
+            controller.add_event_listener(
+                StatusWatch(_lookup(controller), controller.live.app_objects, activity)
+            )
+            activity.start()
+            dora = DoraFigures(controller, clock=controller.clock)
+            controller.add_event_listener(dora.on_event)
+            metrics.bind_dora(lambda: dora.latest)
+            dora.start()
+            context = ApiContext(
+                settings=settings,
+                controller=controller,
+                tokens=tokens,
+                metrics=metrics,
+                events=events,
+                artifacts=ArtifactStore(settings.artifacts_dir),
+                ci_runs=CiRunStore(database),
+                promotions=PromotionStore(database),
+                webhook_secret=webhook_secret or webhook.load_secret(settings),
+                notifications=notifications,
+                activity=activity,
+                dora=dora,
+            )
+            app.state.context = context
+            try:
+                yield
+            finally:
+                context.stopping.set()
+                for task in list(context.ci_tasks):
+                    task.cancel()
+                events.close()
+                await notifications.close()
+                await dora.close()
+                await activity.close()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -155,54 +215,18 @@ def create_app(
         try:
             tokens = TokenStore(database)
             await ensure_admin_token(tokens, settings.home)
-            metrics = Metrics()
-            async with factory(EngineHooks(_Observer(metrics), metrics)) as controller:
-                events = AppEvents(_lookup(controller))
-                controller.add_event_listener(events.on_event)
-                controller.add_event_listener(metrics.on_event)
-                metrics.bind(controller.applications, _lookup(controller))
-                metrics.bind_live_objects(_live_objects(controller))
-                notifications = NotificationService(
-                    database, controller, options=notification_options
-                )
-                await notifications.start()
-                activity = ActivityRecorder(
-                    controller.repo, retention=_retention(settings), clock=controller.clock
-                )
-                controller.add_event_listener(activity)
-                controller.add_event_listener(
-                    StatusWatch(_lookup(controller), controller.live.app_objects, activity)
-                )
-                activity.start()
-                dora = DoraFigures(controller, clock=controller.clock)
-                controller.add_event_listener(dora.on_event)
-                metrics.bind_dora(lambda: dora.latest)
-                dora.start()
-                context = ApiContext(
-                    settings=settings,
-                    controller=controller,
-                    tokens=tokens,
-                    metrics=metrics,
-                    events=events,
-                    artifacts=ArtifactStore(settings.artifacts_dir),
-                    ci_runs=CiRunStore(database),
-                    promotions=PromotionStore(database),
-                    webhook_secret=webhook_secret or webhook.load_secret(settings),
-                    notifications=notifications,
-                    activity=activity,
-                    dora=dora,
-                )
-                app.state.context = context
-                try:
+            if settings.leases:  # several servers share the database (docs/ha.md)
+                async with ha.elected(
+                    app,
+                    settings,
+                    database,
+                    url or "",
+                    lambda fence: serving(app, database, tokens, fence),
+                ):
                     yield
-                finally:
-                    context.stopping.set()
-                    for task in list(context.ci_tasks):
-                        task.cancel()
-                    events.close()
-                    await notifications.close()
-                    await dora.close()
-                    await activity.close()
+            else:
+                async with serving(app, database, tokens, None):
+                    yield
         finally:
             await database.close()
 
@@ -220,6 +244,7 @@ def create_app(
     errors.install(app)
     app.add_middleware(BodyGuard)
     app.add_middleware(AuditTrail)  # outside BodyGuard: a refused token is audited too
+    app.add_middleware(ha.Forwarder)  # a standby's requests go to the lease holder
     app.add_middleware(AccessLog)  # outermost: 401s and 413s of BodyGuard are logged too
     authenticated = [Depends(require_access)]
     for module in (

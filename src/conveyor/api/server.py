@@ -143,7 +143,7 @@ def serve(
     factory = local_engine(settings, options.controller)
     if on_ready is not None:
         factory = _with_on_ready(factory, on_ready, url)
-    app = create_app(settings, controller_factory=factory)
+    app = create_app(settings, controller_factory=factory, url=url)
     config = uvicorn.Config(
         app,
         log_config=None,

@@ -184,6 +184,7 @@ class OperationRunner:
         username: str,
         *,
         comparison: Comparison | None = None,
+        resumed: bool = False,
     ) -> None:
         operation = Operation.from_dict(record.operation)
         state.failures.clear()  # a new operation: what failed before is history
@@ -197,7 +198,9 @@ class OperationRunner:
         state.set_status(with_operation(state.status, running))
         self._publish(state)
         task = self._tasks.start(
-            state.name, self._run(state, record, operation, comparison), name=f"sync-{state.name}"
+            state.name,
+            self._run(state, record, operation, comparison, resumed=resumed),
+            name=f"sync-{state.name}",
         )
         state.operation = RunningOperation(task, record.id, initiator, username)
         self._emit(
@@ -235,7 +238,7 @@ class OperationRunner:
             await self._finish(state, record, outcome, "", 0, initiator, initiated.username)
             return
         log.info("resuming interrupted sync", app=record.app, operation=record.id)
-        self.launch(state, record, initiator, initiated.username)
+        self.launch(state, record, initiator, initiated.username, resumed=True)
 
     async def terminate(self, state: AppState) -> bool:
         """Stop the running operation of ``state``; False when none runs."""
@@ -264,6 +267,8 @@ class OperationRunner:
         record: OperationRecord,
         operation: Operation,
         comparison: Comparison | None,
+        *,
+        resumed: bool = False,
     ) -> None:
         sync = operation.sync
         attempt = 0
@@ -274,8 +279,9 @@ class OperationRunner:
             while True:
                 try:
                     revision, request = await self._request(
-                        state, sync, comparison if attempt == 0 else None
-                    )
+                        state, sync, comparison if attempt == 0 else None,
+                        look_up=resumed and attempt == 0,
+                    )  # fmt: skip
                     self._update(
                         state, phase=OperationPhase.RUNNING, message="syncing", retry_count=attempt
                     )
@@ -329,8 +335,15 @@ class OperationRunner:
         return progress
 
     async def _request(
-        self, state: AppState, sync: SyncOperation, comparison: Comparison | None
+        self,
+        state: AppState,
+        sync: SyncOperation,
+        comparison: Comparison | None,
+        *,
+        look_up: bool = False,
     ) -> tuple[str, SyncRequest]:
+        """What to sync. ``look_up``: resolve even a full SHA (fetching the repository when
+        the mirror lacks it): a resumed operation may run in another server's home."""
         app = state.app
         own = sync.source is None or sync.source == state.compared_to["source"]
         revision = sync.revision
@@ -341,7 +354,7 @@ class OperationRunner:
             if not own:  # a rollback deploys a history entry's source: still allowed today?
                 check_source(source)
                 check_project(project, app, source)
-            if not revision or not is_full_sha(revision):
+            if look_up or not revision or not is_full_sha(revision):
                 revision = await self.comparer.resolve(
                     source.repo_url, revision or app.spec.source.revision, force=False
                 )

@@ -31,6 +31,7 @@ from conveyor.engine.repository import (
 from conveyor.store import audit, deployments
 from conveyor.store.db import Database
 from conveyor.store.groupcommit import GroupCommit
+from conveyor.store.leases import Fence
 from conveyor.store.tables import ApplicationRow, HistoryRow, OperationRow, ProjectRow
 
 _UNFINISHED = ("Running", "Terminating")
@@ -81,13 +82,16 @@ class EngineStore:
         """Transactions run so far (several calls share one when they arrive together)."""
         return self._commit.transactions
 
-    def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, database: Database, *, clock: Clock | None = None, fence: Fence | None = None
+    ) -> None:
+        """``fence``: the lease this process writes under (several servers, one database)."""
         self._db = database
         self._clock = clock or SystemClock()
         # One transaction at a time from this process, in arrival order, shared by the
         # calls that arrive together: SQLite has one writer; hundreds of syncs finishing
         # together would otherwise all wait in its busy handler, where the slowest time out.
-        self._commit = GroupCommit(database)
+        self._commit = GroupCommit(database, fence=fence)
 
     # -- applications -----------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ runs all the units waiting, in arrival order, in one transaction, then answers e
 Nobody hears "done" before their unit is committed, so what must survive a crash still does.
 When a unit fails, the batch is rolled back and each of its units runs again alone in its own
 transaction, so one caller's error (or constraint) never fails or loses another's write.
+With a ``Fence`` (several servers share the database), every transaction first checks that
+this process still holds its lease: a process that lost it writes nothing more.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conveyor.store.db import Database
+from conveyor.store.leases import Fence
 
 T = TypeVar("T")
 Work = Callable[[AsyncSession], Awaitable[T]]
@@ -40,8 +43,9 @@ class _Unit:
 class GroupCommit:
     """Runs units of work in shared transactions, one transaction at a time, in order."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, fence: Fence | None = None) -> None:
         self._db = database
+        self._fence = fence
         self._pending: list[_Unit] = []
         self._writer: asyncio.Task[None] | None = None
         self.transactions = 0
@@ -79,6 +83,8 @@ class GroupCommit:
     async def _transaction(self, batch: list[_Unit]) -> list[Any]:
         self.transactions += 1
         async with self._db.writing(), self._db.sessions() as session, session.begin():
+            if self._fence is not None:
+                await self._fence.check(session)
             return [await unit.work(session) for unit in batch]
 
     async def _one_by_one(self, batch: list[_Unit]) -> None:

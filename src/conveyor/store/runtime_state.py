@@ -26,6 +26,7 @@ from conveyor.clock import Clock, SystemClock
 from conveyor.errors import ConflictError, TemporaryError, ValidationError
 from conveyor.model.objects import Object
 from conveyor.store.db import Database, dumps_json
+from conveyor.store.leases import Fence
 from conveyor.store.tables import RuntimeObject, RuntimePort
 from conveyor.targets.local.journal import RuntimeState
 
@@ -49,8 +50,12 @@ class RuntimeStateStore:
     closes it.
     """
 
-    def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, database: Database, *, clock: Clock | None = None, fence: Fence | None = None
+    ) -> None:
+        """``fence``: the lease this process writes under (several servers, one database)."""
         self._db = database
+        self._fence = fence
         self._clock = clock or SystemClock()
         self._objects: _Objects = {}
         self._ports: dict[str, int | None] = {}
@@ -158,6 +163,8 @@ class RuntimeStateStore:
         """One transaction; returns the port records skipped because another owner holds them."""
         taken: dict[str, tuple[int, str]] = {}
         async with self._db.writing(), self._db.engine.begin() as conn:
+            if self._fence is not None:
+                await self._fence.check(conn)
             if objects:
                 keys = sorted(objects)
                 for chunk in _chunks(keys):

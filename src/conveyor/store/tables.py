@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Deterministic constraint names, so that later migrations can alter them on every dialect.
@@ -307,3 +316,20 @@ class HealthEventRow(Base):
     health: Mapped[str] = mapped_column(Text)
     revision: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LeaseRow(Base):
+    """A lease on a shard of the work (``store.leases``): one holder until ``expires_at``."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    """The shard: ``local`` is the local runtime and every app deployed to it."""
+    holder: Mapped[str] = mapped_column(Text)
+    """The holding server process (host, pid and a random part: new at every start)."""
+    holder_url: Mapped[str] = mapped_column(Text)
+    """Where the holder's API listens: other processes forward requests there."""
+    token: Mapped[int] = mapped_column(BigInteger)
+    """The fencing token: raised at every acquisition, checked by every fenced write."""
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
