@@ -25,7 +25,7 @@ OPTIONS = ControllerOptions(poll_interval=300.0, self_heal_backoff=0.2, step_tim
 KUBELET = KubeletOptions(backoff_base=0.5, backoff_cap=2.0, image_retry_base=0.5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     require_chromium()
     home = tmp_path_factory.mktemp("ui-home")
@@ -41,8 +41,10 @@ def api(live: Live) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(live: Live) -> Iterator[Any]:
+    """Playwright's sync API keeps an event loop running in this thread while it is open:
+    closed with its module, so the asyncio tests collected after the UI's can run theirs."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
