@@ -2,10 +2,11 @@
 
 ``conveyor artifact build`` fills the store; the local runtime resolves a container's
 ``image: NAME:TAG`` through it. This is the package's public front; its modules are
-``store`` (layout, list, get, resolve), ``build`` (the build) and ``gitsource`` (safe git).
+``store`` (layout, list, get, resolve), ``build`` (the build), ``venv`` (its virtualenv),
+``buildlog`` (its log) and ``gitsource`` (safe git).
 """
 
-from conveyor.artifacts.build import BuildError, StagedArtifact, parse_command, stage_artifact
+from conveyor.artifacts.build import StagedArtifact, parse_command, stage_artifact
 from conveyor.artifacts.store import (
     Artifact,
     ArtifactStore,
@@ -13,6 +14,7 @@ from conveyor.artifacts.store import (
     validate_name,
     validate_tag,
 )
+from conveyor.artifacts.venv import BuildError
 
 __all__ = [
     "Artifact",

@@ -1,11 +1,11 @@
 """Building an artifact: a source tree pinned to one commit, plus the virtualenv it needs.
 
 The steps read as the pipeline: validate every input, pin the revision to a full SHA, refuse an
-existing tag, export the tree at that commit, build the venv (``stage_artifact``: CI audits and
-describes this staged environment), record ``artifact.json``, then ``os.rename`` the staged
-directory into place (``StagedArtifact.publish``). Until that rename nothing is visible, so a crash
-leaves no half artifact, and of two builds racing for one tag exactly one wins; the other gets a
-ConflictError. Every subprocess runs through asyncio; file work runs in threads.
+existing tag, export the tree at that commit, build the venv (``venv``; ``stage_artifact``: CI
+audits and describes this staged environment), record ``artifact.json``, then ``os.rename`` the
+staged directory into place (``StagedArtifact.publish``). Until that rename nothing is visible,
+so a crash leaves no half artifact, and of two builds racing for one tag exactly one wins; the
+other gets a ConflictError. Every subprocess runs through asyncio; file work runs in threads.
 """
 
 from __future__ import annotations
@@ -17,16 +17,12 @@ import os
 import re
 import shlex
 import shutil
-import sys
 import tempfile
-import tomllib
-from collections import deque
-from collections.abc import AsyncIterator, Callable
-from importlib import metadata as importlib_metadata
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 from conveyor.artifacts import gitsource
+from conveyor.artifacts.buildlog import BuildLog, Progress
 from conveyor.artifacts.finish import make_read_only, relocate, write_metadata
 from conveyor.artifacts.store import (
     BUILD_LOG,
@@ -39,20 +35,19 @@ from conveyor.artifacts.store import (
     validate_name,
     validate_tag,
 )
+from conveyor.artifacts.venv import BuildError, build_venv
 from conveyor.clock import rfc3339
-from conveyor.errors import ConflictError, NotFoundError, PermanentError, ValidationError
+from conveyor.errors import ConflictError, NotFoundError, ValidationError
 from conveyor.redaction import strip_credentials
 
-PIP_PYTHON_OPTION = (22, 3)
-"""The first pip with ``--python``: the outer pip installs into a venv made ``--without-pip``."""
-LOG_TAIL_LINES = 25
-"""How much of pip's output a failed build shows."""
-
-Progress = Callable[[str], None]
-
-
-class BuildError(PermanentError):
-    """Building the virtualenv failed; the message ends with the last lines of pip's output."""
+__all__ = [
+    "BuildError",
+    "Progress",
+    "StagedArtifact",
+    "build_artifact",
+    "parse_command",
+    "stage_artifact",
+]
 
 
 def parse_command(text: str) -> list[str]:
@@ -87,7 +82,9 @@ class StagedArtifact:
     """A finished build not yet in the store: its tree and venv can be inspected (audited,
     described by an SBOM) before ``publish`` gives it the immutable tag."""
 
-    def __init__(self, store: ArtifactStore, artifact: Artifact, staged: Path, log: _Log) -> None:
+    def __init__(
+        self, store: ArtifactStore, artifact: Artifact, staged: Path, log: BuildLog
+    ) -> None:
         self._store = store
         self._log = log
         self.artifact = artifact
@@ -142,7 +139,7 @@ async def stage_artifact(
         gitsource.validate_revision(revision)
     if command is not None and not command:
         raise ValidationError("command is empty: give the program and its arguments")
-    log = _Log(progress)
+    log = BuildLog(progress)
 
     repo: gitsource.GitRepo | None = None
     sha: str | None = None
@@ -188,7 +185,7 @@ async def stage_artifact(
                 gitsource.export_directory, Path(recorded), work / "src.tar", src, store.root
             )
         command = command or _procfile_command(src)
-        await _build_venv(staged / VENV_DIR, src, work, log)
+        await build_venv(staged / VENV_DIR, src, work, log)
         artifact = Artifact.at(
             final,
             {
@@ -231,7 +228,7 @@ def _local_directory(source: str) -> Path:
 
 
 async def _resolve(
-    repo: gitsource.GitRepo, revision: str | None, log: _Log, *, remote: bool
+    repo: gitsource.GitRepo, revision: str | None, log: BuildLog, *, remote: bool
 ) -> str:
     """The full SHA of ``revision``; for a clone, fetch refs it lacks (refs/pull/1/head)."""
     wanted = revision or "HEAD"
@@ -264,38 +261,6 @@ def _remove(work: Path) -> None:
         work.parent.rmdir()
 
 
-class _Log:
-    """Progress for the caller and lines for ``build.log`` (buffered until the log exists)."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self._progress = progress
-        self._pending: list[bytes] = []
-        self._file: BinaryIO | None = None
-        self.tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
-
-    def __call__(self, message: str) -> None:
-        if self._progress is not None:
-            self._progress(message)
-        self.write(f"==> {message}\n".encode())
-
-    def write(self, data: bytes) -> None:
-        if self._file is None:
-            self._pending.append(data)
-        else:
-            self._file.write(data)
-
-    def open(self, file: BinaryIO) -> None:
-        self._file = file
-        for data in self._pending:
-            file.write(data)
-        self._pending.clear()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
 def _procfile_command(src: Path) -> list[str] | None:
     """The ``web:`` line of a Procfile: an argv when it is simple, else ``sh -c`` as Heroku does.
 
@@ -317,97 +282,3 @@ def _procfile_command(src: Path) -> list[str] | None:
         except ValueError:
             return ["/bin/sh", "-c", text]
     return None
-
-
-def _dependencies(src: Path, work: Path) -> tuple[str, list[str]] | None:
-    """What to install, as (what, pip arguments): requirements.txt, else the project itself."""
-    if (src / "requirements.txt").is_file():
-        return "requirements.txt", ["-r", "requirements.txt"]
-    pyproject = src / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise ValidationError(f"pyproject.toml is not valid TOML: {err}") from err
-        if "project" in data or "build-system" in data:
-            return "pyproject.toml", [str(work / "project")]
-    if (src / "setup.py").is_file():
-        return "setup.py", [str(work / "project")]
-    return None
-
-
-def _outer_pip_has_python_option() -> bool:
-    """Whether this interpreter's pip (>= 22.3) can install into another venv with --python."""
-    try:
-        version = importlib_metadata.version("pip")
-    except importlib_metadata.PackageNotFoundError:
-        return False
-    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
-    return numbers >= PIP_PYTHON_OPTION
-
-
-async def _build_venv(venv: Path, src: Path, work: Path, log: _Log) -> None:
-    """``python -m venv`` then pip; a venv without pip when this pip can install into it."""
-    deps = _dependencies(src, work)
-    outer_pip = _outer_pip_has_python_option()
-    lean = deps is None or outer_pip
-    log("creating the virtualenv" + ("" if lean else " (with pip: this pip has no --python)"))
-    create = [sys.executable, "-m", "venv", *(["--without-pip"] if lean else []), str(venv)]
-    await _run_logged(create, cwd=src, log=log, what="creating the virtualenv")
-    if deps is None:
-        log("no requirements.txt or pyproject.toml: the virtualenv stays empty")
-        return
-    what, args = deps
-    if what != "requirements.txt":
-        # pip builds a project in place (build/, *.egg-info); keep the exported tree pristine.
-        await asyncio.to_thread(shutil.copytree, src, work / "project", symlinks=True)
-    python = str(venv / "bin" / "python")
-    pip = [sys.executable, "-m", "pip", "--python", python] if outer_pip else [python, "-m", "pip"]
-    log(f"installing {what}")
-    install = [
-        *pip,
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--progress-bar",
-        "off",
-    ]
-    await _run_logged([*install, *args], cwd=src, log=log, what=f"installing {what}")
-
-
-def _pip_env() -> dict[str, str]:
-    """The environment for venv and pip: nothing from the caller's Python setup leaks in."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_PYTHON", "PIP_USER")
-    }
-    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONUNBUFFERED="1")
-    return env
-
-
-async def _run_logged(args: list[str], *, cwd: Path, log: _Log, what: str) -> None:
-    """Run ``args``, its output streamed into the build log; BuildError with the tail on failure."""
-    log.tail.clear()
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=cwd,
-        env=_pip_env(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        assert proc.stdout is not None
-        async for line in proc.stdout:
-            log.write(line)
-            log.tail.append(line.decode(errors="replace").rstrip())
-        code = await proc.wait()
-    except asyncio.CancelledError:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        raise
-    if code != 0:
-        tail = "\n".join(f"  {line}" for line in log.tail if line)
-        raise BuildError(f"{what} failed (exit code {code}); the last lines of its output:\n{tail}")

@@ -13,7 +13,7 @@ measurement that says so, as Argo does for a provider it cannot build.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from conveyor.analysis.providers.base import Provider as Provider
 from conveyor.analysis.providers.base import RunContext, URLResolver, begin, errored
@@ -70,6 +70,19 @@ def _missing(metric: Metric, clock: Clock) -> Measurement:
     return errored(begin(clock), f"metric provider {what} is not available", clock)
 
 
+async def _with_provider(
+    metric: Metric,
+    providers: Mapping[str, Provider],
+    clock: Clock,
+    call: Callable[[Provider], Awaitable[Measurement]],
+) -> Measurement:
+    """``call`` with the provider ``metric`` names; an Error measurement when there is none."""
+    provider = providers.get(metric.provider.kind)
+    if provider is None:
+        return _missing(metric, clock)
+    return await call(provider)
+
+
 async def measure(
     metric: Metric,
     providers: Mapping[str, Provider],
@@ -77,10 +90,8 @@ async def measure(
     context: RunContext | None = None,
 ) -> Measurement:
     """A new measurement of ``metric`` (placeholders resolved)."""
-    provider = providers.get(metric.provider.kind)
-    if provider is None:
-        return _missing(metric, clock)
-    return await provider.measure(metric, clock, context or RunContext())
+    ctx = context or RunContext()
+    return await _with_provider(metric, providers, clock, lambda p: p.measure(metric, clock, ctx))
 
 
 async def resume(
@@ -91,10 +102,10 @@ async def resume(
     context: RunContext | None = None,
 ) -> Measurement:
     """An in-flight measurement checked again."""
-    provider = providers.get(metric.provider.kind)
-    if provider is None:
-        return _missing(metric, clock)
-    return await provider.resume(metric, measurement, clock, context or RunContext())
+    ctx = context or RunContext()
+    return await _with_provider(
+        metric, providers, clock, lambda p: p.resume(metric, measurement, clock, ctx)
+    )
 
 
 async def terminate(
@@ -105,7 +116,7 @@ async def terminate(
     context: RunContext | None = None,
 ) -> Measurement:
     """An in-flight measurement stopped because its run ends."""
-    provider = providers.get(metric.provider.kind)
-    if provider is None:
-        return _missing(metric, clock)
-    return await provider.terminate(metric, measurement, clock, context or RunContext())
+    ctx = context or RunContext()
+    return await _with_provider(
+        metric, providers, clock, lambda p: p.terminate(metric, measurement, clock, ctx)
+    )

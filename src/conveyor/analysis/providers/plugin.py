@@ -7,7 +7,7 @@ manifest was accepted with a warning), as Argo does for a plugin it cannot load.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from conveyor.analysis.providers.base import Provider, RunContext, begin, errored
 from conveyor.clock import Clock
@@ -31,27 +31,31 @@ class PluginProvider:
         names = ", ".join(metric.provider.plugin or {}) or "(none)"
         return errored(begin(clock), f"metric provider plugin {names} is not available", clock)
 
-    async def measure(self, metric: Metric, clock: Clock, context: RunContext) -> Measurement:
+    async def _with_plugin(
+        self, metric: Metric, clock: Clock, call: Callable[[Provider], Awaitable[Measurement]]
+    ) -> Measurement:
+        """``call`` with the plugin ``metric`` names; an Error measurement when there is none."""
         plugin = self._pick(metric)
         if plugin is None:
             return self._missing(metric, clock)
-        return await plugin.measure(metric, clock, context)
+        return await call(plugin)
+
+    async def measure(self, metric: Metric, clock: Clock, context: RunContext) -> Measurement:
+        return await self._with_plugin(metric, clock, lambda p: p.measure(metric, clock, context))
 
     async def resume(
         self, metric: Metric, measurement: Measurement, clock: Clock, context: RunContext
     ) -> Measurement:
-        plugin = self._pick(metric)
-        if plugin is None:
-            return self._missing(metric, clock)
-        return await plugin.resume(metric, measurement, clock, context)
+        return await self._with_plugin(
+            metric, clock, lambda p: p.resume(metric, measurement, clock, context)
+        )
 
     async def terminate(
         self, metric: Metric, measurement: Measurement, clock: Clock, context: RunContext
     ) -> Measurement:
-        plugin = self._pick(metric)
-        if plugin is None:
-            return self._missing(metric, clock)
-        return await plugin.terminate(metric, measurement, clock, context)
+        return await self._with_plugin(
+            metric, clock, lambda p: p.terminate(metric, measurement, clock, context)
+        )
 
     def metadata(self, metric: Metric) -> dict[str, str]:
         plugin = self._pick(metric)

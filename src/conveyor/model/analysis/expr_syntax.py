@@ -1,4 +1,4 @@
-"""Reading a condition: expr-lang's tokens and grammar, for the subset Conveyor evaluates.
+"""Reading a condition: expr-lang's grammar, for the subset Conveyor evaluates.
 
 Argo Rollouts evaluates ``successCondition`` and ``failureCondition`` with expr-lang. No
 Python library reads that language, so this module parses the part of it that Argo's
@@ -8,16 +8,36 @@ template that could not be evaluated is rejected when it is applied, not at 3 AM
 
 The precedences are expr-lang's: ``?:`` < ``||``/``or`` < ``&&``/``and`` < comparisons <
 ``+ -`` < ``* / %`` < unary ``!``/``not`` < unary ``- +`` < ``**`` < ``??``. Size and nesting
-are bounded so that a condition cannot exhaust the parser.
+are bounded so that a condition cannot exhaust the parser. ``expr_tokens`` reads the tokens.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-MAX_LENGTH = 4096  # characters in one condition
+from conveyor.model.analysis.expr_tokens import (
+    MAX_LENGTH,
+    REFUSED_WORDS,
+    ExpressionError,
+    Token,
+    at,
+    tokenize,
+)
+
+__all__ = [
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "PREDICATES",
+    "VARIABLES",
+    "ExpressionError",
+    "Node",
+    "parse",
+    "tokenize",
+]
+
 MAX_NODES = 1000  # nodes in its tree
 MAX_DEPTH = 40  # nesting of sub-expressions
 
@@ -68,23 +88,6 @@ _BINARY: dict[str, tuple[int, bool]] = {  # operator -> (precedence, right-assoc
     "??": (500, False),
 }
 _UNARY = {"!": 50, "not": 50, "-": 90, "+": 90}
-# Constructs of expr-lang that Conveyor refuses, with the name a person recognises.
-_REFUSED_WORDS = {
-    "matches": "the 'matches' operator (regular expressions)",
-    "let": "'let' variables",
-    "if": "'if' expressions (use cond ? a : b)",
-}
-_REFUSED_SYMBOLS = {
-    "|": "the pipe operator '|'",
-    "..": "the range operator '..'",
-    "`": "raw strings in backquotes",
-    ";": "sequences with ';'",
-    "=": "assignment '='",
-}
-
-
-class ExpressionError(ValueError):
-    """A condition cannot be read or evaluated; the message says what and where."""
 
 
 @dataclass(frozen=True)
@@ -101,107 +104,6 @@ class Node:
     children: tuple[Node, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # num, str, ident, op, eof
-    text: str
-    value: Any
-    pos: int
-
-
-_NUMBER = re.compile(r"0[xX][0-9a-fA-F_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?")
-_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_OPERATORS = sorted(
-    ["==", "!=", "<=", ">=", "&&", "||", "**", "??", "?.", "..", "<", ">", "!", "+", "-", "*",
-     "/", "%", "^", "?", ":", ".", ",", "(", ")", "[", "]", "{", "}", "#", "|", ";", "`", "="],
-    key=len,
-    reverse=True,
-)  # fmt: skip
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
-
-
-def tokenize(text: str) -> list[_Token]:
-    """The tokens of ``text``; raises ExpressionError at the first character it cannot read."""
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"the condition is longer than {MAX_LENGTH} characters")
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        if ch in "\"'":
-            value, end = _read_string(text, i)
-            tokens.append(_Token("str", text[i:end], value, i))
-            i = end
-            continue
-        number = _NUMBER.match(text, i) if (ch.isdigit() or ch == ".") else None
-        if number and number.group() not in ("", "."):
-            raw = number.group()
-            tokens.append(_Token("num", raw, _number(raw, i), i))
-            i = number.end()
-            continue
-        ident = _IDENT.match(text, i)
-        if ident:
-            if ident.group() in _REFUSED_WORDS:
-                raise ExpressionError(f"{_REFUSED_WORDS[ident.group()]} is not supported{_at(i)}")
-            tokens.append(_Token("ident", ident.group(), None, i))
-            i = ident.end()
-            continue
-        for op in _OPERATORS:
-            if text.startswith(op, i):
-                if op in _REFUSED_SYMBOLS:
-                    raise ExpressionError(f"{_REFUSED_SYMBOLS[op]} is not supported{_at(i)}")
-                tokens.append(_Token("op", op, None, i))
-                i += len(op)
-                break
-        else:
-            raise ExpressionError(f"unexpected character {ch!r}{_at(i)}")
-    tokens.append(_Token("eof", "", None, len(text)))
-    return tokens
-
-
-def _at(pos: int) -> str:
-    return f" (at column {pos + 1})"
-
-
-def _number(raw: str, pos: int) -> int | float:
-    clean = raw.replace("_", "")
-    try:
-        if clean[:2].lower() == "0x":
-            return int(clean, 16)
-        if any(c in clean for c in ".eE"):
-            return float(clean)
-        return int(clean)
-    except ValueError:
-        raise ExpressionError(f"'{raw}' is not a number{_at(pos)}") from None
-
-
-def _read_string(text: str, start: int) -> tuple[str, int]:
-    quote = text[start]
-    out: list[str] = []
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch == quote:
-            return "".join(out), i + 1
-        if ch == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2 : i + 6]):
-                out.append(chr(int(text[i + 2 : i + 6], 16)))
-                i += 6
-                continue
-            if nxt not in _ESCAPES:
-                raise ExpressionError(f"unknown escape '\\{nxt}' in a string{_at(i)}")
-            out.append(_ESCAPES[nxt])
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    raise ExpressionError(f"a string is not closed{_at(start)}")
-
-
 def parse(text: str, variables: frozenset[str] = VARIABLES) -> Node:
     """The tree of condition ``text``; raises ExpressionError naming what is not supported.
 
@@ -215,7 +117,7 @@ def parse(text: str, variables: frozenset[str] = VARIABLES) -> Node:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token], variables: frozenset[str] = VARIABLES) -> None:
+    def __init__(self, tokens: list[Token], variables: frozenset[str] = VARIABLES) -> None:
         self.tokens = tokens
         self.variables = variables
         self.i = 0
@@ -224,10 +126,10 @@ class _Parser:
         self.closures = 0
 
     @property
-    def peek(self) -> _Token:
+    def peek(self) -> Token:
         return self.tokens[self.i]
 
-    def next(self) -> _Token:
+    def next(self) -> Token:
         token = self.tokens[self.i]
         self.i += 1
         return token
@@ -245,11 +147,11 @@ class _Parser:
         token = self.peek
         if token.kind == "eof":
             return ExpressionError("the condition ends too early")
-        return ExpressionError(f"unexpected '{token.text}'{_at(token.pos)}")
+        return ExpressionError(f"unexpected '{token.text}'{at(token.pos)}")
 
     def _found(self) -> str:
         token = self.peek
-        return " at the end" if token.kind == "eof" else f", found '{token.text}'{_at(token.pos)}"
+        return " at the end" if token.kind == "eof" else f", found '{token.text}'{at(token.pos)}"
 
     def node(self, kind: str, value: Any = None, *children: Node) -> Node:
         self.nodes += 1
@@ -292,8 +194,8 @@ class _Parser:
             return None
         if token.text == "not" and self.tokens[self.i + 1].text == "in":
             return "not in"
-        if token.kind == "ident" and token.text in _REFUSED_WORDS:
-            raise ExpressionError(f"{_REFUSED_WORDS[token.text]} is not supported{_at(token.pos)}")
+        if token.kind == "ident" and token.text in REFUSED_WORDS:
+            raise ExpressionError(f"{REFUSED_WORDS[token.text]} is not supported{at(token.pos)}")
         return token.text if token.text in _BINARY else None
 
     def unary(self) -> Node:
@@ -326,43 +228,43 @@ class _Parser:
             return self.node("array", None, *items)
         if token.text == "#":
             if self.closures == 0:
-                raise ExpressionError(f"'#' is only meaningful inside a predicate{_at(token.pos)}")
+                raise ExpressionError(f"'#' is only meaningful inside a predicate{at(token.pos)}")
             if self.peek.kind == "ident" and self.peek.pos == token.pos + 1:
-                raise ExpressionError(f"'#{self.peek.text}' is not supported{_at(token.pos)}")
+                raise ExpressionError(f"'#{self.peek.text}' is not supported{at(token.pos)}")
             return self.node("pointer")
         if token.text == "." and self.closures > 0 and self.peek.kind == "ident":
             # ``.value`` inside a predicate is expr-lang's short form of ``#.value``
             field = self.next()
             return self.node("member", False, self.node("pointer"), self.node("lit", field.text))
         if token.text == "{":
-            raise ExpressionError(f"map literals are not supported{_at(token.pos)}")
+            raise ExpressionError(f"map literals are not supported{at(token.pos)}")
         self.i -= 1
         raise self.unexpected()
 
-    def identifier(self, token: _Token) -> Node:
+    def identifier(self, token: Token) -> Node:
         name = token.text
         if name in _CONSTANTS:
             return self.node("lit", _CONSTANTS[name])
-        if name in _REFUSED_WORDS:
-            raise ExpressionError(f"{_REFUSED_WORDS[name]} is not supported{_at(token.pos)}")
+        if name in REFUSED_WORDS:
+            raise ExpressionError(f"{REFUSED_WORDS[name]} is not supported{at(token.pos)}")
         if self.is_op("("):
             return self.call(token)
         if name in self.variables:
             return self.node("name", name)
         if self.variables == VARIABLES:
             raise ExpressionError(
-                f"unknown name '{name}'{_at(token.pos)}: a condition reads the measurement as"
+                f"unknown name '{name}'{at(token.pos)}: a condition reads the measurement as"
                 " 'result'"
             )
         known = ", ".join(f"'{v}'" for v in sorted(self.variables))
-        raise ExpressionError(f"unknown name '{name}'{_at(token.pos)}: a condition reads {known}")
+        raise ExpressionError(f"unknown name '{name}'{at(token.pos)}: a condition reads {known}")
 
-    def call(self, token: _Token) -> Node:
+    def call(self, token: Token) -> Node:
         name = token.text
         if name not in FUNCTIONS and name not in PREDICATES:
             known = ", ".join(sorted([*FUNCTIONS, *PREDICATES]))
             raise ExpressionError(
-                f"the function '{name}' is not supported{_at(token.pos)}; supported: {known}"
+                f"the function '{name}' is not supported{at(token.pos)}; supported: {known}"
             )
         self.expect("(")
         args: list[Node] = []
@@ -380,7 +282,7 @@ class _Parser:
             want = f"{lo}" if lo == hi else f"at least {lo}"
             raise ExpressionError(
                 f"{name}() takes {want} argument{'s' if lo != 1 else ''},"
-                f" got {len(args)}{_at(token.pos)}"
+                f" got {len(args)}{at(token.pos)}"
             )
         return self.node("call", name, *args)
 
@@ -408,7 +310,7 @@ class _Parser:
                     continue
                 name = self.next()
                 if name.kind != "ident":
-                    raise ExpressionError(f"expected a field name after '.'{_at(name.pos)}")
+                    raise ExpressionError(f"expected a field name after '.'{at(name.pos)}")
                 if self.is_op("("):
                     raise ExpressionError(f"method calls ('.{name.text}()') are not supported")
                 node = self.node("member", optional, node, self.node("lit", name.text))

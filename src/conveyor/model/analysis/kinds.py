@@ -9,6 +9,7 @@ here when the manifest is applied (a condition outside the supported language, a
 below failureLimit, a metric without a provider), so a template that cannot work is refused
 before a release depends on it. Fields may hold ``{{args.x}}`` placeholders (Argo resolves
 them when the run is created), so numbers and durations also accept a placeholder string.
+The providers a metric measures with are ``metric_providers``.
 """
 
 from __future__ import annotations
@@ -19,36 +20,54 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from conveyor.model.analysis.expr import PLACEHOLDER, check_condition
-from conveyor.model.analysis.jsonpath import JSONPathError
-from conveyor.model.analysis.jsonpath import parse as parse_json_path
-from conveyor.model.analysis.plugins import PLUGINS, check_plugin
+from conveyor.model.analysis.metric_providers import (
+    UNSUPPORTED_PROVIDERS,
+    Header,
+    JobMetric,
+    MetricProvider,
+    PrometheusMetric,
+    WebMetric,
+)
 from conveyor.model.durations import parse_duration
 from conveyor.model.manifest import ArgoModel, Manifest, ObjectMeta
+
+__all__ = [
+    "ANALYSIS_KINDS",
+    "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
+    "DEFAULT_CONSECUTIVE_SUCCESS_LIMIT",
+    "DEFAULT_FAILURE_LIMIT",
+    "DEFAULT_INCONCLUSIVE_LIMIT",
+    "DEFAULT_MEASUREMENT_RETENTION",
+    "UNSUPPORTED_PROVIDERS",
+    "AnalysisRun",
+    "AnalysisRunSpec",
+    "AnalysisTemplate",
+    "AnalysisTemplateSpec",
+    "Argument",
+    "ClusterAnalysisTemplate",
+    "DryRun",
+    "DurationString",
+    "FieldRef",
+    "Header",
+    "IntOrString",
+    "JobMetric",
+    "MeasurementRetention",
+    "Metric",
+    "MetricProvider",
+    "PrometheusMetric",
+    "SecretKeyRef",
+    "TemplateRef",
+    "ValueFrom",
+    "WebMetric",
+    "int_value",
+    "metric_problems",
+]
 
 DEFAULT_FAILURE_LIMIT = 0
 DEFAULT_INCONCLUSIVE_LIMIT = 0
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 DEFAULT_CONSECUTIVE_SUCCESS_LIMIT = 0  # 0: not applicable
 DEFAULT_MEASUREMENT_RETENTION = 10  # latest measurements kept per metric
-
-# Providers Argo Rollouts ships that Conveyor keeps but does not measure with.
-UNSUPPORTED_PROVIDERS = {
-    name: (
-        "this metric provider is not available in Conveyor; use prometheus, web, job or the"
-        " conveyor/builtin and conveyor/judge plugins"
-    )
-    for name in (
-        "datadog",
-        "newRelic",
-        "wavefront",
-        "kayenta",
-        "cloudWatch",
-        "graphite",
-        "influxdb",
-        "skywalking",
-        "apm",
-    )
-}
 
 
 def _has_placeholder(value: str) -> bool:
@@ -137,106 +156,6 @@ class Argument(ArgoModel):
     def is_secret(self) -> bool:
         """Its value comes from a Secret, so it is masked wherever it would be shown."""
         return self.value_from is not None and self.value_from.secret_key_ref is not None
-
-
-class Header(ArgoModel):
-    """An HTTP header for the web and prometheus providers."""
-
-    key: str
-    value: str
-
-
-class PrometheusMetric(ArgoModel):
-    """``provider.prometheus``: an instant PromQL query against a server."""
-
-    unsupported_fields = {"authentication": "SigV4 and OAuth2 are not supported by Conveyor"}
-
-    address: str | None = None
-    query: str
-    timeout: int | None = Field(default=None, ge=0)  # seconds; 30 when unset
-    insecure: bool | None = None
-    headers: list[Header] | None = None
-
-
-class WebMetric(ArgoModel):
-    """``provider.web``: an HTTP request whose JSON answer (or a jsonPath of it) is the value."""
-
-    url: str
-    method: str | None = None
-    headers: list[Header] | None = None
-    body: str | None = None
-    json_body: Any = None
-    json_path: str | None = None
-    timeout_seconds: int | None = Field(default=None, ge=0)
-    insecure: bool | None = None
-
-    @field_validator("json_path")
-    @classmethod
-    def _check_json_path(cls, value: str | None) -> str | None:
-        if value is not None and not _has_placeholder(value):
-            try:
-                parse_json_path(value)
-            except JSONPathError as err:
-                raise ValueError(str(err)) from None
-        return value
-
-    @model_validator(mode="after")
-    def _body_rules(self) -> WebMetric:
-        method = (self.method or "GET").upper()
-        if method not in ("GET", "POST", "PUT"):
-            raise ValueError(f"method: '{self.method}' is not GET, POST or PUT")
-        if self.body is not None and self.json_body is not None:
-            raise ValueError("set body or jsonBody, not both")
-        if (self.body is not None or self.json_body is not None) and method == "GET":
-            raise ValueError("body and jsonBody need method POST or PUT")
-        return self
-
-
-class JobMetric(ArgoModel):
-    """``provider.job``: a Job whose success or failure is the measurement."""
-
-    metadata: dict[str, Any] | None = None
-    spec: dict[str, Any]
-
-
-class MetricProvider(ArgoModel):
-    """``metrics[].provider``: exactly one provider."""
-
-    unsupported_fields = UNSUPPORTED_PROVIDERS
-
-    prometheus: PrometheusMetric | None = None
-    web: WebMetric | None = None
-    job: JobMetric | None = None
-    plugin: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> MetricProvider:
-        given = [n for n in ("prometheus", "web", "job", "plugin") if getattr(self, n) is not None]
-        given += list(self.model_extra or {})
-        if not given:
-            raise ValueError("no provider specified: set prometheus, web or job")
-        if len(given) > 1:
-            raise ValueError(f"multiple providers specified ({', '.join(given)}): keep one")
-        if self.plugin is not None:
-            check_plugin(self.plugin)
-        return self
-
-    def semantic_warnings(self) -> list[tuple[str, str]]:
-        if self.plugin is None:
-            return []
-        unknown = [name for name in self.plugin if name not in PLUGINS]
-        if self.plugin and not unknown:
-            return []
-        names = ", ".join(unknown) or "(none)"
-        return [("plugin", f"plugin {names} is not available in Conveyor; its measurements error")]
-
-    @property
-    def kind(self) -> str:
-        """The provider's name as written (``prometheus``, ``web``...)."""
-        for name in ("prometheus", "web", "job", "plugin"):
-            if getattr(self, name) is not None:
-                return name
-        return next(iter(self.model_extra or {}), "")
 
 
 class Metric(ArgoModel):

@@ -124,22 +124,23 @@ class ObjectStore:
 
     def apply(self, desired: Object) -> Object:
         """Create or update with kubectl-apply semantics; returns the stored object."""
-        key = ObjectKey.of(desired)
-        live = self._objects.get(key)
-        merged = merge.three_way_apply(live, desired)
-        if key.namespace:
-            merged["metadata"]["namespace"] = key.namespace
-        return self._write(key, live, merged)
+        return self._write_merged(desired, merge.three_way_apply)
 
     def replace(self, desired: Object) -> Object:
         """Replace (or create) with ``kubectl replace`` semantics: the stored object becomes
         ``desired``; only server metadata and status are kept from the live one."""
+        return self._write_merged(desired, merge.replaced)
+
+    def _write_merged(
+        self, desired: Object, merged_with: Callable[[Object | None, Object], Object]
+    ) -> Object:
+        """Store ``merged_with(live, desired)``, in the namespace ``desired`` names."""
         key = ObjectKey.of(desired)
         live = self._objects.get(key)
-        replaced = merge.replaced(live, desired)
+        merged = merged_with(live, desired)
         if key.namespace:
-            replaced["metadata"]["namespace"] = key.namespace
-        return self._write(key, live, replaced)
+            merged["metadata"]["namespace"] = key.namespace
+        return self._write(key, live, merged)
 
     def orphan(self, owner_uid: str) -> None:
         """Take the owner reference to ``owner_uid`` off every child (orphan deletion)."""

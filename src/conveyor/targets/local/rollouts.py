@@ -18,12 +18,12 @@ again (the proxy still routes only to Ready Pods), and the Rollout resumes with 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.model.objects import Object, ObjectKey
-from conveyor.targets.local import controllers
+from conveyor.targets.local import controllers, workloads
 from conveyor.targets.local.controllers.instance import INSTANCE_ID_LABEL, handles
 from conveyor.targets.local.controllers.rollout_runs import (
     AnalysisRunBuildError,
@@ -202,7 +202,7 @@ async def reconcile(runtime: LocalRuntime, key: ObjectKey, rollout: Object) -> N
     await runtime.persist_now()  # raises when it cannot write: then nothing below acts
     _apply_replicasets(runtime, key, plan)
     if plan.rollout_annotations:
-        store.update(key, _set_annotations(plan.rollout_annotations, ()))
+        store.update(key, workloads.set_annotations(plan.rollout_annotations, ()))
     for service, value in plan.service_selectors.items():
         _inject_selector(runtime, ObjectKey("", "Service", key.namespace, service), value)
     for service, split in plan.traffic.items():
@@ -238,43 +238,17 @@ def _workload_template(runtime: LocalRuntime, key: ObjectKey, rollout: Object) -
 
 
 def _apply_replicasets(runtime: LocalRuntime, key: ObjectKey, plan: RolloutPlan) -> None:
-    store = runtime.store
-
-    def rs(name: str) -> ObjectKey:
-        return ObjectKey("apps", "ReplicaSet", key.namespace, name)
-
-    for obj in plan.create:
-        store.create(obj)
-    for name, replicas in plan.scale.items():
-        store.update(rs(name), _set_replicas(replicas))
-    names = set(plan.annotate) | set(plan.unannotate)
-    for name in names:
-        store.update(
-            rs(name), _set_annotations(plan.annotate.get(name, {}), plan.unannotate.get(name, ()))
-        )
-    for name in plan.delete:
-        runtime.delete(rs(name))
+    workloads.apply_replicasets(
+        runtime,
+        key.namespace,
+        create=plan.create,
+        scale=plan.scale,
+        annotate=plan.annotate,
+        unannotate=plan.unannotate,
+        delete=plan.delete,
+    )
     for name in plan.delete_pods:
         runtime.delete(ObjectKey("", "Pod", key.namespace, name))
-
-
-def _set_replicas(replicas: int) -> Callable[[Object], None]:
-    def mutate(obj: Object) -> None:
-        obj["spec"]["replicas"] = replicas
-
-    return mutate
-
-
-def _set_annotations(
-    notes: dict[str, str], removed: tuple[str, ...] | list[str]
-) -> Callable[[Object], None]:
-    def mutate(obj: Object) -> None:
-        annotations = obj["metadata"].setdefault("annotations", {})
-        annotations.update(notes)
-        for name in removed:
-            annotations.pop(name, None)
-
-    return mutate
 
 
 def _inject_selector(runtime: LocalRuntime, service: ObjectKey, value: str) -> None:

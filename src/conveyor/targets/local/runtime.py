@@ -2,18 +2,18 @@
 
 Every change in the object store enqueues the object and whoever cares about it (its owner,
 the Services of its namespace). One worker takes keys off the queue and runs the matching
-step: Deployment, ReplicaSet and Job controllers (pure plans, carried out here), Argo Rollouts'
-Rollout controller (``rollouts``), the kubelet for Pods, the Service proxies, and AnalysisRuns
-(planned on the worker, measured in tasks of their own by ``analysisruns.AnalysisRunner``). A
-Pod that is being deleted leaves its Services' endpoints before it is sent SIGTERM, so that no
-request is routed to a process that is stopping.
+step: Deployment, ReplicaSet and Job controllers (pure plans, carried out by ``workloads``),
+Argo Rollouts' Rollout controller (``rollouts``), the kubelet for Pods, the Service proxies,
+and AnalysisRuns (planned on the worker, measured in tasks of their own by
+``analysisruns.AnalysisRunner``). A Pod that is being deleted leaves its Services' endpoints
+before it is sent SIGTERM, so that no request is routed to a process that is stopping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from conveyor.clock import Clock, SystemClock
 from conveyor.logging import get_logger
 from conveyor.model.objects import Object, ObjectKey, group_of
 from conveyor.model.syncoptions import PropagationPolicy
-from conveyor.targets.local import controllers, rollouts
+from conveyor.targets.local import controllers, rollouts, workloads
 from conveyor.targets.local.addresses import AddressResolver
 from conveyor.targets.local.analysisruns import DEFAULT_CONCURRENCY, AnalysisRunner, RuntimeJobs
 from conveyor.targets.local.events import EventRecorder
@@ -61,20 +61,6 @@ def _owner_key(obj: Object) -> ObjectKey | None:
             group, kind = ident
             return ObjectKey(group, str(kind), obj["metadata"].get("namespace", ""), ref["name"])
     return None
-
-
-def _set_replicas(replicas: int) -> Callable[[Object], None]:
-    def mutate(obj: Object) -> None:
-        obj["spec"]["replicas"] = replicas
-
-    return mutate
-
-
-def _add_annotations(notes: dict[str, str]) -> Callable[[Object], None]:
-    def mutate(obj: Object) -> None:
-        obj["metadata"].setdefault("annotations", {}).update(notes)
-
-    return mutate
 
 
 def _not_ready_until_seen(objects: list[Object]) -> list[Object]:
@@ -337,11 +323,11 @@ class LocalRuntime:
         elif rollouts.is_rollout(key):
             await rollouts.reconcile(self, key, obj)
         elif kind == DEPLOYMENT:
-            self._reconcile_deployment(key, obj)
+            workloads.reconcile_deployment(self, key, obj)
         elif kind == REPLICASET:
-            self._reconcile_owner_of_pods(key, obj, controllers.plan_replicaset)
+            workloads.reconcile_owner_of_pods(self, key, obj, controllers.plan_replicaset)
         elif kind == JOB:
-            self._reconcile_owner_of_pods(key, obj, controllers.plan_job)
+            workloads.reconcile_owner_of_pods(self, key, obj, controllers.plan_job)
         elif kind == NAMESPACE and not obj.get("status"):
             self.store.update_status(key, {"phase": "Active"})
 
@@ -367,50 +353,7 @@ class LocalRuntime:
             self.store.remove(key)
             self.kubelet.forget_pod(key, uid)
 
-    def _new_name(self, prefix: str) -> str:
+    def new_name(self, prefix: str) -> str:
+        """A Pod name as Kubernetes' generateName makes it: ``prefix`` and five random letters."""
         alphabet = "bcdfghjklmnpqrstvwxz2456789"
         return f"{prefix}-{''.join(self._rng.choice(alphabet) for _ in range(5))}"
-
-    def _reconcile_deployment(self, key: ObjectKey, deployment: Object) -> None:
-        replicasets = [
-            o
-            for o in self.store.children(deployment["metadata"]["uid"])
-            if identity(ObjectKey.of(o)) == REPLICASET
-        ]
-        pods = [
-            p
-            for rs in replicasets
-            for p in self.store.children(rs["metadata"]["uid"])
-            if identity(ObjectKey.of(p)) == POD
-        ]
-        plan = controllers.plan_deployment(deployment, replicasets, pods, self.clock.now())
-        for rs in plan.create:
-            self.store.create(rs)
-        for name, replicas in plan.scale.items():
-            rs_key = ObjectKey("apps", "ReplicaSet", key.namespace, name)
-            self.store.update(rs_key, _set_replicas(replicas))
-        for name, notes in plan.annotate.items():
-            rs_key = ObjectKey("apps", "ReplicaSet", key.namespace, name)
-            self.store.update(rs_key, _add_annotations(notes))
-        for name in plan.delete:
-            self.delete(ObjectKey("apps", "ReplicaSet", key.namespace, name))
-        self.store.update_status(key, plan.status)
-        if plan.requeue_after is not None:
-            self.enqueue_after(key, plan.requeue_after)
-
-    def _reconcile_owner_of_pods(
-        self, key: ObjectKey, owner: Object, planner: Callable[..., Any]
-    ) -> None:
-        pods = [
-            p
-            for p in self.store.children(owner["metadata"]["uid"])
-            if identity(ObjectKey.of(p)) == POD
-        ]
-        plan = planner(owner, pods, self.clock.now(), self._new_name)
-        for pod in plan.create:
-            self.store.create(pod)
-        for name in plan.delete:
-            self.delete(ObjectKey("", "Pod", key.namespace, name))
-        self.store.update_status(key, plan.status)
-        if plan.requeue_after is not None:
-            self.enqueue_after(key, plan.requeue_after)

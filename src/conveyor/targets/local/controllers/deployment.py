@@ -5,7 +5,8 @@ Kubernetes' deployment controller (pkg/controller/deployment) would do next: cre
 ReplicaSet of a new template, scale new and old ReplicaSets within maxSurge/maxUnavailable
 (or all-old-down-then-new-up for Recreate), scale proportionally when only replicas change,
 keep the revision annotations, prune history and write the status with its Available and
-Progressing conditions. The runtime applies the plan and calls again on every change.
+Progressing conditions (``deployment_status``; the spec's defaults are read by
+``deployment_spec``). The runtime applies the plan and calls again on every change.
 
 One deliberate difference: Kubernetes reads ReplicaSet status, which lags behind a scale it
 has just asked for. Here the Pods themselves are counted and a ReplicaSet's availability is
@@ -24,12 +25,29 @@ from typing import Any
 from conveyor.model.objects import Object
 from conveyor.targets.local.controllers import common as c
 from conveyor.targets.local.controllers import replicasets as rsutil
+from conveyor.targets.local.controllers.deployment_spec import (
+    DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    DEFAULT_REVISION_HISTORY_LIMIT,
+    DeploymentSpec,
+)
+from conveyor.targets.local.controllers.deployment_status import (
+    AVAILABLE,
+    PROGRESSING,
+    StatusWriter,
+)
 from conveyor.targets.local.controllers.replicasets import RSView as _RS
 from conveyor.targets.local.controllers.replicasets import int_or as _int_or
 
-DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
-DEFAULT_REVISION_HISTORY_LIMIT = 10
-_NO_LIMIT = 2**31 - 1  # math.MaxInt32: "no progress deadline" / "keep all history"
+__all__ = [
+    "AVAILABLE",
+    "DEFAULT_PROGRESS_DEADLINE_SECONDS",
+    "DEFAULT_REVISION_HISTORY_LIMIT",
+    "PROGRESSING",
+    "DeploymentPlan",
+    "plan_deployment",
+    "pod_template_hash",
+]
+
 _KEYS = rsutil.DEPLOYMENT_KEYS
 _NOT_COPIED_TO_RS = frozenset(
     {
@@ -41,8 +59,6 @@ _NOT_COPIED_TO_RS = frozenset(
         "deprecated.deployment.rollback.to",
     }
 )
-PROGRESSING, AVAILABLE = "Progressing", "Available"
-_COUNTS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
 
 
 @dataclass(frozen=True)
@@ -72,53 +88,6 @@ def pod_template_hash(template: dict[str, Any], collision_count: int | None = No
     return rsutil.pod_template_hash(template, collision_count, label=c.LABEL_POD_TEMPLATE_HASH)
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """The Deployment's spec with Kubernetes' defaults and fenceposts resolved."""
-
-    replicas: int
-    recreate: bool
-    max_surge: int
-    max_unavailable: int
-    min_ready: int
-    deadline: int | None
-    history_limit: int | None
-    paused: bool
-
-    @classmethod
-    def of(cls, deployment: Object) -> _Spec:
-        spec = deployment.get("spec") or {}
-        replicas = max(c.spec_int(spec, "replicas", 1), 0)
-        strategy = spec.get("strategy") or {}
-        recreate = strategy.get("type") == "Recreate"
-        surge = unavailable = 0
-        if not recreate:
-            rolling = strategy.get("rollingUpdate") or {}
-            surge = _fencepost(rolling.get("maxSurge", "25%"), replicas, round_up=True)
-            unavailable = _fencepost(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
-            if surge == 0 and unavailable == 0:
-                unavailable = 1  # both resolved to zero: Kubernetes allows one unavailable
-        deadline = c.spec_int(spec, "progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_SECONDS)
-        history = c.spec_int(spec, "revisionHistoryLimit", DEFAULT_REVISION_HISTORY_LIMIT)
-        return cls(
-            replicas=replicas,
-            recreate=recreate,
-            max_surge=surge,
-            max_unavailable=0 if replicas == 0 else min(unavailable, replicas),
-            min_ready=c.spec_int(spec, "minReadySeconds", 0),
-            deadline=None if deadline == _NO_LIMIT else deadline,
-            history_limit=None if history == _NO_LIMIT else history,
-            paused=bool(spec.get("paused")),
-        )
-
-
-def _fencepost(value: Any, replicas: int, *, round_up: bool) -> int:
-    try:
-        return c.scaled_value(value, replicas, round_up=round_up)
-    except ValueError:  # invalid (the API would have refused it): use the default, 25%
-        return c.scaled_value("25%", replicas, round_up=round_up)
-
-
 def plan_deployment(
     deployment: Object, replicasets: list[Object], pods: list[Object], now: datetime
 ) -> DeploymentPlan:
@@ -132,11 +101,10 @@ class _Planner:
     def __init__(
         self, d: Object, replicasets: list[Object], pods: list[Object], now: datetime
     ) -> None:
-        self.d, self.now, self.spec = d, now, _Spec.of(d)
-        self.name = c.name_of(d)
+        self.d, self.now, self.spec = d, now, DeploymentSpec.of(d)
+        self.st = StatusWriter(d, self.spec, now)
         self.template: dict[str, Any] = (d.get("spec") or {}).get("template") or {}
-        self.prev: dict[str, Any] = d.get("status") or {}
-        self.conditions: list[dict[str, Any]] = copy.deepcopy(self.prev.get("conditions") or [])
+        self.prev = self.st.prev
         self.collision_count: int | None = self.prev.get("collisionCount")
         self.all: list[_RS] = rsutil.views(
             d,
@@ -158,12 +126,12 @@ class _Planner:
 
     def plan(self) -> DeploymentPlan:
         if c.selector_is_empty((self.d.get("spec") or {}).get("selector")):
-            status = {**copy.deepcopy(self.prev), "observedGeneration": self._generation()}
+            status = {**copy.deepcopy(self.prev), "observedGeneration": self.st.generation()}
             return DeploymentPlan((), {}, {}, (), status, None)
         if c.is_terminating(self.d):
             self.resolve_new()
             return self.result(self.calculate_status(), None)
-        self.check_paused_conditions()
+        self.st.check_paused_conditions()
         self.resolve_new()
         if self.spec.paused or self.is_scaling_event():
             self.scale()
@@ -174,13 +142,13 @@ class _Planner:
             self.rollout_recreate()
         else:
             self.rollout_rolling()
-        status = self.rollout_status()
-        return self.result(status, self.requeue_for_deadline(status))
+        status = self.st.rollout_status(self.all, self.new, self.collision_count)
+        return self.result(status, self.st.requeue_for_deadline(status))
 
     def rollout_rolling(self) -> None:
         """Grow the new ReplicaSet within maxSurge, else shrink old ones within maxUnavailable."""
         self.create_new()
-        if not (self.reconcile_new() or self.reconcile_old()) and self.complete(self.prev):
+        if not (self.reconcile_new() or self.reconcile_old()) and self.st.complete(self.prev):
             self.cleanup()
 
     def rollout_recreate(self) -> None:
@@ -193,7 +161,7 @@ class _Planner:
         self.create_new()
         assert self.new is not None
         self.scale_to(self.new, self.spec.replicas)
-        if self.complete(self.prev):
+        if self.st.complete(self.prev):
             self.cleanup()
 
     # -- finding and creating the new ReplicaSet ----------------------------------------------
@@ -206,10 +174,10 @@ class _Planner:
         self.sync_annotations(self.new, self.max_old_revision() + 1, exists=True)
         if (
             self.spec.deadline is not None
-            and c.find_condition(self.conditions, PROGRESSING) is None
+            and c.find_condition(self.st.conditions, PROGRESSING) is None
         ):
             msg = f'Found new replica set "{self.new.name}"'
-            self.set_condition(PROGRESSING, "True", "FoundNewReplicaSet", msg)
+            self.st.set_condition(PROGRESSING, "True", "FoundNewReplicaSet", msg)
 
     def max_old_revision(self) -> int:
         return max((rs.revision for rs in self.olds), default=0)
@@ -231,7 +199,7 @@ class _Planner:
         rs.replicas = self.new_rs_replicas()
         self.sync_annotations(rs, self.max_old_revision() + 1, exists=False)
         if self.spec.deadline is not None:
-            self.set_condition(
+            self.st.set_condition(
                 PROGRESSING, "True", "NewReplicaSetCreated", f'Created new replica set "{rs.name}"'
             )
 
@@ -385,116 +353,8 @@ class _Planner:
         """Delete the oldest revisions beyond revisionHistoryLimit that have nothing left."""
         self.deleted.extend(rsutil.history_to_delete(self.olds, self.spec.history_limit))
 
-    # -- status -------------------------------------------------------------------------------
-
-    def _generation(self) -> int:
-        return int(c.metadata(self.d).get("generation") or 0)
-
-    def set_condition(self, kind: str, status: str, reason: str, message: str) -> None:
-        self.conditions = c.set_condition(
-            self.conditions, c.new_condition(kind, status, reason, message, self.now)
-        )
-
-    def check_paused_conditions(self) -> None:
-        """Progressing goes Unknown on pause/resume, so a paused rollout never times out."""
-        if self.spec.deadline is None:
-            return
-        cond = c.find_condition(self.conditions, PROGRESSING)
-        if cond is not None and cond.get("reason") == "ProgressDeadlineExceeded":
-            return
-        paused_now = cond is not None and cond.get("reason") == "DeploymentPaused"
-        if self.spec.paused and not paused_now:
-            self.set_condition(PROGRESSING, "Unknown", "DeploymentPaused", "Deployment is paused")
-        elif not self.spec.paused and paused_now:
-            self.set_condition(PROGRESSING, "Unknown", "DeploymentResumed", "Deployment is resumed")
-
     def calculate_status(self) -> dict[str, Any]:
-        counts = rsutil.replica_counts(self.all, self.new)
-        available = counts["availableReplicas"]
-        status: dict[str, Any] = {
-            "observedGeneration": self._generation(),
-            **counts,
-            "unavailableReplicas": max(sum(rs.replicas for rs in self.all) - available, 0),
-        }
-        if self.collision_count is not None:
-            status["collisionCount"] = self.collision_count
-        if available >= self.spec.replicas - self.spec.max_unavailable:
-            self.set_condition(
-                AVAILABLE,
-                "True",
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-            )
-        else:
-            msg = "Deployment does not have minimum availability."
-            self.set_condition(AVAILABLE, "False", "MinimumReplicasUnavailable", msg)
-        status["conditions"] = self.conditions
-        return status
-
-    def complete(self, status: dict[str, Any]) -> bool:
-        """DeploymentComplete: every replica updated and available, this generation seen."""
-        want = self.spec.replicas
-        return (
-            status.get("updatedReplicas", 0) == want
-            and status.get("replicas", 0) == want
-            and status.get("availableReplicas", 0) == want
-            and int(status.get("observedGeneration") or 0) >= self._generation()
-        )
-
-    def rollout_status(self) -> dict[str, Any]:
-        """syncRolloutStatus: calculateStatus plus the progress estimate."""
-        status = self.calculate_status()
-        if self.spec.deadline is None:
-            self.conditions = c.remove_condition(self.conditions, PROGRESSING)
-            status["conditions"] = self.conditions
-            return status
-        current = c.find_condition(self.conditions, PROGRESSING)
-        done_before = current is not None and current.get("reason") == "NewReplicaSetAvailable"
-        if done_before and status["replicas"] == status["updatedReplicas"]:
-            return status
-        subject = f'ReplicaSet "{self.new.name}"' if self.new else f'Deployment "{self.name}"'
-        if self.complete(status):
-            msg = f"{subject} has successfully progressed."
-            self.set_condition(PROGRESSING, "True", "NewReplicaSetAvailable", msg)
-        elif self.progressing(status):
-            cond = c.new_condition(
-                PROGRESSING, "True", "ReplicaSetUpdated", f"{subject} is progressing.", self.now
-            )
-            if current is not None and current.get("status") == "True":
-                cond["lastTransitionTime"] = current.get("lastTransitionTime")
-            self.conditions = [*c.remove_condition(self.conditions, PROGRESSING), cond]
-        elif self.timed_out(current):
-            msg = f"{subject} has timed out progressing."
-            self.set_condition(PROGRESSING, "False", "ProgressDeadlineExceeded", msg)
-        status["conditions"] = self.conditions
-        return status
-
-    def progressing(self, new: dict[str, Any]) -> bool:
-        """DeploymentProgressing: any sign of progress since the last recorded status."""
-        old = {k: int(self.prev.get(k) or 0) for k in _COUNTS}
-        now = {k: int(new.get(k) or 0) for k in _COUNTS}
-        return (
-            now["updatedReplicas"] > old["updatedReplicas"]
-            or now["replicas"] - now["updatedReplicas"] < old["replicas"] - old["updatedReplicas"]
-            or now["readyReplicas"] > old["readyReplicas"]
-            or now["availableReplicas"] > old["availableReplicas"]
-        )
-
-    def timed_out(self, cond: dict[str, Any] | None) -> bool:
-        if cond is None or cond.get("reason") == "NewReplicaSetAvailable":
-            return False
-        if cond.get("reason") == "ProgressDeadlineExceeded":
-            return self.spec.deadline is not None
-        return rsutil.timed_out(cond, self.spec.deadline, self.now)
-
-    def requeue_for_deadline(self, status: dict[str, Any]) -> float | None:
-        """requeueStuckDeployment: look again just after the progress deadline would pass."""
-        cond = c.find_condition(status.get("conditions"), PROGRESSING)
-        if self.spec.deadline is None or cond is None or self.complete(status):
-            return None
-        if cond.get("reason") in ("ProgressDeadlineExceeded", "NewReplicaSetAvailable"):
-            return None
-        return rsutil.seconds_until_deadline(cond, self.spec.deadline, self.now)
+        return self.st.calculate_status(self.all, self.new, self.collision_count)
 
     # -- the plan -----------------------------------------------------------------------------
 
