@@ -214,7 +214,7 @@ def create_app(
         database = await open_database(settings)
         try:
             tokens = TokenStore(database)
-            await ensure_admin_token(tokens, settings.home)
+            await ensure_admin_token(tokens, settings.home, shared=settings.leases)
             if settings.leases:  # several servers share the database (docs/ha.md)
                 async with ha.elected(
                     app,
