@@ -2,10 +2,10 @@
 
 An ``EngineListener`` beside the deployment recorder: each operation that ends (not a dry
 run) becomes an audit entry, its actor the user who asked or ``system:controller`` for an
-auto-sync, a self-heal or a rollback nobody asked for; each change of an app's health to
-Degraded becomes a ``HealthEvent`` (DORA's failures and restores read them). The API hands
-its own entries (one per mutating request) to ``audit`` here too, so that one queue writes
-them all.
+auto-sync, a self-heal or a rollback nobody asked for, its detail naming what it pruned;
+each change of an app's health to Degraded becomes a ``HealthEvent`` (DORA's failures and
+restores read them). The API hands its own entries (one per mutating request) to ``audit``
+here too, so that one queue writes them all.
 
 Only changes are written: an operation's end, a health change, a request. Nothing here runs
 per reconcile. Listeners must not block, so writes go to a queue that one owned task works
@@ -49,6 +49,8 @@ ACTIONS = {
     Initiator.ROLLBACK: "operation.rollback",
 }
 MAX_DETAIL = 512
+MAX_PRUNED = 20
+"""Pruned resources named in an operation's entry; more are counted ("and N more")."""
 
 Write = Callable[[], Awaitable[object]]
 
@@ -136,7 +138,7 @@ class ActivityRecorder:
             revision_before=self._deployed.get(event.app, ""),
             revision_after=event.revision,
             outcome=event.phase,
-            detail=mask_credentials(event.message)[:MAX_DETAIL],
+            detail=operation_detail(event),
         )
 
     # -- the writer --------------------------------------------------------------------------
@@ -177,3 +179,15 @@ class ActivityRecorder:
             return
         if gone:
             log.info("audit retention", deleted=gone)
+
+
+def operation_detail(event: OperationFinished) -> str:
+    """The operation's message (credentials masked), then what it pruned, both capped."""
+    detail = mask_credentials(event.message)[:MAX_DETAIL]
+    if event.pruned:
+        named = ", ".join(event.pruned[:MAX_PRUNED])
+        more = len(event.pruned) - MAX_PRUNED
+        detail += f"; pruned {len(event.pruned)}: {named}"
+        if more > 0:
+            detail += f" and {more} more"
+    return detail

@@ -83,6 +83,8 @@ class OperationFinished:
     finished_at: datetime
     app_commit: AppCommit = field(default_factory=AppCommit)
     """The app commit ``revision`` names in its trailers (CI write-back), if any."""
+    pruned: tuple[str, ...] = ()
+    """``Kind namespace/name`` of each resource the operation pruned."""
 
 
 @dataclass(frozen=True)

@@ -449,6 +449,7 @@ class OperationRunner:
                 started_at=record.started_at,
                 finished_at=finished,
                 app_commit=app_commit,
+                pruned=result.pruned(),
             )
         )
         self._requeue(state.name)

@@ -1,0 +1,98 @@
+"""The audit trail of the controller's operations: an operation's entry names what it pruned.
+
+A real git repository and the local target (ConfigMaps), the store on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_helpers import ConfigRepo, application, configmap
+from test_controller_regressions import QUIET, succeeded, until
+
+from conveyor.bootstrap import local_target
+from conveyor.engine.activity import ActivityRecorder, operation_detail
+from conveyor.engine.compare import Comparer
+from conveyor.engine.controller import Controller
+from conveyor.engine.events import Destination, Initiator, OperationFinished
+from conveyor.engine.livestate import LiveState
+from conveyor.engine.records import AuditQuery
+from conveyor.render import Renderer
+from conveyor.settings import Settings
+from conveyor.source import RepoCache
+from conveyor.store import EngineStore, open_database
+
+pytestmark = pytest.mark.processes  # git, the local target
+
+T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+DEST = Destination("https://kubernetes.default.svc", "", "demo")
+
+
+@asynccontextmanager
+async def controller_on(home: Path) -> AsyncIterator[Controller]:
+    """One life of the controller on ``home`` (its store and its local target)."""
+    settings = Settings.from_env(home=home)
+    async with local_target(settings) as target:
+        database = await open_database(settings)
+        comparer = Comparer(RepoCache(home / "repos"), Renderer(), home / "checkouts")
+        controller = Controller(
+            EngineStore(database), target, comparer, LiveState(target), options=QUIET
+        )
+        await controller.start()
+        try:
+            yield controller
+        finally:
+            await controller.stop()
+            await database.close()
+
+
+def revision(app: dict[str, Any]) -> str:
+    return str(((app.get("status") or {}).get("sync") or {}).get("revision") or "")
+
+
+def two_configmaps(tmp_path: Path) -> tuple[ConfigRepo, str]:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.write("pr/a.yaml", configmap("keep", {"k": "1"}))
+    repo.write("pr/b.yaml", configmap("gone", {"k": "1"}))
+    return repo, repo.commit()
+
+
+async def sync_to(controller: Controller, name: str, sha: str, *, prune: bool = False) -> None:
+    controller.refresh(name)
+    await until(controller, name, lambda a: revision(a) == sha, "the commit seen")
+    await controller.sync(name, prune=prune)
+    await until(controller, name, lambda a: succeeded(a) and revision(a) == sha, "synced")
+
+
+async def test_an_operation_entry_names_what_it_pruned(tmp_path: Path) -> None:
+    repo, first = two_configmaps(tmp_path)
+    async with controller_on(tmp_path / "home") as controller:
+        recorder = ActivityRecorder(controller.repo)
+        controller.add_event_listener(recorder)
+        recorder.start()
+        await controller.apply_application(application("pr", repo, "pr", automated=False))
+        await sync_to(controller, "pr", first)
+        repo.remove("pr/b.yaml")
+        await sync_to(controller, "pr", repo.commit("drop gone"), prune=True)
+        await recorder.close()
+        entries = await controller.repo.audit(AuditQuery(app="pr"))
+    assert "pruned" not in entries[0].detail
+    assert entries[1].detail.endswith("; pruned 1: ConfigMap demo/gone"), entries[1].detail
+
+
+def test_a_long_prune_list_is_capped() -> None:
+    names = tuple(f"ConfigMap demo/cm-{i}" for i in range(25))
+    event = OperationFinished(
+        app="pr", project="default", destination=DEST, operation_id=1,
+        phase="Succeeded", message="successfully synced", revision="a" * 40,
+        initiator=Initiator.USER, username="admin", dry_run=False, started_at=T0,
+        finished_at=T0, pruned=names,
+    )  # fmt: skip
+    detail = operation_detail(event)
+    assert detail.startswith("successfully synced; pruned 25: ConfigMap demo/cm-0, ")
+    assert detail.endswith("ConfigMap demo/cm-19 and 5 more")
