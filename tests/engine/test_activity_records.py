@@ -1,4 +1,5 @@
-"""The audit trail of the controller's operations: an operation's entry names what it pruned.
+"""The audit trail of the controller's operations: an operation's entry names what it
+pruned, and its revision before comes from the stored history, after a restart too.
 
 A real git repository and the local target (ConfigMaps), the store on SQLite.
 """
@@ -96,3 +97,23 @@ def test_a_long_prune_list_is_capped() -> None:
     detail = operation_detail(event)
     assert detail.startswith("successfully synced; pruned 25: ConfigMap demo/cm-0, ")
     assert detail.endswith("ConfigMap demo/cm-19 and 5 more")
+
+
+async def test_after_a_restart_an_operation_knows_its_revision_before(tmp_path: Path) -> None:
+    repo, first = two_configmaps(tmp_path)
+    home = tmp_path / "home"
+    async with controller_on(home) as controller:
+        await controller.apply_application(application("pr", repo, "pr", automated=False))
+        await sync_to(controller, "pr", first)
+    repo.write("pr/a.yaml", configmap("keep", {"k": "2"}))
+    second = repo.commit("change")
+    async with controller_on(home) as controller:  # a new process: nothing in memory
+        recorder = ActivityRecorder(controller.repo)
+        controller.add_event_listener(recorder)
+        recorder.start()
+        await sync_to(controller, "pr", second)
+        await recorder.close()
+        (entry,) = await controller.repo.audit(AuditQuery(app="pr"))
+    assert (entry.action, entry.revision_before, entry.revision_after) == (
+        "operation.sync", first, second,
+    )  # fmt: skip

@@ -2,10 +2,11 @@
 
 An ``EngineListener`` beside the deployment recorder: each operation that ends (not a dry
 run) becomes an audit entry, its actor the user who asked or ``system:controller`` for an
-auto-sync, a self-heal or a rollback nobody asked for, its detail naming what it pruned;
-each change of an app's health to Degraded becomes a ``HealthEvent`` (DORA's failures and
-restores read them). The API hands its own entries (one per mutating request) to ``audit``
-here too, so that one queue writes them all.
+auto-sync, a self-heal or a rollback nobody asked for, its revision before the one of the
+app's last history entry (stored, so right after a restart too) and its detail naming what it
+pruned; each change of an app's health to Degraded becomes a ``HealthEvent`` (DORA's failures
+and restores read them). The API hands its own entries (one per mutating request) to
+``audit`` here too, so that one queue writes them all.
 
 Only changes are written: an operation's end, a health change, a request. Nothing here runs
 per reconcile. Listeners must not block, so writes go to a queue that one owned task works
@@ -126,6 +127,9 @@ class ActivityRecorder:
             self._deployed.pop(event.app, None)
 
     def _operation_entry(self, event: OperationFinished) -> AuditEntry:
+        before = event.revision_before
+        if before is None:  # an event that does not say: what this process saw
+            before = self._deployed.get(event.app, "")
         return AuditEntry(
             at=event.finished_at,
             actor=event.username or CONTROLLER,
@@ -135,7 +139,7 @@ class ActivityRecorder:
             app=event.app,
             project=event.project,
             source="controller",
-            revision_before=self._deployed.get(event.app, ""),
+            revision_before=before,
             revision_after=event.revision,
             outcome=event.phase,
             detail=operation_detail(event),
