@@ -1,7 +1,9 @@
-"""The audit trail of the controller's operations: an operation's entry names what it
-pruned, and its revision before comes from the stored history, after a restart too.
+"""The audit trail and the health record across a restart of the controller: an operation's
+revision before comes from the stored history, its entry names what it pruned, and an app
+Degraded at startup gets one health event (none more when it was recorded before).
 
-A real git repository and the local target (ConfigMaps), the store on SQLite.
+A real git repository and the local target (ConfigMaps, and a Rollout whose workloadRef names
+no Deployment, Degraded without any Pod), the store on SQLite.
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ pytestmark = pytest.mark.processes  # git, the local target
 
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 DEST = Destination("https://kubernetes.default.svc", "", "demo")
+BROKEN_ROLLOUT = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "Rollout",
+    "metadata": {"name": "broken"},
+    "spec": {
+        "replicas": 1,
+        "selector": {"matchLabels": {"app": "broken"}},
+        "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "missing"},
+        "strategy": {"canary": {"steps": [{"setWeight": 50}]}},
+    },
+}
 
 
 @asynccontextmanager
@@ -117,3 +130,31 @@ async def test_after_a_restart_an_operation_knows_its_revision_before(tmp_path: 
     assert (entry.action, entry.revision_before, entry.revision_after) == (
         "operation.sync", first, second,
     )  # fmt: skip
+
+
+async def test_an_app_degraded_at_startup_gets_one_health_event(tmp_path: Path) -> None:
+    repo = ConfigRepo(tmp_path / "config")
+    repo.write("bad/rollout.yaml", BROKEN_ROLLOUT)
+    repo.commit()
+    home = tmp_path / "home"
+
+    def degraded(app: dict[str, Any]) -> bool:
+        return ((app.get("status") or {}).get("health") or {}).get("status") == "Degraded"
+
+    async with controller_on(home) as controller:  # nobody records: it is missed
+        await controller.apply_application(application("bad", repo, "bad"))
+        await until(controller, "bad", degraded, "Degraded")
+        await controller.settle()
+
+    for _ in range(2):  # the first start after it records it, the next one not again
+        async with controller_on(home) as controller:
+            recorder = ActivityRecorder(controller.repo)
+            controller.add_event_listener(recorder)
+            recorder.record_initial_health(controller.applications())  # as the server does
+            recorder.start()
+            await until(controller, "bad", degraded, "still Degraded")
+            await recorder.close()
+            events = await controller.repo.health_events(app="bad")
+        assert [(e.app, e.health, e.revision) for e in events] == [
+            ("bad", "Degraded", revision(controller.application("bad")))
+        ]

@@ -175,6 +175,7 @@ def create_app(
                 controller.repo, retention=_retention(settings), clock=controller.clock
             )
             controller.add_event_listener(activity)
+            activity.record_initial_health(controller.applications())  # no await: none missed
             controller.add_event_listener(
                 StatusWatch(_lookup(controller), controller.live.app_objects, activity)
             )

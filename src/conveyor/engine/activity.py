@@ -5,8 +5,10 @@ run) becomes an audit entry, its actor the user who asked or ``system:controller
 auto-sync, a self-heal or a rollback nobody asked for, its revision before the one of the
 app's last history entry (stored, so right after a restart too) and its detail naming what it
 pruned; each change of an app's health to Degraded becomes a ``HealthEvent`` (DORA's failures
-and restores read them). The API hands its own entries (one per mutating request) to
-``audit`` here too, so that one queue writes them all.
+and restores read them). The engine starts before its listeners, so an app already Degraded
+then is told by ``record_initial_health``, unless that Degraded was recorded before a restart.
+The API hands its own entries (one per mutating request) to ``audit`` here too, so that one
+queue writes them all.
 
 Only changes are written: an operation's end, a health change, a request. Nothing here runs
 per reconcile. Listeners must not block, so writes go to a queue that one owned task works
@@ -18,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.engine.events import (
@@ -114,6 +117,27 @@ class ActivityRecorder:
     def audit(self, entry: AuditEntry) -> None:
         """Queue one audit entry (never blocks)."""
         self._queue.put_nowait(lambda: self._repo.record_audit([entry]))
+
+    def record_initial_health(self, apps: Iterable[Mapping[str, Any]]) -> None:
+        """The Applications (Argo CD's shape) as the recorder starts listening: a Degraded one
+        gets a health event now, unless the last one recorded for it is the same Degraded (at
+        the same synced revision), written before a restart."""
+        for app in apps:
+            status = app.get("status") or {}
+            if (status.get("health") or {}).get("status") != DEGRADED:
+                continue
+            name = str((app.get("metadata") or {}).get("name") or "")
+            revision = str((status.get("sync") or {}).get("revision") or "")
+            self._queue.put_nowait(self._initial_degraded(name, revision))
+
+    def _initial_degraded(self, app: str, revision: str) -> Write:
+        async def write() -> None:
+            known = await self._repo.health_events(app=app)
+            if known and (known[-1].health, known[-1].revision) == (DEGRADED, revision):
+                return
+            await self._repo.record_health(HealthEvent(app, DEGRADED, revision, self._clock.now()))
+
+        return write
 
     def __call__(self, event: EngineEvent) -> None:
         if isinstance(event, OperationFinished) and not event.dry_run:
