@@ -87,3 +87,42 @@ async def test_changes_are_written_once() -> None:
         "Rollout prod/web: RolloutAborted: metric success-rate failed"
     )
     assert {e.project for e in records.entries} == {"shop"}
+
+
+def rollout_with(abort: bool, message: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "web", "namespace": "prod"},
+        "status": {"abort": abort, "message": message},
+    }  # fmt: skip
+
+
+async def test_only_the_controllers_own_aborts_are_written() -> None:
+    records = MemoryRecords()
+    activity = ActivityRecorder(records)
+    activity.start()
+    apps: dict[str, dict[str, Any]] = {"web": app_with()}
+    live: dict[str, list[dict[str, Any]]] = {"web": []}
+    watch = StatusWatch(apps.get, lambda name: live.get(name, []), activity)
+    timeline = [
+        (True, "CanaryPauseStep"),  # a person's abort patch, before the controller saw it
+        (True, "RolloutAborted: Rollout aborted update to revision 2"),  # a person's abort
+        (True, "RolloutAborted: Rollout aborted update to revision 2"),
+        (False, "more replicas need to be updated"),  # retried
+        (True, 'RolloutAborted: Rollout aborted update to revision 2: Metric "success-rate" '
+               "assessed Failed due to failed (1) > failureLimit (0)"),  # analysis failed
+        (False, "more replicas need to be updated"),  # retried
+        (True, 'RolloutAborted: Rollout aborted update to revision 3: ReplicaSet "web-7d9" '
+               "has timed out progressing."),  # progressDeadlineAbort
+    ]  # fmt: skip
+    for minute, (abort, message) in enumerate(timeline):
+        live["web"] = [rollout_with(abort, message)]
+        watch(AppUpdated("web", T0 + timedelta(minutes=minute)))
+    await activity.close()
+
+    assert [(e.action, e.at.minute, e.actor) for e in records.entries] == [
+        ("rollout.aborted", 4, "system:controller"),
+        ("rollout.aborted", 6, "system:controller"),
+    ]
+    assert "assessed Failed" in records.entries[0].detail
+    assert "timed out progressing" in records.entries[1].detail

@@ -175,6 +175,7 @@ def create_app(
                 controller.repo, retention=_retention(settings), clock=controller.clock
             )
             controller.add_event_listener(activity)
+            activity.record_initial_health(controller.applications())  # no await: none missed
             controller.add_event_listener(
                 StatusWatch(_lookup(controller), controller.live.app_objects, activity)
             )
@@ -214,7 +215,7 @@ def create_app(
         database = await open_database(settings)
         try:
             tokens = TokenStore(database)
-            await ensure_admin_token(tokens, settings.home)
+            await ensure_admin_token(tokens, settings.home, shared=settings.leases)
             if settings.leases:  # several servers share the database (docs/ha.md)
                 async with ha.elected(
                     app,

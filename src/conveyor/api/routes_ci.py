@@ -24,6 +24,7 @@ from conveyor.ci.writeback_stage import write_back_stage
 from conveyor.clock import SystemClock, rfc3339
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.logging import get_logger
+from conveyor.store.repocreds import RepoCredentialStore
 
 router = APIRouter(prefix="/api/v1/ci", tags=["ci"], responses=ERROR_RESPONSES)
 log = get_logger(component="ci")
@@ -84,7 +85,12 @@ async def start_run(ctx: Ctx, body: RunRequest) -> dict[str, Any]:
         raise ValidationError("path must be absolute: the server resolves it on its own machine")
     repo, _, commit = await open_commit(path, body.revision)  # 404 / 400 now, not later
     hooks = (
-        [write_back_stage([ctx.controller.application(name) for name in body.write_back])]
+        [
+            write_back_stage(
+                [ctx.controller.application(name) for name in body.write_back],
+                credentials=RepoCredentialStore(ctx.settings.home).lookup,
+            )
+        ]
         if body.write_back
         else []
     )  # an unknown app is a 404, an app without write-back annotations a 400, both now

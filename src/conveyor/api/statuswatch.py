@@ -8,16 +8,23 @@ many violations a window saw; so when the set of an app's policy messages change
 non-empty one, an entry ``policy.violation`` by ``system:controller`` is written with the
 messages (rule messages about manifests, never object data).
 
-A Rollout aborts (``status.abort``) when its analysis fails, or when someone asks; either
-way the controller stops it and the app turns Degraded. Each new abort of a Rollout an app
-tracks is written as ``rollout.aborted`` by ``system:controller`` with the Rollout's message
-(a user's abort also has its own request entry just before).
+A Rollout aborts (``status.abort``) when its analysis fails or its progress deadline passes
+(with ``progressDeadlineAbort``), or when someone asks; either way the controller stops it and
+the app turns Degraded. A new abort that was the controller's own is written as
+``rollout.aborted`` by ``system:controller`` with the Rollout's message; a person's abort has
+its request's entry already (``rollouts.abort`` or the resource action), so it is not written
+twice. Argo Rollouts tells them apart in the message (``own_abort``): the controller's abort
+says why after the revision (``Rollout aborted update to revision 3: Metric "x" assessed
+Failed``), a person's says only ``Rollout aborted update to revision 3``. Until the
+controller has written its abort message (a person's ``status.abort`` patch lands first), the
+abort waits for the next update.
 
 An unchanged finding writes nothing, so a reconcile that finds the same again costs no write.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +35,10 @@ from conveyor.policy.gate import POLICY_WARNING
 
 PREFIX = "policy "
 MAX_DETAIL = 2048
+
+ABORTED = "RolloutAborted"
+PERSON_ABORT = re.compile(r"(RolloutAborted: )?Rollout aborted update to revision [^:\s]*")
+"""The whole ``status.message`` of an abort a person asked for (no reason after it)."""
 
 Lookup = Callable[[str], dict[str, Any] | None]
 LiveObjects = Callable[[str], list[dict[str, Any]]]
@@ -60,6 +71,15 @@ def aborted_rollouts(objects: list[dict[str, Any]]) -> dict[str, str]:
                 status.get("message") or "aborted"
             )
     return found
+
+
+def own_abort(message: str) -> bool | None:
+    """Whether an aborted Rollout's ``status.message`` tells of the controller's own abort;
+    None while it tells of no abort yet (the controller has not reconciled it)."""
+    text = message.strip()
+    if not text.startswith(ABORTED) and "aborted update" not in text:
+        return None
+    return PERSON_ABORT.fullmatch(text) is None
 
 
 class StatusWatch:
@@ -111,7 +131,14 @@ class StatusWatch:
     def _check_aborts(self, event: AppUpdated | AppCreated, project: str) -> None:
         aborted = aborted_rollouts(self._live(event.app))
         known = self._aborted.get(event.app, set())
-        for rollout in sorted(set(aborted) - known):
-            detail = f"Rollout {rollout}: {aborted[rollout]}"
-            self._activity.audit(self._entry(event, project, "rollout.aborted", "Degraded", detail))
-        self._aborted[event.app] = set(aborted)
+        settled: set[str] = set()
+        for rollout in sorted(aborted):
+            own = None if rollout in known else own_abort(aborted[rollout])
+            if rollout in known or own is not None:
+                settled.add(rollout)
+            if own:
+                detail = f"Rollout {rollout}: {aborted[rollout]}"
+                self._activity.audit(
+                    self._entry(event, project, "rollout.aborted", "Degraded", detail)
+                )
+        self._aborted[event.app] = settled

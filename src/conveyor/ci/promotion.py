@@ -46,6 +46,7 @@ from conveyor.ci.yamledit import image_name
 from conveyor.errors import ConveyorError, ValidationError
 from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER, APP_COMMIT_TRAILER
 from conveyor.policy.rego import evaluate, load_bundle
+from conveyor.source.cache import CredentialLookup
 
 PIPELINE_FILE = ".conveyor/promotion.yaml"
 PROMOTION_TRAILER = "Conveyor-Promotion"
@@ -347,10 +348,12 @@ async def promote(
     approved: bool,
     now: datetime,
     author: Author | None = None,
+    credentials: CredentialLookup | None = None,
 ) -> PromotionRecord:
     """Check the gates, then commit the source's running tag into the target's config.
 
-    ``states`` maps environment names (at least the source and the target) to their state.
+    ``states`` maps environment names (at least the source and the target) to their state;
+    ``credentials`` finds the config repository's stored credentials (``conveyor repo add``).
     Raises PromotionRefused naming every failing gate (a pinned target included).
     """
     source, target = pipeline.step_to(target_name)
@@ -373,7 +376,7 @@ async def promote(
         raise PromotionRefused(
             message, gates, replace(refusal, gates=(*gates, pin), message=message)
         )
-    request, _ = request_for(target_app, {image: tag}, author=author)
+    request, _ = request_for(target_app, {image: tag}, author=author, credentials=credentials)
     source_revision = str(
         ((states[source.name].application.get("status") or {}).get("sync") or {}).get("revision")
         or ""

@@ -10,6 +10,10 @@ branch (``git-branch: main:review``) the commit goes there for review instead.
 An app that was rolled back is pinned (``pin_reason``): writing a new tag would bring back what
 a person just took away, so write-back skips it, with a message, until automated sync is
 turned back on.
+
+A private config repository is reached with the credentials stored by ``conveyor repo add``
+(``CredentialLookup``, as the engine's mirrors use them): handed to git through its
+environment by ``conveyor.gitrun``, never on a command line, in the URL or in a log.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from conveyor.errors import ConveyorError, ValidationError
 from conveyor.gitrun import GitOutput, HttpCredentials, run_git
 from conveyor.model.trailers import APP_COMMIT_DATE_TRAILER as APP_COMMIT_DATE_TRAILER
 from conveyor.model.trailers import APP_COMMIT_TRAILER as APP_COMMIT_TRAILER
+from conveyor.source.cache import CredentialLookup
 
 # APP_COMMIT_TRAILER and APP_COMMIT_DATE_TRAILER live in conveyor.model.trailers (the engine
 # reads them too) and are re-exported above.
@@ -313,9 +318,10 @@ def request_for(
     app_commit_date: str = "",
     run_id: str = "",
     author: Author | None = None,
+    credentials: CredentialLookup | None = None,
 ) -> tuple[WriteBackRequest, UpdaterConfig]:
     """The write-back request for an annotated Application; ``tags`` maps alias or image
-    name to the new tag."""
+    name to the new tag; ``credentials`` finds the config repository's stored credentials."""
     config = read_config(application)
     edits: list[tuple[TagEdit, str]] = []
     for alias, image in config.images.items():
@@ -334,6 +340,7 @@ def request_for(
         app_commit_date=app_commit_date,
         run_id=run_id,
         author=author or Author(),
+        credentials=credentials(config.repo_url) if credentials is not None else None,
     )
     return request, config
 
@@ -346,11 +353,13 @@ async def write_back_app(
     app_commit_date: str = "",
     run_id: str = "",
     author: Author | None = None,
+    credentials: CredentialLookup | None = None,
 ) -> WriteBackResult:
-    """Write ``tags`` back for an annotated Application, unless it is pinned."""
+    """Write ``tags`` back for an annotated Application, unless it is pinned; ``credentials``
+    finds the stored credentials of the config repository (``conveyor repo add``)."""
     request, config = request_for(
         application, tags, app_commit=app_commit, app_commit_date=app_commit_date,
-        run_id=run_id, author=author,
+        run_id=run_id, author=author, credentials=credentials,
     )  # fmt: skip
     pinned = pin_reason(application)
     if pinned:

@@ -7,6 +7,7 @@ imageupdater), exactly as the Image Updater would; the tag is the commit's full 
 commit carries the app commit, its time and the run as trailers (conveyor.ci.writeback). The
 image is matched by the artifact's name (an ``image-list`` alias or image name). A pinned app
 (rolled back, automated sync off) is left alone, with the reason in the stage's message.
+A private config repository is pushed to with its stored credentials (``conveyor repo add``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from conveyor.ci.runner import Stage
 from conveyor.ci.writeback import Author, write_back_app
 from conveyor.errors import ValidationError
 from conveyor.gitrun import run_git
+from conveyor.source.cache import CredentialLookup
 
 STAGE_NAME = "write-back"
 
@@ -46,9 +48,13 @@ async def commit_date(ctx: StageContext) -> str:
 
 
 def write_back_stage(
-    applications: Sequence[Mapping[str, Any]], *, author: Author | None = None
+    applications: Sequence[Mapping[str, Any]],
+    *,
+    author: Author | None = None,
+    credentials: CredentialLookup | None = None,
 ) -> Stage:
-    """The stage that writes the published tag back for each of ``applications``."""
+    """The stage that writes the published tag back for each of ``applications``;
+    ``credentials`` finds a config repository's stored credentials."""
     check_applications(applications)
     apps = [dict(a) for a in applications]
 
@@ -65,7 +71,7 @@ def write_back_stage(
             try:
                 outcome = await write_back_app(
                     application, tags, app_commit=ctx.commit, app_commit_date=date,
-                    run_id=ctx.run_id, author=author,
+                    run_id=ctx.run_id, author=author, credentials=credentials,
                 )  # fmt: skip
             except ValidationError as err:
                 raise ValidationError(f"{_name(application)}: {err}") from err

@@ -1,13 +1,17 @@
-"""``conveyor account generate-token|list-tokens|revoke-token``: API tokens.
+"""``conveyor account generate-token|list-tokens|revoke-token|reset-admin-token``: API tokens.
 
 A new token is printed once, alone on stdout (``TOKEN=$(conveyor account generate-token)``);
 the server keeps only its hash. A token acts as one role (see docs/api.md): ``--role admin``
 (the default), ``--role readonly``, or a role of its own limited to ``--project`` or written
 as Argo CD RBAC policy CSV (``--policy-file``). Only an admin token makes or revokes tokens.
+``reset-admin-token`` needs no token: it writes to the database of CONVEYOR_HOME's settings
+directly, as the owner of that home (the way to replace a lost admin token when several
+servers share one database, docs/ha.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,3 +92,29 @@ def revoke_token(token_id: Annotated[str, typer.Argument(help="The token's id.")
     with Client() as client:
         client.request("DELETE", f"/api/v1/account/tokens/{token_id}")
     typer.echo(f"token {token_id} revoked")
+
+
+@app.command("reset-admin-token")
+@handle_errors
+def reset_admin_token() -> None:
+    """Replace the admin token (in the database) by a new one, in CONVEYOR_HOME/admin.token."""
+    from conveyor.api.auth import new_admin_token
+    from conveyor.api.discovery import ADMIN_TOKEN_FILE
+    from conveyor.settings import Settings
+    from conveyor.store import TokenStore, open_database
+
+    settings = Settings.from_env()
+
+    async def reset() -> None:
+        database = await open_database(settings)
+        try:
+            await new_admin_token(TokenStore(database), settings.home)
+        finally:
+            await database.close()
+
+    asyncio.run(reset())
+    typer.echo(
+        f"admin token replaced: {settings.home / ADMIN_TOKEN_FILE}. The old one no longer "
+        "works; copy this file to the other servers' homes that share the database",
+        err=True,
+    )

@@ -111,9 +111,14 @@ async def run_here(
     with the write-back stage for ``applications``; ``say`` hears each stage as it ends."""
     from conveyor.artifacts import ArtifactStore
     from conveyor.store import CiRunStore, open_database
+    from conveyor.store.repocreds import RepoCredentialStore
 
     settings = settings or Settings.from_env()
-    hooks = [write_back_stage(applications)] if applications else []
+    hooks = (
+        [write_back_stage(applications, credentials=RepoCredentialStore(settings.home).lookup)]
+        if applications
+        else []
+    )
     database = await open_database(settings)
     try:
         runs = CiRunStore(database)

@@ -26,6 +26,8 @@ from conveyor.api.discovery import (
     read_admin_token,
     read_server_info,
 )
+from conveyor.source.cache import CredentialLookup
+from conveyor.store.repocreds import RepoCredentialStore
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
 
@@ -59,6 +61,12 @@ def _home() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("conveyor"))
+
+
+def stored_credentials() -> CredentialLookup:
+    """The repository credentials ``conveyor repo add`` stored in CONVEYOR_HOME, for the
+    commands that push to a config repository from here (write-back, promotion)."""
+    return RepoCredentialStore(_home()).lookup
 
 
 def server_url() -> str:

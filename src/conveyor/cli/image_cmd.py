@@ -16,7 +16,7 @@ import typer
 import yaml
 
 from conveyor.ci.writeback import Author, WriteBackError, write_back_app
-from conveyor.cli.client import Client, CliError
+from conveyor.cli.client import Client, CliError, stored_credentials
 from conveyor.cli.output import handle_errors, warn
 from conveyor.errors import ConveyorError
 
@@ -83,6 +83,7 @@ def set_tag(
                 app_commit_date=app_commit_date,
                 run_id=run_id,
                 author=Author(author_name, author_email),
+                credentials=stored_credentials(),
             )
         )
     except (WriteBackError, ConveyorError) as err:

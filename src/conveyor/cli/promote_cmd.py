@@ -29,7 +29,7 @@ from conveyor.ci.promotion import (
     load_pipelines,
     promote,
 )
-from conveyor.cli.client import Client, CliError
+from conveyor.cli.client import Client, CliError, stored_credentials
 from conveyor.cli.output import handle_errors
 from conveyor.errors import ConveyorError
 
@@ -69,7 +69,7 @@ def run_promotion(
         record = asyncio.run(
             promote(
                 pipeline, to, states, user=user or getpass.getuser(),
-                approved=approve, now=datetime.now(UTC),
+                approved=approve, now=datetime.now(UTC), credentials=stored_credentials(),
             )
         )  # fmt: skip
     except PromotionRefused as err:

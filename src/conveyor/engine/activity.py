@@ -2,10 +2,13 @@
 
 An ``EngineListener`` beside the deployment recorder: each operation that ends (not a dry
 run) becomes an audit entry, its actor the user who asked or ``system:controller`` for an
-auto-sync, a self-heal or a rollback nobody asked for; each change of an app's health to
-Degraded becomes a ``HealthEvent`` (DORA's failures and restores read them). The API hands
-its own entries (one per mutating request) to ``audit`` here too, so that one queue writes
-them all.
+auto-sync, a self-heal or a rollback nobody asked for, its revision before the one of the
+app's last history entry (stored, so right after a restart too) and its detail naming what it
+pruned; each change of an app's health to Degraded becomes a ``HealthEvent`` (DORA's failures
+and restores read them). The engine starts before its listeners, so an app already Degraded
+then is told by ``record_initial_health``, unless that Degraded was recorded before a restart.
+The API hands its own entries (one per mutating request) to ``audit`` here too, so that one
+queue writes them all.
 
 Only changes are written: an operation's end, a health change, a request. Nothing here runs
 per reconcile. Listeners must not block, so writes go to a queue that one owned task works
@@ -17,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from conveyor.clock import Clock, SystemClock
 from conveyor.engine.events import (
@@ -49,6 +53,8 @@ ACTIONS = {
     Initiator.ROLLBACK: "operation.rollback",
 }
 MAX_DETAIL = 512
+MAX_PRUNED = 20
+"""Pruned resources named in an operation's entry; more are counted ("and N more")."""
 
 Write = Callable[[], Awaitable[object]]
 
@@ -112,6 +118,27 @@ class ActivityRecorder:
         """Queue one audit entry (never blocks)."""
         self._queue.put_nowait(lambda: self._repo.record_audit([entry]))
 
+    def record_initial_health(self, apps: Iterable[Mapping[str, Any]]) -> None:
+        """The Applications (Argo CD's shape) as the recorder starts listening: a Degraded one
+        gets a health event now, unless the last one recorded for it is the same Degraded (at
+        the same synced revision), written before a restart."""
+        for app in apps:
+            status = app.get("status") or {}
+            if (status.get("health") or {}).get("status") != DEGRADED:
+                continue
+            name = str((app.get("metadata") or {}).get("name") or "")
+            revision = str((status.get("sync") or {}).get("revision") or "")
+            self._queue.put_nowait(self._initial_degraded(name, revision))
+
+    def _initial_degraded(self, app: str, revision: str) -> Write:
+        async def write() -> None:
+            known = await self._repo.health_events(app=app)
+            if known and (known[-1].health, known[-1].revision) == (DEGRADED, revision):
+                return
+            await self._repo.record_health(HealthEvent(app, DEGRADED, revision, self._clock.now()))
+
+        return write
+
     def __call__(self, event: EngineEvent) -> None:
         if isinstance(event, OperationFinished) and not event.dry_run:
             self.audit(self._operation_entry(event))
@@ -124,6 +151,9 @@ class ActivityRecorder:
             self._deployed.pop(event.app, None)
 
     def _operation_entry(self, event: OperationFinished) -> AuditEntry:
+        before = event.revision_before
+        if before is None:  # an event that does not say: what this process saw
+            before = self._deployed.get(event.app, "")
         return AuditEntry(
             at=event.finished_at,
             actor=event.username or CONTROLLER,
@@ -133,10 +163,10 @@ class ActivityRecorder:
             app=event.app,
             project=event.project,
             source="controller",
-            revision_before=self._deployed.get(event.app, ""),
+            revision_before=before,
             revision_after=event.revision,
             outcome=event.phase,
-            detail=mask_credentials(event.message)[:MAX_DETAIL],
+            detail=operation_detail(event),
         )
 
     # -- the writer --------------------------------------------------------------------------
@@ -177,3 +207,15 @@ class ActivityRecorder:
             return
         if gone:
             log.info("audit retention", deleted=gone)
+
+
+def operation_detail(event: OperationFinished) -> str:
+    """The operation's message (credentials masked), then what it pruned, both capped."""
+    detail = mask_credentials(event.message)[:MAX_DETAIL]
+    if event.pruned:
+        named = ", ".join(event.pruned[:MAX_PRUNED])
+        more = len(event.pruned) - MAX_PRUNED
+        detail += f"; pruned {len(event.pruned)}: {named}"
+        if more > 0:
+            detail += f" and {more} more"
+    return detail

@@ -83,6 +83,11 @@ class OperationFinished:
     finished_at: datetime
     app_commit: AppCommit = field(default_factory=AppCommit)
     """The app commit ``revision`` names in its trailers (CI write-back), if any."""
+    revision_before: str | None = None
+    """The revision of the app's last history entry before this operation ("" when it had
+    none; None when not known), read from the stored history: right after a restart too."""
+    pruned: tuple[str, ...] = ()
+    """``Kind namespace/name`` of each resource the operation pruned."""
 
 
 @dataclass(frozen=True)

@@ -420,6 +420,7 @@ class OperationRunner:
             history_limit=limit,
         )
         status = state.status
+        before = status.history[-1].revision if status.history else ""
         if entry is not None:  # the store trimmed the same way; no need to read it back
             status = with_history(status, HistoryEntry.from_dict(entry.to_dict()), limit)
         state.set_status(status)
@@ -449,6 +450,8 @@ class OperationRunner:
                 started_at=record.started_at,
                 finished_at=finished,
                 app_commit=app_commit,
+                revision_before=before,
+                pruned=result.pruned(),
             )
         )
         self._requeue(state.name)

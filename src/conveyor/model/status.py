@@ -208,6 +208,14 @@ class SyncResult(StatusModel):
     source: dict[str, Any] | None = None  # spec.source as it was synced
     resources: list[ResourceResult] = []
 
+    def pruned(self) -> tuple[str, ...]:
+        """``Kind namespace/name`` (``Kind name`` when cluster-scoped) of each pruned resource."""
+        return tuple(
+            f"{r.kind} {r.namespace}/{r.name}" if r.namespace else f"{r.kind} {r.name}"
+            for r in self.resources
+            if r.status == ResultCode.PRUNED
+        )
+
 
 class InitiatedBy(StatusModel):
     """Who started an operation: a user, or the controller (``automated``)."""

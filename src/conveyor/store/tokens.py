@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from conveyor.clock import Clock, SystemClock
+from conveyor.errors import ConflictError
 from conveyor.store.db import Database
 from conveyor.store.tables import ApiToken
 
@@ -77,11 +79,13 @@ class TokenStore:
         token_id: str | None = None,
         role: str = ADMIN_ROLE,
         policy: str = "",
+        replace: bool = True,
     ) -> tuple[str, TokenInfo]:
         """A new token named ``name`` acting as ``role``; returns (token, info), token not kept.
 
         With ``token_id`` an existing token of that id is replaced (the admin token's
-        rotation); otherwise the id is random.
+        rotation), or with ``replace=False`` kept: ConflictError then; otherwise the id is
+        random.
         """
         token = new_token()
         row = ApiToken(
@@ -92,11 +96,20 @@ class TokenStore:
             role=role,
             policy=policy,
         )
-        async with self._db.sessions() as session, session.begin():
-            if token_id is not None:
-                await session.execute(delete(ApiToken).where(ApiToken.id == token_id))
-            session.add(row)
+        try:
+            async with self._db.sessions() as session, session.begin():
+                if token_id is not None and replace:
+                    await session.execute(delete(ApiToken).where(ApiToken.id == token_id))
+                session.add(row)
+        except IntegrityError as err:
+            raise ConflictError(f"token {token_id!r} exists already") from err
         return token, _info(row)
+
+    async def get(self, token_id: str) -> TokenInfo | None:
+        """The info of the token ``token_id`` (None when there is none)."""
+        async with self._db.sessions() as session:
+            row = await session.get(ApiToken, token_id)
+            return _info(row) if row is not None else None
 
     async def verify(self, token: str) -> TokenInfo | None:
         """The token's info when it is valid, else None."""
