@@ -22,7 +22,8 @@ from typing import Any
 MAX_BARS = 60
 """More days than this in the window: each bar stands for several days."""
 BAR_WIDTH, BAR_HEIGHT = 720.0, 120.0
-ROW, LABEL, TIMELINE_WIDTH = 24.0, 90.0, 720.0
+ROW, LABEL, NOTE, TIMELINE_WIDTH = 24.0, 70.0, 170.0, 720.0
+"""A timeline row's height; the widths of its revision label, its note, the whole."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Row:
     lead_seconds: float | None
     failed_at: str | None
     restored_at: str | None
+    restore_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Timeline:
     width: float
     height: float
     label: float = LABEL
+    note: float = TIMELINE_WIDTH - NOTE + 10
 
 
 def moment(text: str) -> datetime:
@@ -131,7 +134,7 @@ def timeline(entries: Sequence[dict[str, Any]], *, end: datetime) -> Timeline | 
     span = max((high - low).total_seconds(), 1.0)
     low -= timedelta(seconds=span * 0.02)
     span *= 1.04
-    plot = TIMELINE_WIDTH - LABEL
+    plot = TIMELINE_WIDTH - LABEL - NOTE
 
     def x(at: datetime) -> float:
         return LABEL + plot * (at - low).total_seconds() / span
@@ -148,11 +151,13 @@ def timeline(entries: Sequence[dict[str, Any]], *, end: datetime) -> Timeline | 
             if lead_seconds is not None
             else None
         )
-        failure = None
+        failure, restore_seconds = None, None
         if entry.get("failedAt"):
             failed = moment(str(entry["failedAt"]))
             restored = moment(str(entry["restoredAt"])) if entry.get("restoredAt") else end
             failure = between(failed, restored)
+            if entry.get("restoredAt"):
+                restore_seconds = round((restored - failed).total_seconds(), 3)
         rows.append(
             Row(
                 y=_r(i * ROW),
@@ -165,12 +170,13 @@ def timeline(entries: Sequence[dict[str, Any]], *, end: datetime) -> Timeline | 
                 lead_seconds=lead_seconds,
                 failed_at=entry.get("failedAt"),
                 restored_at=entry.get("restoredAt"),
+                restore_seconds=restore_seconds,
             )
         )
     return Timeline(
         rows=tuple(rows),
         start=low.isoformat(timespec="seconds"),
         end=(low + timedelta(seconds=span)).isoformat(timespec="seconds"),
-        width=TIMELINE_WIDTH,
+        width=TIMELINE_WIDTH - NOTE,
         height=_r(len(rows) * ROW),
     )
