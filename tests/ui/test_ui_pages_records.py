@@ -143,7 +143,7 @@ def test_the_dora_charts_place_deployments_and_spans() -> None:
 
     end = datetime(2026, 12, 5, 12, tzinfo=UTC)
     start = datetime(2026, 11, 5, 12, tzinfo=UTC)
-    entries = [
+    entries: list[dict[str, Any]] = [
         {"revision": "a" * 40, "deployedAt": "2026-12-04T10:00:00.000Z", "failedAt": None,
          "restoredAt": None, "leadTimeSeconds": 3600.0},
         {"revision": "b" * 40, "deployedAt": "2026-12-04T11:00:00.000Z",
@@ -167,3 +167,47 @@ def test_the_dora_charts_place_deployments_and_spans() -> None:
     assert two.deployed_x < two.failure.x < three.deployed_x
     assert one.deployed_x < two.deployed_x < three.deployed_x <= drawn.width
     assert one.lead.x >= drawn.label  # the earliest mark is inside the plot
+
+
+def test_the_promotions_and_notifications_pages_show_their_records(
+    client: TestClient, home: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from conveyor.store.notifications import OutboxInput
+
+    bearer = {"Authorization": f"Bearer {admin_token(home)}"}
+    refused = {
+        "pipeline": "promo", "app": "promo-prod", "from": "staging", "to": "prod",
+        "image": "ghcr.io/acme/hello:abc1234", "tag": "abc1234", "promotedBy": "alice",
+        "promotedAt": "2026-12-05T12:00:00+00:00", "outcome": "refused",
+        "failedGates": ["soak"], "message": "staging served for 20s of 600s",
+        "gates": [{"name": "soak", "held": False, "detail": "served 20s"}],
+    }  # fmt: skip
+    client.post("/api/v1/promotions", json=refused, headers=bearer).raise_for_status()
+    service = client.app.state.context.notifications  # type: ignore[attr-defined]
+    assert service is not None
+    letter = OutboxInput(
+        key="on-deployed:web:1", subject="app:web", trigger="on-deployed", service="webhook",
+        recipient="ops", body={"templates": ["app-deployed"]}, app="web",
+    )  # fmt: skip
+    client.portal.call(  # type: ignore[union-attr]
+        lambda: service.store.record(
+            [letter], [], datetime.now(UTC), rejected={letter.key: "no service 'webhook'"}
+        )
+    )
+
+    login(client, admin_token(home))
+    promotions = client.get("/ui/promotions", params={"env": "prod"}).text
+    assert 'data-app="promo-prod" data-outcome="refused"' in promotions
+    assert '<span class="chip ci-failed" title="served 20s">soak</span>' in promotions
+    assert "staging served for 20s of 600s" in promotions
+    assert 'data-outcome="refused"' not in client.get("/ui/promotions?env=dev").text
+    notifications = client.get("/ui/notifications").text
+    dead = notifications.split('<section class="dead-letters">')[1].split("</section>")[0]
+    assert 'data-status="dead" data-trigger="on-deployed" data-app="web"' in dead
+    assert "no service &#39;webhook&#39;" in dead
+    assert "Dead letters" in dead
+    sent_only = client.get("/ui/notifications", params={"status": "sent"}).text
+    assert "No notifications sent" in sent_only
+    assert "dead-letters" in sent_only  # the dead letters stay on top whatever the filter
