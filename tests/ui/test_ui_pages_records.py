@@ -102,6 +102,10 @@ def test_a_rollout_button_is_audited_under_its_sessions_token(
     login(client, readonly_token(client, home, "viewer"))
     answer = client.post("/ui/applications/gone/rollout/web/promote-full", headers=UI)
     assert answer.status_code == 404  # as through the API: no app, nothing to refuse
+    url = "/ui/applications/gone/rollout/web/abort"
+    assert client.post(url, headers={"Origin": ORIGIN}).status_code == 403  # no HX-Request
+    other = {"Origin": "https://evil.example", "HX-Request": "true"}
+    assert client.post(url, headers=other).status_code == 403
     unknown = client.post("/ui/applications/gone/rollout/web/explode", headers=UI)
     assert unknown.status_code == 400  # not one of the buttons
     [entry] = audit(client, home, action="applications.action/argoproj.io/Rollout/promote-full")
