@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ui_browser_support import (
     new_app,
     out_of_sync,
     rollout,
+    run_async,
     screenshot,
     set_status,
 )
@@ -28,6 +30,9 @@ from ui_dora_scenario import three_deploys, wait_dora
 from api.api_helpers import Live, configmap, revision, wait_app
 from conveyor.api.ui.charts import moment
 from conveyor.api.ui.templating import duration
+from conveyor.settings import Settings
+from conveyor.store import open_database
+from conveyor.store.notifications import NotificationStore, OutboxInput
 
 pytestmark = [pytest.mark.processes, pytest.mark.slow]
 
@@ -126,7 +131,11 @@ def test_the_dora_page_shows_the_apis_figures_after_three_deploys(
     page.goto("/ui/compliance?app=ui-dora")
     row = page.locator("table.compliance tr[data-app=ui-dora]")
     expect(row).to_have_attribute("data-deployments", "4")  # the rollback is an operation too
+    [reported] = api.get("/api/v1/reports/compliance", params={"app": "ui-dora"}).json()["items"]
+    expect(row).to_have_attribute("data-succeeded", str(reported["succeeded"]))
+    expect(row.locator(".rate")).to_have_attribute("data-value", str(reported["successRate"]))
     screenshot(page, "compliance", tmp_path)
+    assert page.console_errors == []  # nothing refused by the CSP (the charts are attributes)
 
 
 # -- the audit log ---------------------------------------------------------------------------
@@ -156,6 +165,7 @@ def test_the_audit_log_lists_a_sync_done_in_the_ui_with_the_users_name(
     expect(row.locator("td").nth(1)).to_have_text(user)
     expect(row.locator("td code[title]").last).to_have_attribute("title", synced)
     screenshot(page, "audit", tmp_path)
+    assert page.console_errors == []
     with page.expect_download() as download:
         page.get_by_role("link", name="Export CSV").click()
     exported = Path(download.value.path()).read_text()
@@ -190,8 +200,54 @@ def test_a_rollout_is_aborted_from_its_tab(
     expect(section).to_have_attribute("data-status", "Degraded")
     expect(section.locator("button[data-action=retry]")).to_be_enabled()
     screenshot(page, "app-rollout-aborted", tmp_path)
+    assert page.console_errors == []
     entries = api.get(
         "/api/v1/audit",
         params={"app": "ui-abort", "action": "applications.action/argoproj.io/Rollout/abort"},
     ).json()["items"]
     assert [(e["user"], e["outcome"]) for e in entries] == [("admin", "200")]
+
+
+# -- promotions and notifications ------------------------------------------------------------
+
+
+def test_the_promotions_and_notifications_pages(
+    page: Any, api: httpx.Client, live: Live, tmp_path: Path
+) -> None:
+    refused = {
+        "pipeline": "shop", "app": "ui-shop-prod", "from": "staging", "to": "prod",
+        "image": "ghcr.io/acme/shop:abc1234", "tag": "abc1234", "promotedBy": "alice",
+        "promotedAt": "2026-12-05T03:00:00+00:00", "outcome": "refused", "failedGates": ["soak"],
+        "message": "staging served abc1234 for 20s of the 600s soak",
+        "gates": [{"name": "analysis", "held": True, "detail": "success-rate 0.99"},
+                  {"name": "soak", "held": False, "detail": "served 20s of 600s"}],
+    }  # fmt: skip
+    api.post("/api/v1/promotions", json=refused).raise_for_status()
+    letter = OutboxInput(
+        key="on-sync-failed:ui-shop-prod:1", subject="app:ui-shop-prod",
+        trigger="on-sync-failed", service="slack", recipient="deploys",
+        body={"templates": ["app-sync-failed"]}, app="ui-shop-prod",
+    )  # fmt: skip
+
+    async def dead_letter() -> None:
+        database = await open_database(Settings.from_env(home=live.home))
+        try:
+            await NotificationStore(database).record(
+                [letter], [], datetime.now(UTC), rejected={letter.key: "no service 'slack'"}
+            )
+        finally:
+            await database.close()
+
+    run_async(dead_letter())
+    page.goto("/ui/promotions")
+    row = page.locator("table.promotions tr[data-app=ui-shop-prod]")
+    expect(row).to_have_attribute("data-outcome", "refused")
+    expect(row.locator(".chip")).to_have_text(["analysis", "soak"])
+    expect(row.locator(".chip.ci-failed")).to_have_text("soak")
+    screenshot(page, "promotions", tmp_path)
+    page.get_by_role("link", name="Notifications").click()
+    dead = page.locator("section.dead-letters tr[data-app=ui-shop-prod]")
+    expect(dead).to_have_attribute("data-status", "dead")
+    expect(dead).to_contain_text("no service 'slack'")
+    screenshot(page, "notifications", tmp_path)
+    assert page.console_errors == []
