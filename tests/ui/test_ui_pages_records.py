@@ -129,6 +129,9 @@ def test_the_report_pages_answer_and_are_in_the_navigation(client: TestClient, h
     shown = client.get("/ui/audit", params={"user": "admin", "action": "session.login"})
     assert 'data-action="session.login"' in shown.text
     assert "/api/v1/audit?user=admin&amp;action=session.login&amp;format=csv" in shown.text
+    nothing = client.get("/ui/audit", params={"app": "No Such App"})
+    assert nothing.status_code == 200
+    assert "Nothing in the audit log matches" in nothing.text
     csv = client.get("/api/v1/audit", params={"user": "admin", "format": "csv"})  # the cookie
     assert csv.status_code == 200
     assert "session.login" in csv.text
