@@ -5,7 +5,7 @@
 take, on a Rollout the app deploys. The route table checks Argo CD's RBAC action
 (``action/argoproj.io/Rollout/<action>`` on the app), the session rules (Origin and
 HX-Request) apply as to every cookie-authenticated change, and the audit trail records it.
-The tab redraws itself with the Rollout's new state; the answer is a short message.
+The answer is a short message, and an ``HX-Trigger`` that has the tab redraw itself at once.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from conveyor.api.ui.tabs import app_rollouts
 from conveyor.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False)
+
+CHANGED = "rollout-changed"
+"""The event the answer triggers; the rollout tab listens for it (``tabs/_open.html``)."""
 
 AppName = Annotated[str, Path(max_length=253, pattern=DNS_SUBDOMAIN)]
 RolloutName = Annotated[str, Path(max_length=253, pattern=K8S_NAME)]
@@ -50,5 +53,8 @@ async def rollout_action(
     key = rollout_ops.rollout_key(namespace, rollout)
     await rollout_ops.run_action(ctx.controller, key, action)
     return templating.fragment(
-        "flash.html", message=f"Rollout {rollout} {DONE[action]}.", kind="ok"
+        "flash.html",
+        message=f"Rollout {rollout} {DONE[action]}.",
+        kind="ok",
+        headers={"HX-Trigger": CHANGED},  # the tab redraws at once
     )
