@@ -119,6 +119,16 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/ui/pipelines"): ("ci", "get", "*"),
     ("GET", "/ui/pipelines/{run_id}"): ("ci", "get", "*"),
     ("GET", "/ui/deployments"): ("deployments", "get", "*"),
+    ("POST", "/ui/applications/{name}/rollout/{rollout}/{action}"): (
+        "applications",
+        f"action/{ROLLOUT_ACTION}",
+        "app",
+    ),
+    ("GET", "/ui/promotions"): ("promotions", "get", "*"),
+    ("GET", "/ui/dora"): ("deployments", "get", "*"),
+    ("GET", "/ui/compliance"): ("deployments", "get", "*"),
+    ("GET", "/ui/audit"): ("audit", "get", "*"),
+    ("GET", "/ui/notifications"): ("notifications", "get", "*"),
 }
 
 
@@ -200,10 +210,11 @@ async def authorize(request: Request, caller: TokenInfo) -> TokenInfo:
 
 
 async def _action_name(request: Request) -> str:
-    """The action a request runs: the last path segment (Argo Rollouts' paths), or the
-    body's action name (Argo CD's resource actions; the handler reads the body again)."""
+    """The action a request runs: the last path segment (Argo Rollouts' paths, the UI's
+    rollout buttons), or the body's action name (Argo CD's resource actions; the handler
+    reads the body again)."""
     verb = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-    if verb not in ("actions", "promote"):
+    if verb not in ("actions", "promote") or request.url.path.startswith("/ui/"):
         return verb
     try:
         body = await request.json() if await request.body() else None

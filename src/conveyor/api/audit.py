@@ -1,13 +1,16 @@
 """The audit trail of the API: one entry per request that may change something.
 
 A plain ASGI middleware around the routes (outside ``BodyGuard``, so a refused token is
-audited too). For every POST, PUT, PATCH and DELETE under ``/api/`` it records who (the
-token's name; ``anonymous`` when none was verified), what (Argo CD's resource and action from
-the route table, ``applications.sync``), the target (from the path; a created app's or
-project's name from its body), from where (the client address), the app's synced revision
-before and after, and the outcome (the HTTP status). Nothing of a body but those two names,
-and nothing of a query string or header, is kept, so no Secret value or credential can reach
-the trail. Entries are handed to ``engine.activity.ActivityRecorder``, which never blocks.
+audited too). For every POST, PUT, PATCH and DELETE under ``/api/`` and under the web UI's
+``/ui/`` it records who (the token's name, the session's token for the UI; ``anonymous`` when
+none was verified), what (Argo CD's resource and action from the route table,
+``applications.sync``; for the UI, the resource and the button, ``applications.refresh``,
+``applications.rollback``, and ``session.login`` / ``session.logout``), the target (from the
+path; a created app's or project's name from its body), from where (the client address),
+the app's synced revision before and after, and the outcome (the HTTP status). Nothing of a
+body but those two names, and nothing of a query string or header, is kept, so no Secret
+value or credential can reach the trail. Entries are handed to
+``engine.activity.ActivityRecorder``, which never blocks.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from conveyor.redaction import strip_credentials
 from conveyor.targets.protocol import TRACKING_LABEL
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AUDITED = ("/api/", "/ui/")
+"""The API, and the web UI's actions (its pages are GETs: only its buttons are audited)."""
+SESSIONS = {"/ui/login": "session.login", "/ui/logout": "session.logout"}
 NAMED_BY_BODY = frozenset({"/api/v1/applications", "/api/v1/projects"})
 """Creations: the target's name is in the body (read for ``metadata.name`` only)."""
 KINDS = {
@@ -38,6 +44,7 @@ KINDS = {
     "clusters": "Cluster",
     "ci": "CiRun",
     "webhook": "Webhook",
+    "session": "Session",
 }
 
 
@@ -50,7 +57,7 @@ class AuditTrail:
         if (
             scope["type"] != "http"
             or scope.get("method") not in MUTATING
-            or not path.startswith("/api/")
+            or not path.startswith(AUDITED)
         ):
             await self.app(scope, receive, send)
             return
@@ -89,15 +96,21 @@ def _record(scope: Scope, status: int, before: str, body: bytes) -> None:
     template = str(getattr(route, "path", path))
     params: dict[str, Any] = dict(scope.get("path_params") or {})
     entry = ROUTES.get((method, template))
-    segments = [s for s in template.split("/") if s][2:]  # after /api/v1
+    ui = template.startswith("/ui/")
+    segments = [s for s in template.split("/") if s][1 if ui else 2 :]  # after /ui, /api/v1
     group = segments[0] if segments else ""
-    if entry is not None:
-        action = f"{entry[0]}.{entry[1]}".replace("{action}", segments[-1] if segments else "")
+    if template in SESSIONS:
+        action, group = SESSIONS[template], "session"
+    elif entry is not None and ui and "{action}" not in entry[1]:
+        action = f"{entry[0]}.{segments[-1]}"  # the button: applications.refresh
+    elif entry is not None:
+        verb = str(params.get("action") or (segments[-1] if segments else ""))
+        action = f"{entry[0]}.{entry[1]}".replace("{action}", verb)
     elif group == "webhook":
         action = "webhook.push"
     else:
         action = f"{method.lower()} {template}"
-    kind, target, app, project = _target(scope, group, params, body)
+    kind, target, app, project = _target(scope, group, params, body, caller)
     app = app or _app_in_path(path)
     client = scope.get("client")
     actor = getattr(caller, "name", None) or ("webhook" if group == "webhook" else "anonymous")
@@ -119,7 +132,7 @@ def _record(scope: Scope, status: int, before: str, body: bytes) -> None:
 
 
 def _target(
-    scope: Scope, group: str, params: dict[str, Any], body: bytes
+    scope: Scope, group: str, params: dict[str, Any], body: bytes, caller: Any = None
 ) -> tuple[str, str, str, str]:
     """(kind, target, app, project) of a request."""
     kind = KINDS.get(group, group)
@@ -131,6 +144,8 @@ def _target(
         meta, project = _named(body)
         app = meta if group == "applications" else ""
         return kind, meta, app, project if group == "applications" else meta
+    if group == "session":
+        return kind, str(getattr(caller, "name", "") or ""), "", ""
     name = str(params.get("name") or params.get("token_id") or params.get("run_id") or "")
     app = name if group == "applications" else ""
     return kind, name, app, name if group == "projects" else ""
@@ -157,6 +172,8 @@ def _app_in_path(path: str) -> str:
     parts = path.split("/")
     if len(parts) > 4 and parts[1:4] == ["api", "v1", "applications"]:
         return parts[4]
+    if len(parts) > 3 and parts[1:3] == ["ui", "applications"]:
+        return parts[3]
     return ""
 
 

@@ -103,6 +103,7 @@ async def require_token(
         refusal = browser_refusal(request.scope)
         if refusal is not None:
             raise HTTPException(403, refusal)
+        setattr(request.state, CALLER_STATE, info)  # the audit trail's actor (api.audit)
         return info
     info = await tokens.verify(credentials.credentials)
     if info is None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from conveyor.api import compliance
-from conveyor.api.context import Ctx
+from conveyor.api.context import ApiContext, Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import DNS_SUBDOMAIN
 from conveyor.engine.records import AuditQuery
@@ -46,7 +46,13 @@ async def dora_figures(
     env: Annotated[str | None, Query(max_length=253, description="Only this environment.")] = None,
     window: WindowQuery = "30d",
 ) -> dict[str, Any]:
-    span = window_of(window)
+    return await dora_answer(ctx, span=window_of(window), window=window, app=app, env=env)
+
+
+async def dora_answer(
+    ctx: ApiContext, *, span: timedelta, window: str, app: str | None, env: str | None
+) -> dict[str, Any]:
+    """``GET /api/v1/dora``'s answer (the UI's DORA page shows the same)."""
     if ctx.dora is None:
         raise ValidationError("DORA figures are not available on this server")
     if ctx.activity is not None:
@@ -58,7 +64,13 @@ async def dora_figures(
 async def compliance_report(ctx: Ctx, app: AppQuery = None, window: WindowQuery = "30d") -> (
     dict[str, Any]
 ):  # fmt: skip
-    span = window_of(window)
+    return await compliance_answer(ctx, span=window_of(window), window=window, app=app)
+
+
+async def compliance_answer(
+    ctx: ApiContext, *, span: timedelta, window: str, app: str | None
+) -> dict[str, Any]:
+    """``GET /api/v1/reports/compliance``'s answer (the UI's compliance page shows the same)."""
     now = ctx.controller.clock.now()
     repo = ctx.controller.repo
     if ctx.activity is not None:

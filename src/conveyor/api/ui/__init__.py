@@ -12,10 +12,28 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from conveyor.api.ui import app_streams, login, pages_app, pages_apps, pages_delivery
+from conveyor.api.ui import (
+    app_streams,
+    login,
+    pages_app,
+    pages_apps,
+    pages_delivery,
+    pages_records,
+    pages_reports,
+    rollout_actions,
+)
 from conveyor.api.ui.guard import LoginRequired, login_redirect
 
-ROUTERS = (login, pages_apps, pages_app, app_streams, pages_delivery)
+ROUTERS = (
+    login,
+    pages_apps,
+    pages_app,
+    app_streams,
+    rollout_actions,
+    pages_delivery,
+    pages_reports,
+    pages_records,
+)
 """Each module's ``router``; a new page is a module here (see docs/ui.md)."""
 
 

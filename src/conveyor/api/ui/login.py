@@ -4,7 +4,8 @@
 session cookie (``conveyor.api.sessions``: HttpOnly, SameSite=Strict, Secure over https) and
 a redirect to the page that was asked for. It takes no cookie and no bearer token, so it
 checks the Origin itself: another site cannot sign a browser in to its own token.
-``POST /ui/logout`` ends the session, from the UI only (Origin and HX-Request).
+``POST /ui/logout`` ends the session, from the UI only (Origin and HX-Request). Both name
+their token to the audit trail (``api.audit``: ``session.login``, ``session.logout``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from conveyor.api.bodyguard import CALLER_STATE
 from conveyor.api.context import Ctx
-from conveyor.api.sessions import COOKIE, browser_refusal, is_https, origin_refusal, session_id
+from conveyor.api.sessions import (
+    COOKIE,
+    browser_refusal,
+    cookie_caller,
+    is_https,
+    origin_refusal,
+    session_id,
+)
 from conveyor.api.ui.guard import LOGIN
 from conveyor.api.ui.templating import page
 
@@ -66,6 +75,7 @@ async def login(ctx: Ctx, request: Request) -> Response:
             error="That token is not valid (or was revoked).",
             status_code=401,
         )
+    setattr(request.state, CALLER_STATE, info)  # the audit trail's actor (api.audit)
     answer = RedirectResponse(wanted, status_code=303)
     answer.set_cookie(
         COOKIE,
@@ -86,6 +96,9 @@ async def logout(ctx: Ctx, request: Request) -> Response:
         return Response(refusal, status_code=403, media_type="text/plain")
     found = session_id(request.scope)
     if found:
+        caller = await cookie_caller(request.scope, ctx.sessions, ctx.tokens)
+        if caller is not None:  # the audit trail's actor (api.audit)
+            setattr(request.state, CALLER_STATE, caller)
         ctx.sessions.end(found)
     answer = Response(status_code=204, headers={"HX-Redirect": LOGIN})
     answer.delete_cookie(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.api import rollout_info, routes_resources
+from conveyor.api import rollout_info, rollout_ops, routes_resources
 from conveyor.api.context import ApiContext
 from conveyor.api.masking import mask_document
 from conveyor.api.ui.summary import summarize
@@ -31,6 +31,15 @@ LABELS = {
     "logs": "Logs",
     "rollout": "Rollout",
 }
+ROLLOUT_BUTTONS = (
+    ("promote", "Promote"),
+    ("promote-full", "Promote full"),
+    ("pause", "Pause"),
+    ("resume", "Resume"),
+    ("retry", "Retry"),
+    ("abort", "Abort"),
+)
+"""The rollout tab's actions (``rollout_ops.ACTIONS`` names) and their buttons' labels."""
 LIVE_TABS = frozenset({"tree", "diff", "history", "events", "rollout"})
 """Tabs drawn again when the app changes (the logs tab has its own stream)."""
 
@@ -83,9 +92,16 @@ async def tab(ctx: ApiContext, name: str, which: str, params: TabParams) -> Tab:
         values["pods"] = sorted(n["name"] for n in nodes if n["kind"] == "Pod")
         values["pod"] = params.pod if params.pod in values["pods"] else ""
     elif which == "rollout":
+        now = ctx.controller.clock.now()
         values["rollouts"] = [
-            _with_steps(mask_document(rollout_info.info(r, ctx.controller.live.children)))
-            for r in _rollouts(ctx, name)
+            {
+                **_with_steps(mask_document(rollout_info.info(r, ctx.controller.live.children))),
+                "buttons": [
+                    (action, label, rollout_ops.disabled(action, r, now))
+                    for action, label in ROLLOUT_BUTTONS
+                ],
+            }
+            for r in app_rollouts(ctx, name)
         ]
     else:
         raise NotFoundError(f"there is no tab {which!r}; the tabs are {', '.join(TABS)}")
@@ -100,7 +116,8 @@ def _or_missing(read: Any) -> Any:
         return None
 
 
-def _rollouts(ctx: ApiContext, name: str) -> list[Object]:
+def app_rollouts(ctx: ApiContext, name: str) -> list[Object]:
+    """The Rollouts (argoproj.io) an app deploys, by name."""
     return sorted(
         (
             o

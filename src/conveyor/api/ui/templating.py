@@ -50,6 +50,11 @@ NAV: list[NavItem] = [
     NavItem("Applications", "/ui/applications", "applications"),
     NavItem("Pipeline runs", "/ui/pipelines", "ci"),
     NavItem("Deployments", "/ui/deployments", "deployments"),
+    NavItem("Promotions", "/ui/promotions", "promotions"),
+    NavItem("DORA", "/ui/dora", "deployments"),
+    NavItem("Compliance", "/ui/compliance", "deployments"),
+    NavItem("Audit log", "/ui/audit", "audit"),
+    NavItem("Notifications", "/ui/notifications", "notifications"),
 ]
 """The pages of the UI, in order. A new page adds its item here (see docs/ui.md)."""
 
@@ -103,6 +108,30 @@ def to_yaml(obj: object) -> str:
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
+def duration(seconds: object) -> str:
+    """Seconds as a person reads them: ``850 ms``, ``42 s``, ``3 min 5 s``, ``2 h 10 min``,
+    ``3 d 4 h``; '' for none."""
+    if seconds is None or seconds == "":
+        return ""
+    value = float(str(seconds))
+    if value < 1:
+        return f"{round(value * 1000)} ms"
+    whole = round(value)
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60),
+                                      ("min", 60, "s", 1)):  # fmt: skip
+        if whole >= size:
+            rest = (whole % size) // sub_size
+            return f"{whole // size} {unit}" + (f" {rest} {sub}" if rest else "")
+    return f"{value:.3g} s" if value < 10 else f"{whole} s"
+
+
+def percent(rate: object) -> str:
+    """A rate (0..1) as ``33.3%``; '' for none."""
+    if rate is None or rate == "":
+        return ""
+    return f"{float(str(rate)) * 100:.1f}%".replace(".0%", "%")
+
+
 def css_token(value: object) -> str:
     """A status as a CSS class suffix (``OutOfSync`` -> ``outofsync``)."""
     return "".join(c for c in str(value or "unknown").lower() if c.isalnum()) or "unknown"
@@ -116,7 +145,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(short=short, when=when, yaml=to_yaml, css=css_token)
+    env.filters.update(
+        short=short, when=when, yaml=to_yaml, css=css_token, duration=duration, percent=percent
+    )
     env.globals.update(integrity=integrity, vendor_scripts=vendor_scripts)
     return env
 
