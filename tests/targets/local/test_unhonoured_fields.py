@@ -106,11 +106,7 @@ def test_requests_and_other_limits_are_said_but_cpu_and_memory_limits_are_not() 
         (ALICE, {"runAsUser": 10001}, ["runAsUser"]),
         (ROOT, {"privileged": False}, ["privileged"]),
         (ALICE, {"privileged": False, "readOnlyRootFilesystem": False}, []),
-        (
-            ALICE,
-            {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True},
-            ["allowPrivilegeEscalation", "readOnlyRootFilesystem"],
-        ),
+        (ALICE, {"readOnlyRootFilesystem": True}, ["readOnlyRootFilesystem"]),
         (ALICE, {"capabilities": {"drop": ["ALL"]}}, ["capabilities"]),
         (ALICE, {"seccompProfile": {"type": "RuntimeDefault"}}, ["seccompProfile"]),
     ],
@@ -122,7 +118,7 @@ def test_requests_and_other_limits_are_said_but_cpu_and_memory_limits_are_not() 
         "other-uid-is-not",
         "root-is-privileged",
         "non-root-unprivileged-writable",
-        "no-new-privs-read-only",
+        "read-only-root",
         "capabilities",
         "seccomp",
     ],
@@ -135,6 +131,14 @@ def test_security_context_against_the_servers_user(
     assert _paths(spec, user) == [where + name for name in expected]
     pod_level = {"securityContext": context, "containers": [_container()]}
     assert _paths(pod_level, user) == ["spec.securityContext." + name for name in expected]
+
+
+def test_allow_privilege_escalation_false_is_applied_to_a_container_on_linux() -> None:
+    context = {"allowPrivilegeEscalation": False}
+    container_level = {"containers": [_container(securityContext=context)]}
+    assert _paths(container_level) == []  # the kubelet sets no_new_privs
+    pod_level = {"securityContext": context, "containers": []}  # not a Pod's field
+    assert _paths(pod_level) == ["spec.securityContext.allowPrivilegeEscalation"]
 
 
 def test_root_server_says_runAsNonRoot_is_not_enforced_and_why() -> None:

@@ -10,7 +10,8 @@ as Kubernetes documents it, with the reason in a sentence. The runtime turns eac
 A field is honoured when the runtime does what Kubernetes would for the value written, even if
 by accident of the host: ``hostPID: true`` (processes see the host's), ``tolerations`` (the one
 node has no taints), ``runAsNonRoot: true`` when Conveyor itself runs as a non-root user (every
-container runs as Conveyor's user). ``resources.limits`` cpu and memory are not listed here:
+container runs as Conveyor's user), ``allowPrivilegeEscalation: false`` (the kubelet sets
+``no_new_privs`` on Linux). ``resources.limits`` cpu and memory are not listed here:
 the kubelet applies them where the machine allows and says how in a ``ResourceLimits`` event.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conveyor.model.objects import Object, group_of
+from conveyor.targets.local.kubelet.container import no_new_privs_supported
 
 REASON = "FieldNotHonoured"
 """The reason of the Warning event about a field the runtime does not honour."""
@@ -181,7 +183,9 @@ def pod_spec_fields(spec: Mapping[str, Any], where: str, user: HostUser) -> list
     os_name = (spec.get("os") or {}).get("name") if isinstance(spec.get("os"), dict) else None
     if os_name and not sys.platform.startswith(str(os_name)):
         found.append(Unhonoured(f"{where}os.name", f"this machine runs {sys.platform}"))
-    found.extend(_security(spec.get("securityContext"), f"{where}securityContext.", user))
+    found.extend(
+        _security(spec.get("securityContext"), f"{where}securityContext.", user, container=False)
+    )
     for group in ("initContainers", "containers"):
         for i, container in enumerate(spec.get(group) or []):
             if isinstance(container, Mapping):
@@ -235,7 +239,8 @@ def container_fields(
             found.append(
                 Unhonoured(f"{where}ports[{i}].protocol", "only TCP ports are remapped and served")
             )
-    found.extend(_security(container.get("securityContext"), f"{where}securityContext.", user))
+    context = container.get("securityContext")
+    found.extend(_security(context, f"{where}securityContext.", user, container=True))
     return found
 
 
@@ -257,7 +262,7 @@ def _resources(resources: Any, where: str) -> Iterator[Unhonoured]:
                 yield Unhonoured(f"{where}limits.{name}", "only cpu and memory limits are applied")
 
 
-def _security(context: Any, where: str, user: HostUser) -> Iterator[Unhonoured]:
+def _security(context: Any, where: str, user: HostUser, *, container: bool) -> Iterator[Unhonoured]:
     """A Pod's or a container's securityContext against Conveyor's own user."""
     if not isinstance(context, Mapping):
         return
@@ -287,10 +292,13 @@ def _security(context: Any, where: str, user: HostUser) -> Iterator[Unhonoured]:
         yield Unhonoured(f"{where}privileged", f"{runs_as}, without privileges")
     if context.get("privileged") is False and user.uid == 0:
         yield Unhonoured(f"{where}privileged", f"{runs_as}, with all its privileges")
-    if context.get("allowPrivilegeEscalation") is False:
+    if context.get("allowPrivilegeEscalation") is False and not (
+        container and no_new_privs_supported()
+    ):
         yield Unhonoured(
             f"{where}allowPrivilegeEscalation",
-            "the local runtime does not set no_new_privs; a process may gain privileges",
+            "no_new_privs cannot be set here (it is a container's field, applied on Linux); "
+            "a process may gain privileges",
         )
     if context.get("readOnlyRootFilesystem") is True:
         yield Unhonoured(
