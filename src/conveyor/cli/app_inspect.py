@@ -1,4 +1,4 @@
-"""``conveyor app diff|manifests|resources|logs|patch-resource``: looking into an app.
+"""``conveyor app diff|manifests|resources|events|logs|patch-resource``: looking into an app.
 
 ``diff`` prints one unified diff per resource (live -> Git, Secret values masked by the
 server) and exits 1 when anything differs, 0 when nothing does, 2 on error, as
@@ -173,6 +173,38 @@ def resources(
         columns += ["PARENT", "IMAGES"]
     columns.append("MESSAGE")
     output.print_table(columns, rows)
+
+
+@app.command("events")
+@handle_errors
+def events(
+    name: NameArg,
+    output_format: OutputOpt = Output.table,
+    warnings: Annotated[
+        bool, typer.Option("--warnings", help="Only Warning events (type=Warning).")
+    ] = False,
+) -> None:
+    """Events about the app's objects, as ``kubectl get events`` shows them, oldest first."""
+    with Client() as client:
+        items = client.get(f"/api/v1/applications/{name}/events")["items"]
+    if warnings:
+        items = [e for e in items if e["type"] == "Warning"]
+    if output.dump(items, output_format):
+        return
+    output.print_table(
+        ["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"],
+        [
+            [
+                e["lastTimestamp"],
+                e["type"],
+                e["reason"],
+                f"{e['involvedObject']['kind']}/{e['involvedObject']['name']}",
+                str(e["count"]),
+                e["message"],
+            ]
+            for e in items
+        ],
+    )
 
 
 @app.command("logs")

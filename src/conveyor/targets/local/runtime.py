@@ -26,6 +26,7 @@ from conveyor.targets.local import controllers, rollouts, workloads
 from conveyor.targets.local.addresses import AddressResolver
 from conveyor.targets.local.analysisruns import DEFAULT_CONCURRENCY, AnalysisRunner, RuntimeJobs
 from conveyor.targets.local.events import EventRecorder
+from conveyor.targets.local.fieldwarnings import FieldWarnings
 from conveyor.targets.local.journal import StateJournal
 from conveyor.targets.local.kinds import (
     DEPLOYMENT,
@@ -107,6 +108,8 @@ class LocalRuntime:
         """The journal, written behind (``flush_interval`` s after a change) or by a barrier."""
         self.store = ObjectStore(self.clock, self.journal)
         self.events = EventRecorder(self.clock)
+        self.field_warnings = FieldWarnings(self.events.record)
+        """FieldNotHonoured events: what the runtime does not apply of a pod template."""
         self._rng = rng or random.Random()
         self.kubelet = Kubelet(
             runtime_dir=runtime_dir,
@@ -317,7 +320,9 @@ class LocalRuntime:
             self.analysis.reconcile(key, obj)
             return
         if obj is None:
+            self.field_warnings.forget(key)
             return
+        self.field_warnings.check(key, obj)  # once per template of a Pod or workload
         if kind == POD:
             await self._reconcile_pod(key, obj)
         elif rollouts.is_rollout(key):

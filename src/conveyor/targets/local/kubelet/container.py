@@ -30,6 +30,7 @@ from conveyor.targets.local.kubelet.limits import LimitPlan
 from conveyor.targets.local.kubelet.logs import ContainerLog
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
 _READ_CHUNK = 64 * 1024
 _GROUP_GONE_TIMEOUT = 5.0
 
@@ -52,6 +53,9 @@ class Launch:
     display: str
     """The command as the manifest wrote it (before expansion), for messages."""
     limits: LimitPlan | None = None
+    no_new_privs: bool = False
+    """``securityContext.allowPrivilegeEscalation: false``: set ``no_new_privs`` before exec,
+    so neither the process nor what it runs can gain privileges (setuid, file capabilities)."""
 
 
 def exit_code(returncode: int) -> int:
@@ -73,8 +77,17 @@ def _prctl() -> Callable[..., int] | None:
     return func
 
 
-def child_setup(limits: LimitPlan | None) -> Callable[[], None]:
-    """The function run in the child between fork and exec (prepared here, in the parent)."""
+def no_new_privs_supported() -> bool:
+    """Whether a process can be started with ``no_new_privs`` here (Linux's prctl)."""
+    return _prctl() is not None
+
+
+def child_setup(limits: LimitPlan | None, no_new_privs: bool = False) -> Callable[[], None]:
+    """The function run in the child between fork and exec (prepared here, in the parent).
+
+    With ``no_new_privs`` and no way to set it, or when setting it fails, the child raises:
+    the process does not start (never without the protection it asked for).
+    """
     parent = os.getpid()
     prctl = _prctl()
     procs = str(limits.cgroup / "cgroup.procs") if limits and limits.cgroup else None
@@ -85,6 +98,8 @@ def child_setup(limits: LimitPlan | None) -> Callable[[], None]:
             prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:  # Conveyor died before the line above
                 os.kill(os.getpid(), signal.SIGKILL)
+        if no_new_privs and (prctl is None or prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0):
+            raise OSError("cannot set no_new_privs for allowPrivilegeEscalation: false")
         if procs is not None:
             with contextlib.suppress(OSError):
                 fd = os.open(procs, os.O_WRONLY)
@@ -124,7 +139,7 @@ class ContainerProcess:
                 cwd=launch.cwd,
                 env=launch.env,
                 start_new_session=True,
-                preexec_fn=child_setup(launch.limits),
+                preexec_fn=child_setup(launch.limits, launch.no_new_privs),
             )
         except FileNotFoundError as exc:
             where = (

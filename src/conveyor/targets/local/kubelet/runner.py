@@ -22,6 +22,7 @@ from typing import Any
 
 from conveyor.backoff import Backoff
 from conveyor.errors import ValidationError
+from conveyor.targets.local.kubelet import probing
 from conveyor.targets.local.kubelet.api import ResolvedImage
 from conveyor.targets.local.kubelet.backoff import format_duration
 from conveyor.targets.local.kubelet.container import ContainerProcess, Launch, SpawnError
@@ -30,12 +31,8 @@ from conveyor.targets.local.kubelet.env import EnvConfigError, expand, resolve_e
 from conveyor.targets.local.kubelet.hostports import ContainerPorts
 from conveyor.targets.local.kubelet.limits import LimitPlan, plan_limits
 from conveyor.targets.local.kubelet.logs import ContainerLog
-from conveyor.targets.local.kubelet.probes import (
-    ProbeSpec,
-    ProbeTarget,
-    UnsupportedProbe,
-    probe_loop,
-)
+from conveyor.targets.local.kubelet.probes import ProbeSpec, ProbeTarget
+from conveyor.targets.local.kubelet.probing import ProbeHooks
 from conveyor.targets.local.kubelet.status import ContainerStatus, Running, Terminated, Waiting
 
 HOST_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
@@ -95,16 +92,7 @@ class ContainerRunner:
         self._limits: LimitPlan | None = None
         self._limits_checked = False
         self._last_error = ""
-        self._probes: dict[str, ProbeSpec | None] = {}
-        self._probe_problems: list[str] = []
-        for kind in ("startup", "liveness", "readiness"):
-            try:
-                self._probes[kind] = (
-                    None if init else ProbeSpec.parse(kind.title(), spec.get(f"{kind}Probe"))
-                )
-            except UnsupportedProbe as exc:
-                self._probes[kind] = None
-                self._probe_problems.append(str(exc))
+        self._probes, self._probe_problems = probing.parse_probes(spec, init=init)
 
     # -- control ---------------------------------------------------------------------------
 
@@ -230,7 +218,11 @@ class ContainerRunner:
         self._event("Pulled", f'Container image "{image_name}" already present on machine')
         cwd = Path(str(self.spec.get("workingDir") or image.working_dir))
         argv = tuple(expand(part, env) for part in raw)
-        return Launch(argv, env, cwd, display=raw[0], limits=self._limits)
+        security = self.spec.get("securityContext") or {}
+        no_new_privs = security.get("allowPrivilegeEscalation") is False
+        return Launch(
+            argv, env, cwd, display=raw[0], limits=self._limits, no_new_privs=no_new_privs
+        )
 
     def _resolve_image(self, image_name: str) -> ResolvedImage | None:
         why = (
@@ -334,53 +326,8 @@ class ContainerRunner:
 
     async def _probe(self, launch: Launch) -> None:
         target = ProbeTarget(self._probe_port, launch.env, launch.cwd)
-        startup = self._probes["startup"]
-        if startup is not None:
-            failures = 0
-
-            def on_startup(ok: bool, message: str, _: bool | None) -> bool:
-                nonlocal failures
-                if ok:
-                    self.status.started = True
-                    return False
-                failures += 1
-                self._unhealthy(startup, message)
-                if failures >= startup.failure_threshold:
-                    self._request_kill(startup)
-                    return False
-                return True
-
-            await probe_loop(startup, target, initial=False, on_result=on_startup)
-            if not self.status.started:
-                return
-            self.status.ready = self._probes["readiness"] is None
-            self.ctx.changed()
-        loops = []
-        liveness, readiness = self._probes["liveness"], self._probes["readiness"]
-        if liveness is not None:
-
-            def on_liveness(ok: bool, message: str, flipped: bool | None) -> bool:
-                if not ok:
-                    self._unhealthy(liveness, message)
-                if flipped is False:
-                    self._request_kill(liveness)
-                    return False
-                return True
-
-            loops.append(probe_loop(liveness, target, initial=True, on_result=on_liveness))
-        if readiness is not None:
-
-            def on_readiness(ok: bool, message: str, flipped: bool | None) -> bool:
-                if not ok:
-                    self._unhealthy(readiness, message)
-                if flipped is not None:
-                    self.status.ready = flipped
-                    self.ctx.changed()
-                return True
-
-            loops.append(probe_loop(readiness, target, initial=False, on_result=on_readiness))
-        if loops:
-            await asyncio.gather(*loops)
+        hooks = ProbeHooks(self.status, self.ctx.changed, self._unhealthy, self._request_kill)
+        await probing.supervise(self._probes, target, hooks)
 
     def _probe_port(self, port: int | str) -> int | None:
         return self.ports.resolve(port) if self.ports else None
