@@ -29,6 +29,13 @@ def _logging() -> None:
     configure("INFO")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _module_logging() -> None:
+    """The same before a module's own fixtures (a server started once per module logs at its
+    start, possibly right after another module's last test closed the CliRunner's stream)."""
+    configure("INFO")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own CONVEYOR_HOME; nothing touches the user's data dir."""
