@@ -111,6 +111,7 @@ PROCESS_MODULES = (
     "ci/",  # the real scanners on git repos, pip, OSV fixtures on 127.0.0.1
     "cli/test_cli_analysis.py",  # the CLI as a process, Prometheus
     "cli/test_cli_clusters.py",  # servers, a Kubernetes API server (kmock)
+    "cli/test_cli_multicluster.py",  # a server, two Kubernetes API servers (kmock)
     "cli/test_cli_deployments.py",
     "cli/test_cli_audit_dora.py",
     "cli/test_cli_e2e.py",
