@@ -107,24 +107,36 @@ class OwnedStore(EngineStore):
         return [op for op in await super().running_operations() if op.app in mine]
 
 
-def _unreachable_check(
-    base: Callable[[str, str], str | None],
+def primary_check(
+    settings: Settings,
+    primary: ClusterCredentials | None,
+    served: Callable[[], set[str]],
     unreachable: dict[str, str],
-    clusters: Callable[[], Sequence[ClusterCredentials]],
     in_cluster: destinations.InCluster,
 ) -> Callable[[str, str], str | None]:
-    """The primary's destination check, which also names a cluster left out at start."""
+    """The primary's destination check when no CONVEYOR_CLUSTER narrows the server to one
+    target: an app for a cluster this server does not deploy to learns why (left out at
+    start, or added since) and what to do."""
+    listed = ClusterStore(settings.home).list
+    base = destinations.serves(primary, listed, in_cluster)
 
     def check(server: str, name: str) -> str | None:
         try:
-            wanted = destinations.resolve(server, name, clusters(), in_cluster)
+            wanted = destinations.resolve(server, name, listed(), in_cluster)
         except ValidationError:
             wanted = None
-        if wanted is not None and wanted.server.rstrip("/") in unreachable:
+        key = wanted.server.rstrip("/") if wanted is not None else ""
+        if wanted is None or (primary is not None and wanted.server == primary.server):
+            return base(server, name)
+        if key in unreachable:
             return (
                 f"{destinations.describe(wanted)} could not be reached when this server "
-                f"started ({unreachable[wanted.server.rstrip('/')]}); restart the server "
-                "once it is reachable"
+                f"started ({unreachable[key]}); restart the server once it is reachable"
+            )
+        if key not in served():
+            return (
+                f"{destinations.describe(wanted)} was added after this server started: "
+                "restart the server to deploy to it"
             )
         return base(server, name)
 
@@ -174,10 +186,8 @@ async def fleet_engine(
                 checkouts=_checkouts(settings, key),
             )  # fmt: skip
 
-        primary_check = _unreachable_check(
-            destinations.serves(primary, listed, in_cluster), unreachable, listed, in_cluster
-        )
-        members = {PRIMARY: member(PRIMARY, primary_target, primary_check)}
+        check = primary_check(settings, primary, lambda: set(targets), unreachable, in_cluster)
+        members = {PRIMARY: member(PRIMARY, primary_target, check)}
         for key, (cluster, on) in targets.items():
             members[key] = member(key, on, destinations.serves(cluster, listed, in_cluster))
         fleet = Fleet(members, PRIMARY, route, EngineStore(database, fence=fence))

@@ -74,11 +74,11 @@ def create(home: Path, repo: ConfigRepo, name: str, *dest: str) -> None:
 def test_one_server_deploys_to_the_local_runtime_and_two_clusters(tmp_path: Path) -> None:
     home = tmp_path / "home"
     repo = ConfigRepo(tmp_path / "config")
-    for name in ("here", "east-cfg", "west-cfg"):
+    for name in ("here", "east-cfg", "west-cfg", "lost"):
         repo.write(f"{name}/cm.yaml", configmap(f"cm-{name}", {"app": name}))
     repo.commit()
-    with served_in_thread() as east, served_in_thread() as west:
-        config = kubeconfig(tmp_path / "kubeconfig", {"east": east, "west": west})
+    with served_in_thread() as east, served_in_thread() as west, served_in_thread() as north:
+        config = kubeconfig(tmp_path / "kubeconfig", {"east": east, "west": west, "north": north})
         with ServerProcess(home, "--poll-interval", "300"):
             for name in ("east", "west"):
                 ok(conveyor(home, "cluster", "add", f"{name}-ctx", "--name", name,
@@ -150,3 +150,23 @@ def test_one_server_deploys_to_the_local_runtime_and_two_clusters(tmp_path: Path
             # Its object on west is left there, as Argo CD leaves it (no longer tracked).
             assert west.deletes == []
             assert west.get("configmaps", "demo", "cm-west-cfg") is not None
+
+            # A cluster added while the server runs is deployed to after a restart; until
+            # then the app that names it says so.
+            ok(conveyor(home, "cluster", "add", "north-ctx", "--name", "north",
+                        "--kubeconfig", str(config)))  # fmt: skip
+            ok(conveyor(home, "app", "get", "lost", "--refresh"))
+            waiting = wait_json(home, "lost", lambda a: "restart" in conditions(a),
+                                what="told to restart", timeout=60)  # fmt: skip
+            assert "cluster north" in conditions(waiting)
+            assert "was added after this server started" in conditions(waiting)
+
+        with ServerProcess(home, "--poll-interval", "300"):  # each app back on its target
+            wait_json(home, "lost", synced, what="lost synced on north", timeout=120)
+            assert north.get("configmaps", "demo", "cm-lost") is not None
+            for name in ("here", "west-cfg"):
+                assert synced(json.loads(ok(conveyor(home, "app", "get", name, "-o", "json"))))
+            live = json.loads(ok(conveyor(home, "app", "manifests", "west-cfg", "--source",
+                                          "live", "-o", "json")))  # fmt: skip
+            assert [o["metadata"]["name"] for o in live] == ["cm-west-cfg"]
+            assert "cm-lost" not in patched(east) | patched(west)

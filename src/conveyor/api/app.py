@@ -66,7 +66,7 @@ from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.engine.records import Retention
 from conveyor.errors import NotFoundError
-from conveyor.multicluster import fleet_engine, other_clusters
+from conveyor.multicluster import fleet_engine, other_clusters, primary_check
 from conveyor.notify.delivery import DeliveryOptions
 from conveyor.notify.service import NotificationService
 from conveyor.settings import Settings
@@ -114,7 +114,11 @@ def local_engine(
         cluster = selected_cluster(settings)  # CONVEYOR_CLUSTER, or the Pod's own cluster
         # Without CONVEYOR_CLUSTER, every added cluster is deployed to beside the primary.
         others = [] if settings.cluster else other_clusters(settings, cluster)
-        check = destination_check(settings, cluster)
+        check = (
+            destination_check(settings, cluster)
+            if settings.cluster
+            else primary_check(settings, cluster, set, {}, own_cluster)
+        )
         if cluster is not None:
             async with (
                 kubernetes_target(cluster) as cluster_target,
