@@ -121,6 +121,7 @@ PROCESS_MODULES = (
     "engine/test_admission.py",  # the local runtime with its kubelet
     "engine/test_controller_regressions.py",  # git repos
     "engine/test_app_of_apps.py",  # git repos
+    "engine/test_fleet.py",  # git repos
     "engine/test_engine_e2e.py",
     "engine/test_engine_e2e_kubernetes.py",  # git repos, a Kubernetes API server (kmock)
     "engine/test_example_repos.py",
