@@ -17,6 +17,8 @@ through the private parts of ``Controller`` only here, to hand an app over.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -31,6 +33,9 @@ from conveyor.errors import ConflictError, NotFoundError
 from conveyor.model.application import Application
 from conveyor.model.objects import ObjectKey
 from conveyor.targets.protocol import TargetCondition
+
+_HANDOVER_WAIT = 30.0
+"""Longest wait for the old member's reconcile of a moving app to end."""
 
 Route = Callable[[str, str], str]
 """The member (by id) that deploys to a destination ``(server, name)``; the primary's id
@@ -172,8 +177,22 @@ class Fleet(Controller):
             )
         check_source(app.spec.source)  # refused before anything moves, as apply would
         check_project(await new._project(app.project), app)
-        state = old._apps.pop(app.name)
+        state = old._apps[app.name]
+        state.deleting = True  # the old member starts no reconcile of it any more
         old._queue.forget(app.name)
+        if old._queue.busy(app.name):  # the reconcile in flight ends first (it may sync)
+            ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            state.waiters.append((state.reconciles_started - 1, ended))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended, _HANDOVER_WAIT)
+        state.deleting = False
+        if old.operation_running(app.name) or old._queue.busy(app.name):
+            old._queue.add(app.name)
+            raise ConflictError(
+                f"an operation is running on {app.name!r}: wait for it (or terminate it) "
+                "before changing its destination"
+            )
+        del old._apps[app.name]
         old.statuses.drop(app.name)
         state.comparison = None
         state.refresh = True
