@@ -32,7 +32,6 @@ from conveyor.engine.validation import check_project, check_source, load_applica
 from conveyor.errors import ConflictError, NotFoundError
 from conveyor.model.application import Application
 from conveyor.model.objects import ObjectKey
-from conveyor.targets.protocol import TargetCondition
 
 _HANDOVER_WAIT = 30.0
 """Longest wait for the old member's reconcile of a moving app to end."""
@@ -97,10 +96,6 @@ class Fleet(Controller):
         dest = app.spec.destination
         key = self.route(dest.server or "", dest.name or "")
         return key if key in self.members else self.primary
-
-    def conditions_by_member(self) -> dict[str, list[TargetCondition]]:
-        """Each member target's own problems (the cluster list's connection state)."""
-        return {key: m.target.conditions() for key, m in self.members.items()}
 
     def names_by_member(self) -> dict[str, list[str]]:
         return {key: m.names() for key, m in self.members.items()}
