@@ -12,7 +12,9 @@ destination resolves to no target stays with the first (primary) controller, who
 destination check shows why as a condition.
 
 Each member keeps its own reconcile loop, live state and store view; a member is reached
-through the private parts of ``Controller`` only here, to hand an app over.
+through the private parts of ``Controller`` only here, to hand an app over. The fleet's own
+``Controller`` parts (queue, status writer) are built but never started: every public
+method is overridden to reach the members.
 """
 
 from __future__ import annotations
