@@ -11,6 +11,8 @@ reached at start is left out, and its apps say so.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -42,30 +44,30 @@ from conveyor.targets.protocol import Target
 
 log = get_logger(component="multicluster")
 
+CLUSTER_POLL = 5.0
+"""How often the cluster list is read again for clusters to connect (seconds)."""
+
 PRIMARY = ""
 """The primary member's id; the others are their clusters' server URLs."""
 
 
 def other_clusters(
-    settings: Settings, primary: ClusterCredentials | None
+    listed: Sequence[ClusterCredentials], primary: ClusterCredentials | None
 ) -> list[ClusterCredentials]:
     """The added clusters besides the primary target (deployed to by the same server)."""
     return [
-        c
-        for c in ClusterStore(settings.home).list()
-        if primary is None or c.server.rstrip("/") != primary.server.rstrip("/")
+        c for c in listed if primary is None or c.server.rstrip("/") != primary.server.rstrip("/")
     ]
 
 
 def router(
     primary: ClusterCredentials | None,
-    members: Sequence[ClusterCredentials],
+    served: Callable[[], set[str]],
     clusters: Callable[[], Sequence[ClusterCredentials]],
     in_cluster: destinations.InCluster,
 ) -> Route:
     """The member id a destination resolves to; PRIMARY for the primary target and for a
-    destination that resolves to no member (its destination check then says why)."""
-    served = {c.server.rstrip("/") for c in members}
+    destination that resolves to no connected member (its destination check says why)."""
 
     def route(server: str, name: str) -> str:
         try:
@@ -75,7 +77,7 @@ def router(
         if wanted is None or (primary is not None and wanted.server == primary.server):
             return PRIMARY
         key = wanted.server.rstrip("/")
-        return key if key in served else PRIMARY
+        return key if key in served() else PRIMARY
 
     return route
 
@@ -130,17 +132,75 @@ def primary_check(
             return base(server, name)
         if key in unreachable:
             return (
-                f"{destinations.describe(wanted)} could not be reached when this server "
-                f"started ({unreachable[key]}); restart the server once it is reachable"
+                f"{destinations.describe(wanted)} cannot be reached ({unreachable[key]}); "
+                f"it is tried again every {CLUSTER_POLL:g} s"
             )
         if key not in served():
             return (
-                f"{destinations.describe(wanted)} was added after this server started: "
-                "restart the server to deploy to it"
+                f"{destinations.describe(wanted)} is not connected yet (the server looks "
+                f"for added clusters every {CLUSTER_POLL:g} s)"
             )
         return base(server, name)
 
     return check
+
+
+class _Members:
+    """Builds the members on the shared parts, and connects clusters as they come."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        stack: AsyncExitStack,
+        *,
+        in_cluster: destinations.InCluster,
+        options: ControllerOptions,
+        observer: ControllerObserver | None,
+        git_observer: GitRequestObserver | None,
+        render_observer: RenderObserver | None,
+        fence: Fence | None,
+    ) -> None:
+        self.settings, self.database, self.stack = settings, database, stack
+        self.in_cluster, self.options, self.observer, self.fence = (
+            in_cluster, options, observer, fence,
+        )  # fmt: skip
+        self.listed = ClusterStore(settings.home).list
+        self.repos = repo_cache(settings, git_observer)
+        self.renderer = renderer_for(render_observer)
+        self.connected: dict[str, ClusterCredentials] = {}
+        self.unreachable: dict[str, str] = {}
+        self.route: Route = lambda _server, _name: PRIMARY
+
+    def build(
+        self, key: str, target: Target, check: Callable[[str, str], str | None]
+    ) -> Controller:
+        member = build_controller(
+            self.settings, target,
+            OwnedStore(self.database, key, lambda s, n: self.route(s, n), fence=self.fence),
+            self.repos, self.renderer, options=self.options, observer=self.observer,
+            destination_check=check, checkouts=_checkouts(self.settings, key),
+        )  # fmt: skip
+        recorder = DeploymentRecorder(member.repo)
+        member.add_event_listener(recorder)
+        recorder.start()
+        self.stack.push_async_callback(recorder.close)
+        return member
+
+    async def connect(self, cluster: ClusterCredentials) -> Controller | None:
+        """A member on ``cluster`` (not started), or None when it cannot be reached now."""
+        key = cluster.server.rstrip("/")
+        try:
+            target = await self.stack.enter_async_context(kubernetes_target(cluster))
+        except Exception as err:  # one cluster down never keeps the others from deploying
+            if key not in self.unreachable:
+                log.warning("cluster unreachable", cluster=cluster.name, error=str(err))
+            self.unreachable[key] = f"{type(err).__name__}: {err}"
+            return None
+        self.unreachable.pop(key, None)
+        self.connected[key] = cluster  # its apps route to it from now on
+        check = destinations.serves(cluster, self.listed, self.in_cluster)
+        return self.build(key, target, check)
 
 
 @asynccontextmanager
@@ -148,7 +208,6 @@ async def fleet_engine(
     settings: Settings,
     primary_target: Target,
     primary: ClusterCredentials | None,
-    clusters: Sequence[ClusterCredentials],
     *,
     in_cluster: destinations.InCluster,
     options: ControllerOptions | None = None,
@@ -156,49 +215,68 @@ async def fleet_engine(
     git_observer: GitRequestObserver | None = None,
     render_observer: RenderObserver | None = None,
     fence: Fence | None = None,
+    poll: float = CLUSTER_POLL,
 ) -> AsyncIterator[Fleet]:
     """A started fleet: a controller on ``primary_target`` (which deploys to ``primary``,
-    None for the local runtime) and one on each of ``clusters``, with the deployment record
-    written from all of them; everything stopped on exit."""
+    None for the local runtime) and one on each added cluster, with the deployment record
+    written from all of them. Every ``poll`` seconds the cluster list is read again: a
+    cluster added since (or unreachable until now) gets its controller and its apps.
+    Everything is stopped on exit."""
     options = dataclasses.replace(options or ControllerOptions(), namespace=settings.namespace)
-    listed = ClusterStore(settings.home).list
     async with AsyncExitStack() as stack:
         database = await open_database(settings)
         stack.push_async_callback(database.close)
-        targets: dict[str, tuple[ClusterCredentials, Target]] = {}
-        unreachable: dict[str, str] = {}
-        for cluster in clusters:
-            try:
-                connected = await stack.enter_async_context(kubernetes_target(cluster))
-            except Exception as err:  # one cluster down never keeps the others from deploying
-                log.warning("cluster unreachable", cluster=cluster.name, error=str(err))
-                unreachable[cluster.server.rstrip("/")] = f"{type(err).__name__}: {err}"
-                continue
-            targets[cluster.server.rstrip("/")] = (cluster, connected)
-        route = router(primary, [c for c, _ in targets.values()], listed, in_cluster)
-        repos = repo_cache(settings, git_observer)
-        renderer = renderer_for(render_observer)
-
-        def member(key: str, target: Target, check: Callable[[str, str], str | None]) -> Controller:
-            return build_controller(
-                settings, target, OwnedStore(database, key, route, fence=fence), repos,
-                renderer, options=options, observer=observer, destination_check=check,
-                checkouts=_checkouts(settings, key),
-            )  # fmt: skip
-
-        check = primary_check(settings, primary, lambda: set(targets), unreachable, in_cluster)
-        members = {PRIMARY: member(PRIMARY, primary_target, check)}
-        for key, (cluster, on) in targets.items():
-            members[key] = member(key, on, destinations.serves(cluster, listed, in_cluster))
-        fleet = Fleet(members, PRIMARY, route, EngineStore(database, fence=fence))
-        for part in members.values():
-            recorder = DeploymentRecorder(part.repo)
-            part.add_event_listener(recorder)
-            recorder.start()
-            stack.push_async_callback(recorder.close)
+        parts = _Members(
+            settings, database, stack, in_cluster=in_cluster, options=options,
+            observer=observer, git_observer=git_observer, render_observer=render_observer,
+            fence=fence,
+        )  # fmt: skip
+        parts.route = router(primary, lambda: set(parts.connected), parts.listed, in_cluster)
+        members: dict[str, Controller] = {}
+        for cluster in other_clusters(parts.listed(), primary):
+            member = await parts.connect(cluster)
+            if member is not None:
+                members[cluster.server.rstrip("/")] = member
+        check = primary_check(
+            settings, primary, lambda: set(parts.connected), parts.unreachable, in_cluster
+        )
+        members = {PRIMARY: parts.build(PRIMARY, primary_target, check), **members}
+        fleet = Fleet(members, PRIMARY, parts.route, EngineStore(database, fence=fence))
+        later = await stack.enter_async_context(AsyncExitStack())  # closed after fleet.stop
+        parts.stack = later
         await fleet.start()
         stack.push_async_callback(fleet.stop)
+        watcher = asyncio.create_task(_watch(fleet, parts, primary, poll), name="clusters")
+        stack.push_async_callback(_cancel, watcher)
         yield fleet
+
+
+async def _watch(
+    fleet: Fleet, parts: _Members, primary: ClusterCredentials | None, poll: float
+) -> None:
+    """Connect the clusters added (or reachable) since; hand each its waiting apps."""
+    while True:
+        await asyncio.sleep(poll)
+        try:
+            for cluster in other_clusters(parts.listed(), primary):
+                key = cluster.server.rstrip("/")
+                if key in fleet.members:
+                    continue
+                member = await parts.connect(cluster)
+                if member is not None:
+                    moved = await fleet.add_member(key, member)
+                    log.info("cluster connected", cluster=cluster.name, apps=moved)
+            for key in list(fleet.members):
+                if key != PRIMARY:
+                    await fleet.claim(key)  # apps that were busy at the last look
+        except Exception as err:  # e.g. the cluster list is unreadable: look again later
+            log.warning("cluster list check failed", error=repr(err))
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _checkouts(settings: Settings, key: str) -> Path:

@@ -66,7 +66,7 @@ from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.engine.records import Retention
 from conveyor.errors import NotFoundError
-from conveyor.multicluster import fleet_engine, other_clusters, primary_check
+from conveyor.multicluster import fleet_engine
 from conveyor.notify.delivery import DeliveryOptions
 from conveyor.notify.service import NotificationService
 from conveyor.settings import Settings
@@ -112,25 +112,16 @@ def local_engine(
     @asynccontextmanager
     async def factory(hooks: EngineHooks) -> AsyncIterator[Controller]:
         cluster = selected_cluster(settings)  # CONVEYOR_CLUSTER, or the Pod's own cluster
-        # Without CONVEYOR_CLUSTER, every added cluster is deployed to beside the primary.
-        others = [] if settings.cluster else other_clusters(settings, cluster)
-        check = (
-            destination_check(settings, cluster)
-            if settings.cluster
-            else primary_check(settings, cluster, set, {}, own_cluster)
-        )
         if cluster is not None:
             async with (
                 kubernetes_target(cluster) as cluster_target,
-                _engine_on(
-                    settings, cluster_target, cluster, others, check, options, hooks
-                ) as controller,
+                _engine_on(settings, cluster_target, cluster, options, hooks) as controller,
             ):
                 yield controller
             return
         async with (
             local_target(settings, kubelet_options, fence=hooks.fence) as target,
-            _engine_on(settings, target, None, others, check, options, hooks) as controller,
+            _engine_on(settings, target, None, options, hooks) as controller,
         ):
             hooks.metrics.bind_service_traffic(target.runtime.all_service_stats)
             yield controller
@@ -143,15 +134,14 @@ async def _engine_on(
     settings: Settings,
     target: Target,
     cluster: ClusterCredentials | None,
-    others: list[ClusterCredentials],
-    check: Callable[[str, str], str | None],
     options: ControllerOptions | None,
     hooks: EngineHooks,
 ) -> AsyncIterator[Controller]:
-    """One controller on ``target`` or, with ``others`` to deploy to, a fleet of them."""
-    if others:
+    """The engine on ``target``: without CONVEYOR_CLUSTER, a fleet that also deploys to
+    every added cluster; with it, one controller on that one target."""
+    if not settings.cluster:
         async with fleet_engine(
-            settings, target, cluster, others, in_cluster=own_cluster, options=options,
+            settings, target, cluster, in_cluster=own_cluster, options=options,
             observer=hooks.observer, git_observer=hooks.metrics.git_request,
             render_observer=hooks.metrics.render, fence=hooks.fence,
         ) as fleet:  # fmt: skip
@@ -160,7 +150,7 @@ async def _engine_on(
     async with engine(
         settings, target, options=options, observer=hooks.observer,
         git_observer=hooks.metrics.git_request, render_observer=hooks.metrics.render,
-        destination_check=check, fence=hooks.fence,
+        destination_check=destination_check(settings, cluster), fence=hooks.fence,
     ) as controller:  # fmt: skip
         yield controller
 

@@ -58,6 +58,7 @@ class Fleet(Controller):
         self.members = members
         self.primary = primary
         self.route = route
+        self._listeners: list[EngineListener] = []
         first = members[primary]
         target = FleetTarget(self._parts)
         super().__init__(
@@ -68,10 +69,39 @@ class Fleet(Controller):
             clock=first.clock,
             options=first.options,
         )
-        for member in members.values():  # an app of apps may register a child anywhere
-            member.children.registry = Registry(
-                self.apply_application, self.apply_project, self._delete_child, self._registered
-            )
+        for member in members.values():
+            self._adopt(member)
+
+    def _adopt(self, member: Controller) -> None:
+        # An app of apps may register a child for any target: through the fleet.
+        member.children.registry = Registry(
+            self.apply_application, self.apply_project, self._delete_child, self._registered
+        )
+        for listener in self._listeners:
+            member.add_event_listener(listener)
+
+    async def add_member(self, key: str, member: Controller) -> list[str]:
+        """Start ``member`` (a target connected while the fleet runs) and hand it the apps
+        of its destination, which waited on the primary; returns their names. An app with an
+        operation running stays where it is until a later ``claim``."""
+        self._adopt(member)
+        await member.start()
+        self.members[key] = member
+        return await self.claim(key)
+
+    async def claim(self, key: str) -> list[str]:
+        """Move to member ``key`` the apps whose destination now routes to it (idle ones)."""
+        new = self.members[key]
+        moved = []
+        for old in self._parts():
+            if old is new:
+                continue
+            for name, state in list(old._apps.items()):
+                wanted = self.members[self.member_for(state.app)]
+                if wanted is new and await self._hand_over(name, old, new):
+                    new._queue.add(name)
+                    moved.append(name)
+        return sorted(moved)
 
     # -- members ----------------------------------------------------------------------------
 
@@ -120,6 +150,7 @@ class Fleet(Controller):
             await member.stop()
 
     def add_event_listener(self, listener: EngineListener) -> None:
+        self._listeners.append(listener)
         for member in self._parts():
             member.add_event_listener(listener)
 
@@ -174,26 +205,35 @@ class Fleet(Controller):
             )
         check_source(app.spec.source)  # refused before anything moves, as apply would
         check_project(await new._project(app.project), app)
-        state = old._apps[app.name]
+        if not await self._hand_over(app.name, old, new):
+            raise ConflictError(
+                f"an operation is running on {app.name!r}: wait for it (or terminate it) "
+                "before changing its destination"
+            )
+
+    async def _hand_over(self, name: str, old: Controller, new: Controller) -> bool:
+        """Move app ``name``'s state from ``old`` to ``new``; False (nothing moved) while an
+        operation runs on it. A reconcile in flight on ``old`` ends first (it may sync)."""
+        state = old._apps[name]
+        if state.running:
+            return False
         state.deleting = True  # the old member starts no reconcile of it any more
-        old._queue.forget(app.name)
-        if old._queue.busy(app.name):  # the reconcile in flight ends first (it may sync)
+        old._queue.forget(name)
+        if old._queue.busy(name):
             ended: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             state.waiters.append((state.reconciles_started - 1, ended))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended, _HANDOVER_WAIT)
         state.deleting = False
-        if old.operation_running(app.name) or old._queue.busy(app.name):
-            old._queue.add(app.name)
-            raise ConflictError(
-                f"an operation is running on {app.name!r}: wait for it (or terminate it) "
-                "before changing its destination"
-            )
-        del old._apps[app.name]
-        old.statuses.drop(app.name)
+        if state.running or old._queue.busy(name):
+            old._queue.add(name)
+            return False
+        del old._apps[name]
+        old.statuses.drop(name)
         state.comparison = None
         state.refresh = True
-        new._apps[app.name] = state
+        new._apps[name] = state
+        return True
 
     async def apply_project(self, manifest: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
