@@ -4,9 +4,10 @@ The primary target (the local runtime, or the cluster Conveyor runs in) and ever
 added with ``conveyor cluster add`` each get a controller; all share the database, the Git
 mirrors and the renderer, and each sees only the apps whose destination resolves to its
 target (``OwnedStore``), as Argo CD resolves ``spec.destination.server`` or ``name``. The
-cluster list is read when the server starts: a cluster added or removed later is used after
-a restart (until then an app for it shows why it is not deployed). A cluster that cannot be
-reached at start is left out, and its apps say so.
+cluster list is read again every few seconds: a cluster added while the server runs (or
+unreachable until now) gets its controller, and the apps that waited for it on the primary
+move there. A cluster removed while it runs keeps its controller until a restart (its apps'
+destination no longer resolves, so nothing more is applied).
 """
 
 from __future__ import annotations

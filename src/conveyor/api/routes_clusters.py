@@ -5,8 +5,7 @@ Shaped as Argo CD's cluster list, so scripts reading ``server``, ``name`` and
 in-cluster destination unless a cluster is registered under that URL. Registered clusters'
 credentials are stored encrypted (``store.clustercreds``); no answer carries them. The
 clusters this server deploys to show their targets' conditions (``engine.fleet``: without
-CONVEYOR_CLUSTER, every cluster added before the server started); a cluster added later is
-used after a restart.
+CONVEYOR_CLUSTER, every added cluster, connected within seconds of ``cluster add``).
 """
 
 from __future__ import annotations
@@ -77,10 +76,7 @@ def _connection(problems: list[TargetCondition]) -> dict[str, str]:
 def _unused(ctx: Ctx) -> str:
     if ctx.settings.cluster:
         return "not the cluster this server deploys to"
-    return (
-        "not deployed to by this server: added after it started, or unreachable when it "
-        "started; restart the server to deploy to it"
-    )
+    return "not connected yet, or unreachable: the server tries it again every few seconds"
 
 
 @router.post("", summary="Add a cluster and its credentials")
