@@ -20,7 +20,7 @@ from engine_helpers import ConfigRepo, application, configmap
 
 from conveyor.bootstrap import build_controller, renderer_for, repo_cache
 from conveyor.engine import views
-from conveyor.engine.controller import ControllerOptions
+from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.engine.fleet import Fleet, owner
 from conveyor.errors import ConflictError
 from conveyor.model.objects import ObjectKey
@@ -38,6 +38,11 @@ def route(server: str, name: str) -> str:
     return EAST if name == "east" or server == EAST else PRIMARY
 
 
+def checked(key: str, server: str, name: str) -> str | None:
+    """A member's destination check: its own destinations only (as ``serves`` says)."""
+    return None if route(server, name) == key else f"not deployed from here: {server or name}"
+
+
 def to_east(manifest: dict[str, Any]) -> dict[str, Any]:
     spec = {**manifest["spec"], "destination": {"name": "east", "namespace": "demo"}}
     return {**manifest, "spec": spec}
@@ -49,23 +54,23 @@ class Two:
         self.repo = ConfigRepo(tmp_path / "config")
         self.here = FakeTarget()
         self.east = FakeTarget()
+        self.database: Database | None = None
+        self.repos, self.renderer = repo_cache(self.settings), renderer_for()
+
+    def member(self, key: str, target: FakeTarget) -> Controller:
+        assert self.database is not None
+        return build_controller(
+            self.settings, target, OwnedStore(self.database, key, route), self.repos,
+            self.renderer, options=QUIET, destination_check=lambda s, n: checked(key, s, n),
+            checkouts=self.settings.home / ("checkouts-east" if key else "checkouts"),
+        )  # fmt: skip
 
     @contextlib.asynccontextmanager
-    async def fleet(self) -> AsyncIterator[Fleet]:
-        database: Database = await open_database(self.settings)
-        repos, renderer = repo_cache(self.settings), renderer_for()
-        members = {
-            key: build_controller(
-                self.settings,
-                target,
-                OwnedStore(database, key, route),
-                repos,
-                renderer,
-                options=QUIET,
-                checkouts=self.settings.home / f"checkouts-{i}",
-            )
-            for i, (key, target) in enumerate(((PRIMARY, self.here), (EAST, self.east)))
-        }
+    async def fleet(self, *, with_east: bool = True) -> AsyncIterator[Fleet]:
+        database = self.database = await open_database(self.settings)
+        members = {PRIMARY: self.member(PRIMARY, self.here)}
+        if with_east:
+            members[EAST] = self.member(EAST, self.east)
         fleet = Fleet(members, PRIMARY, route, EngineStore(database))
         await fleet.start()
         try:
@@ -119,6 +124,25 @@ async def test_each_app_deploys_to_its_own_target_and_comes_back_there(two: Two)
         assert two.east.deleted() == [cm("cm-east")]
         assert two.here.deleted() == []
         assert fleet.names() == ["here"]
+
+
+async def test_a_target_connected_later_takes_the_apps_that_waited_for_it(two: Two) -> None:
+    async with two.fleet(with_east=False) as fleet:
+        await fleet.apply_application(to_east(application("east", two.repo, "east")))
+        await fleet.apply_application(application("here", two.repo, "here"))
+        await synced(fleet, "here")
+        async with asyncio.timeout(30):
+            while "not deployed from here" not in str(fleet.application("east")["status"]):
+                await fleet.wait_changed("east", 5)
+        assert fleet.names_by_member() == {PRIMARY: ["east", "here"]}
+        assert cm("cm-east") not in two.here.applied()  # refused on the primary
+
+        taken = await fleet.add_member(EAST, two.member(EAST, two.east))
+        assert taken == ["east"]
+        assert fleet.names_by_member() == {PRIMARY: ["here"], EAST: ["east"]}
+        await synced(fleet, "east")
+        assert cm("cm-east") in two.east.applied()
+        assert cm("cm-east") not in two.here.applied()
 
 
 async def test_a_destination_change_moves_the_app_but_not_during_an_operation(two: Two) -> None:

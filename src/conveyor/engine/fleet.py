@@ -81,13 +81,17 @@ class Fleet(Controller):
             member.add_event_listener(listener)
 
     async def add_member(self, key: str, member: Controller) -> list[str]:
-        """Start ``member`` (a target connected while the fleet runs) and hand it the apps
-        of its destination, which waited on the primary; returns their names. An app with an
-        operation running stays where it is until a later ``claim``."""
+        """Start ``member`` (a target connected while the fleet runs): it loads the apps of
+        its destination from the store, and the member that held them meanwhile (refusing
+        to deploy them elsewhere) lets them go. Returns the apps it took."""
         self._adopt(member)
         await member.start()
         self.members[key] = member
-        return await self.claim(key)
+        for name in list(member._apps):
+            for old in self._parts():
+                if old is not member and name in old._apps:
+                    await self._release(name, old)
+        return sorted(member._apps) + await self.claim(key)
 
     async def claim(self, key: str) -> list[str]:
         """Move to member ``key`` the apps whose destination now routes to it (idle ones)."""
@@ -97,6 +101,8 @@ class Fleet(Controller):
             if old is new:
                 continue
             for name, state in list(old._apps.items()):
+                if old._apps.get(name) is not state:  # gone or moved meanwhile
+                    continue
                 wanted = self.members[self.member_for(state.app)]
                 if wanted is new and await self._hand_over(name, old, new):
                     new._queue.add(name)
@@ -213,7 +219,18 @@ class Fleet(Controller):
 
     async def _hand_over(self, name: str, old: Controller, new: Controller) -> bool:
         """Move app ``name``'s state from ``old`` to ``new``; False (nothing moved) while an
-        operation runs on it. A reconcile in flight on ``old`` ends first (it may sync)."""
+        operation runs on it."""
+        state = old._apps[name]
+        if not await self._release(name, old):
+            return False
+        state.comparison = None
+        state.refresh = True
+        new._apps[name] = state
+        return True
+
+    async def _release(self, name: str, old: Controller) -> bool:
+        """Take app ``name`` out of ``old`` (its store row stays); False while an operation
+        runs on it. A reconcile in flight on ``old`` ends first (it may start a sync)."""
         state = old._apps[name]
         if state.running:
             return False
@@ -230,9 +247,6 @@ class Fleet(Controller):
             return False
         del old._apps[name]
         old.statuses.drop(name)
-        state.comparison = None
-        state.refresh = True
-        new._apps[name] = state
         return True
 
     async def apply_project(self, manifest: dict[str, Any]) -> dict[str, Any]:
