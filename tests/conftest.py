@@ -118,6 +118,7 @@ PROCESS_MODULES = (
     "ci/",  # the real scanners on git repos, pip, OSV fixtures on 127.0.0.1
     "cli/test_cli_analysis.py",  # the CLI as a process, Prometheus
     "cli/test_cli_clusters.py",  # servers, a Kubernetes API server (kmock)
+    "cli/test_cli_multicluster.py",  # a server, two Kubernetes API servers (kmock)
     "cli/test_cli_deployments.py",
     "cli/test_cli_audit_dora.py",
     "cli/test_cli_e2e.py",
@@ -127,6 +128,7 @@ PROCESS_MODULES = (
     "engine/test_admission.py",  # the local runtime with its kubelet
     "engine/test_controller_regressions.py",  # git repos
     "engine/test_app_of_apps.py",  # git repos
+    "engine/test_fleet.py",  # git repos
     "engine/test_engine_e2e.py",
     "engine/test_engine_e2e_kubernetes.py",  # git repos, a Kubernetes API server (kmock)
     "engine/test_example_repos.py",

@@ -11,12 +11,14 @@ import dataclasses
 import fcntl
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 from conveyor.artifacts import ArtifactStore
 from conveyor.engine.compare import Comparer
 from conveyor.engine.controller import Controller, ControllerObserver, ControllerOptions
 from conveyor.engine.deployments import DeploymentRecorder
 from conveyor.engine.livestate import LiveState
+from conveyor.engine.repository import Repository
 from conveyor.errors import ConflictError, ValidationError
 from conveyor.logging import get_logger
 from conveyor.render import RenderCache, Renderer, RenderObserver
@@ -117,7 +119,8 @@ LOCAL_CLUSTER = "local"
 """CONVEYOR_CLUSTER's value for the local runtime."""
 
 
-def _own_cluster() -> ClusterCredentials | None:
+def own_cluster() -> ClusterCredentials | None:
+    """The cluster Conveyor runs in (from its Pod's credentials), or None."""
     return in_cluster() if running_in_cluster() else None
 
 
@@ -127,7 +130,7 @@ def selected_cluster(settings: Settings) -> ClusterCredentials | None:
     if wanted == LOCAL_CLUSTER:
         return None
     if not wanted:
-        return _own_cluster()
+        return own_cluster()
     for cluster in ClusterStore(settings.home).list():
         if wanted in (cluster.name, cluster.server):
             return cluster
@@ -143,7 +146,7 @@ def destination_check(
     settings: Settings, served: ClusterCredentials | None
 ) -> Callable[[str, str], str | None]:
     """The engine's check that an app's destination is what this server deploys to."""
-    return destinations.serves(served, ClusterStore(settings.home).list, _own_cluster)
+    return destinations.serves(served, ClusterStore(settings.home).list, own_cluster)
 
 
 @asynccontextmanager
@@ -215,33 +218,13 @@ async def engine(
     """
     options = dataclasses.replace(options or ControllerOptions(), namespace=settings.namespace)
     database = await open_database(settings)
-    credentials = RepoCredentialStore(settings.home)  # `conveyor repo add`; re-read on change
-    repos = RepoCache(
-        settings.home / "repos", on_request=git_observer, credentials=credentials.lookup
-    )
-    live = LiveState(target)
-    comparer = Comparer(
-        repos,
-        # Room for every app's render: an LRU smaller than the app count would miss on
-        # every pass (each render of 10 objects is a few KiB).
-        Renderer(cache=RenderCache(max_entries=20_000), observer=render_observer),
-        settings.home / "checkouts",
-        max_fetch_age=options.poll_interval,
-        live_lookup=live.get,
-        live_children=live.children,
-        events=target.events,
-        destination_check=destination_check,
-        server_side_apply=isinstance(target, KubernetesTarget),
-    )
+    repos = repo_cache(settings, git_observer)
+    renderer = renderer_for(render_observer)
     store = EngineStore(database, fence=fence)
-    controller = Controller(
-        store,
-        target,
-        comparer,
-        live,
-        options=options,
-        observer=observer,
-    )
+    controller = build_controller(
+        settings, target, store, repos, renderer, options=options, observer=observer,
+        destination_check=destination_check,
+    )  # fmt: skip
     recorder = DeploymentRecorder(store)
     controller.add_event_listener(recorder)
     recorder.start()
@@ -252,3 +235,46 @@ async def engine(
         await controller.stop()
         await recorder.close()
         await database.close()
+
+
+def repo_cache(settings: Settings, git_observer: GitRequestObserver | None = None) -> RepoCache:
+    """The Git mirrors every controller of this process shares."""
+    credentials = RepoCredentialStore(settings.home)  # `conveyor repo add`; re-read on change
+    return RepoCache(
+        settings.home / "repos", on_request=git_observer, credentials=credentials.lookup
+    )
+
+
+def renderer_for(render_observer: RenderObserver | None = None) -> Renderer:
+    # Room for every app's render: an LRU smaller than the app count would miss on every
+    # pass (each render of 10 objects is a few KiB).
+    return Renderer(cache=RenderCache(max_entries=20_000), observer=render_observer)
+
+
+def build_controller(
+    settings: Settings,
+    target: Target,
+    store: Repository,
+    repos: RepoCache,
+    renderer: Renderer,
+    *,
+    options: ControllerOptions,
+    observer: ControllerObserver | None = None,
+    destination_check: Callable[[str, str], str | None] | None = None,
+    checkouts: Path | None = None,
+) -> Controller:
+    """A controller (not started) on ``target``, its live state fed by ``target``'s watch.
+    ``checkouts``: where its comparer exports trees (one directory per controller)."""
+    live = LiveState(target)
+    comparer = Comparer(
+        repos,
+        renderer,
+        checkouts or settings.home / "checkouts",
+        max_fetch_age=options.poll_interval,
+        live_lookup=live.get,
+        live_children=live.children,
+        events=target.events,
+        destination_check=destination_check,
+        server_side_apply=isinstance(target, KubernetesTarget),
+    )
+    return Controller(store, target, comparer, live, options=options, observer=observer)

@@ -51,8 +51,9 @@ class Settings:
     """CONVEYOR_AUDIT_MAX_ROWS: only the newest this many audit rows are kept (0: all)."""
     cluster: str = ""
     """CONVEYOR_CLUSTER: where this server deploys. Empty: the cluster it runs in when it
-    runs in a Pod, else the local runtime; ``local``: the local runtime; otherwise the name
-    (or server URL) of a cluster registered with ``conveyor cluster add``."""
+    runs in a Pod (else the local runtime) and every cluster registered with ``conveyor
+    cluster add``, each app to the one its destination names; ``local``: the local runtime
+    only; otherwise the name (or server URL) of the one registered cluster to deploy to."""
     ha: str = "off"
     """CONVEYOR_HA: ``auto`` (``from_env``'s default: on with PostgreSQL, off with SQLite),
     ``on`` or ``off``. On, several servers share the database: one holds the lease and runs

@@ -85,6 +85,10 @@ class WorkQueue(Generic[K]):
         if timer is not None:
             timer.cancel()
 
+    def busy(self, key: K) -> bool:
+        """Whether the handler is running for ``key`` right now."""
+        return key in self._active
+
     def _fire(self, key: K) -> None:
         self._timers.pop(key, None)
         self.add(key)

@@ -59,18 +59,22 @@ from conveyor.bootstrap import (
     engine,
     kubernetes_target,
     local_target,
+    own_cluster,
     selected_cluster,
 )
 from conveyor.engine.activity import ActivityRecorder
 from conveyor.engine.controller import Controller, ControllerOptions
 from conveyor.engine.records import Retention
 from conveyor.errors import NotFoundError
+from conveyor.multicluster import fleet_engine
 from conveyor.notify.delivery import DeliveryOptions
 from conveyor.notify.service import NotificationService
 from conveyor.settings import Settings
 from conveyor.store import CiRunStore, Database, PromotionStore, TokenStore, open_database
 from conveyor.store.leases import Fence
+from conveyor.targets.kubernetes.credentials import ClusterCredentials
 from conveyor.targets.local.kubelet import KubeletOptions
+from conveyor.targets.protocol import Target
 
 
 class _Observer:
@@ -108,40 +112,47 @@ def local_engine(
     @asynccontextmanager
     async def factory(hooks: EngineHooks) -> AsyncIterator[Controller]:
         cluster = selected_cluster(settings)  # CONVEYOR_CLUSTER, or the Pod's own cluster
-        check = destination_check(settings, cluster)
         if cluster is not None:
             async with (
                 kubernetes_target(cluster) as cluster_target,
-                engine(
-                    settings,
-                    cluster_target,
-                    options=options,
-                    observer=hooks.observer,
-                    git_observer=hooks.metrics.git_request,
-                    render_observer=hooks.metrics.render,
-                    destination_check=check,
-                    fence=hooks.fence,
-                ) as controller,
+                _engine_on(settings, cluster_target, cluster, options, hooks) as controller,
             ):
                 yield controller
             return
         async with (
             local_target(settings, kubelet_options, fence=hooks.fence) as target,
-            engine(
-                settings,
-                target,
-                options=options,
-                observer=hooks.observer,
-                git_observer=hooks.metrics.git_request,
-                render_observer=hooks.metrics.render,
-                destination_check=check,
-                fence=hooks.fence,
-            ) as controller,
+            _engine_on(settings, target, None, options, hooks) as controller,
         ):
             hooks.metrics.bind_service_traffic(target.runtime.all_service_stats)
             yield controller
 
     return factory
+
+
+@asynccontextmanager
+async def _engine_on(
+    settings: Settings,
+    target: Target,
+    cluster: ClusterCredentials | None,
+    options: ControllerOptions | None,
+    hooks: EngineHooks,
+) -> AsyncIterator[Controller]:
+    """The engine on ``target``: without CONVEYOR_CLUSTER, a fleet that also deploys to
+    every added cluster; with it, one controller on that one target."""
+    if not settings.cluster:
+        async with fleet_engine(
+            settings, target, cluster, in_cluster=own_cluster, options=options,
+            observer=hooks.observer, git_observer=hooks.metrics.git_request,
+            render_observer=hooks.metrics.render, fence=hooks.fence,
+        ) as fleet:  # fmt: skip
+            yield fleet
+        return
+    async with engine(
+        settings, target, options=options, observer=hooks.observer,
+        git_observer=hooks.metrics.git_request, render_observer=hooks.metrics.render,
+        destination_check=destination_check(settings, cluster), fence=hooks.fence,
+    ) as controller:  # fmt: skip
+        yield controller
 
 
 def create_app(

@@ -17,6 +17,7 @@ from conveyor.api.context import Ctx
 from conveyor.api.errors import ERROR_RESPONSES
 from conveyor.api.schemas import DNS_LABEL, GROUP, K8S_NAME, REVISION_MAX, AppName
 from conveyor.engine import views
+from conveyor.engine.fleet import owner
 from conveyor.errors import ValidationError
 from conveyor.model.objects import ObjectKey
 from conveyor.source import validate_revision
@@ -97,7 +98,7 @@ async def diff_local(
 @router.get("/{name}/orphaned", summary="Objects in the app's namespace that no app tracks")
 async def orphaned(ctx: Ctx, name: AppName) -> dict[str, Any]:
     ctx.controller.application(name)
-    objects = await ctx.controller.target.list(Selector())
+    objects = await owner(ctx.controller, name).target.list(Selector())
     return {"items": views.orphaned(ctx.controller, objects, name)}
 
 
@@ -115,7 +116,7 @@ async def delete_resource(
         namespace=namespace, group=group,
     )  # fmt: skip
     key = ObjectKey.of(obj)
-    await ctx.controller.target.delete(key)
+    await owner(ctx.controller, name).target.delete(key)
     return {"deleted": {"group": key.group, "kind": key.kind, "namespace": key.namespace,
                         "name": key.name}}  # fmt: skip
 
@@ -149,7 +150,7 @@ async def events(
     return {
         "items": [
             e.to_dict()
-            for e in await ctx.controller.target.events(None)
+            for e in await owner(ctx.controller, name).target.events(None)
             if (e.involved.kind, e.involved.namespace, e.involved.name) in wanted
         ]
     }

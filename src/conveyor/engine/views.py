@@ -13,6 +13,7 @@ from typing import Any
 from conveyor.diff import mask_secret
 from conveyor.engine.compare import Comparison, compare_objects, prepare
 from conveyor.engine.controller import Controller
+from conveyor.engine.fleet import owner
 from conveyor.engine.validation import project_or_default
 from conveyor.errors import NotFoundError, ValidationError
 from conveyor.health import assess
@@ -30,6 +31,7 @@ def _masked(objects: list[Object]) -> list[Object]:
 
 def manifests(controller: Controller, name: str, source: str = "git") -> list[Object]:
     """The app's objects as Git renders them (``git``) or as they run (``live``)."""
+    controller = owner(controller, name)
     if source == "live":
         return _masked([copy.deepcopy(o) for o in controller.live.app_objects(name)])
     if source != "git":
@@ -52,6 +54,7 @@ async def diff_at(controller: Controller, name: str, revision: str) -> dict[str,
     """``diff`` against ``revision`` (a branch, tag or SHA) instead of the target revision:
     looked up in the remote now (as argocd does), rendered, the project rules applied,
     nothing recorded."""
+    controller = owner(controller, name)
     spec = controller.app_model(name)
     stored = await controller.repo.get_project(spec.project)
     project = project_or_default(spec.project, stored.manifest if stored else None)
@@ -65,6 +68,7 @@ async def diff_at(controller: Controller, name: str, revision: str) -> dict[str,
 async def diff_local(controller: Controller, name: str, objects: list[Object]) -> dict[str, Any]:
     """``diff`` against ``objects`` rendered elsewhere (``argocd app diff --local``), under the
     app's project rules and ignoreDifferences; nothing recorded."""
+    controller = owner(controller, name)
     spec = controller.app_model(name)
     stored = await controller.repo.get_project(spec.project)
     project = project_or_default(spec.project, stored.manifest if stored else None)
@@ -88,6 +92,7 @@ async def diff_local(controller: Controller, name: str, objects: list[Object]) -
 def orphaned(controller: Controller, objects: list[Object], name: str) -> list[dict[str, Any]]:
     """Argo CD's orphaned resources of an app: top-level objects (no owner) in its destination
     namespace that no application tracks (left by ``delete --cascade=false``, or made by hand)."""
+    controller = owner(controller, name)
     namespace = controller.app_model(name).spec.destination.namespace
     tracked = {
         ObjectKey.of(o) for app in controller.names() for o in controller.live.app_objects(app)
@@ -129,6 +134,7 @@ def comparison_diff(comparison: Comparison) -> dict[str, Any]:
 
 def resource_tree(controller: Controller, name: str) -> dict[str, Any]:
     """Argo CD's resource tree: the app's objects and, under them, what they own."""
+    controller = owner(controller, name)
     nodes: list[dict[str, Any]] = []
     seen: set[str] = set()
 
@@ -177,6 +183,7 @@ def find_resource(
     namespace: str | None = None, group: str | None = None,
 ) -> Object:  # fmt: skip
     """One object of the app (or owned by it), by kind and name."""
+    controller = owner(controller, name)
     candidates = [
         n for n in resource_tree(controller, name)["nodes"]
         if n["kind"] == kind and n["name"] == resource_name
@@ -213,6 +220,7 @@ async def patch_resource(
 
     A live change: with selfHeal on, the controller reverts it to what Git says.
     """
+    controller = owner(controller, name)
     kind_of_patch = patching.patch_type_of(patch_type)
     patching.check_subresource(subresource)
     live = find_resource(
