@@ -112,5 +112,9 @@ async def test_plugins_read_the_proxys_numbers_per_replicaset(target: LocalTarge
     judged = await ended(target, "judged")
     assert judged["phase"] == "Failed"
     [measurement] = judged["metricResults"][0]["measurements"]
-    assert measurement["value"] == "50"
     assert measurement["metadata"]["errors"].startswith("High")
+    # Two metrics, errors High: 50 when the latencies compare equal, 0 when the canary's are
+    # also judged higher (its 500s and the stable's 200s take different paths, and a loaded
+    # machine can make that difference significant).
+    latency_passed = measurement["metadata"]["latency"].startswith("Pass")
+    assert measurement["value"] == ("50" if latency_passed else "0")
