@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,23 @@ async def test_trailers_of_a_written_back_commit(tmp_path: Path) -> None:
     assert app_commit(await cache.commit_trailers(repo.url, plain)) == AppCommit()
     with pytest.raises(InvalidSourceError):
         await cache.commit_trailers(repo.url, "main")  # a SHA only: nothing git would parse
+
+
+async def test_a_commits_trailers_are_read_once_and_a_failed_read_is_not_kept(
+    tmp_path: Path,
+) -> None:
+    repo = ConfigRepo(tmp_path / "cfg")
+    repo.write_text("a.txt", "1\n")
+    sha = repo.commit(f"chore(ci): tag\n\nConveyor-App-Commit: {'c' * 40}\n")
+    cache = RepoCache(tmp_path / "mirrors")
+    missing = "d" * 40
+    await cache.resolve(repo.url, "main")
+    with pytest.raises(Exception, match=missing):
+        await cache.commit_trailers(repo.url, missing)  # not in the mirror: an error, each time
+
+    many = await asyncio.gather(*(cache.commit_trailers(repo.url, sha) for _ in range(50)))
+    assert all(t == {"Conveyor-App-Commit": "c" * 40} for t in many)
+    shutil.rmtree(cache.mirror_path(repo.url))  # the commit cannot change: no git call again
+    assert await cache.commit_trailers(repo.url, sha) == {"Conveyor-App-Commit": "c" * 40}
+    with pytest.raises(Exception, match=missing):
+        await cache.commit_trailers(repo.url, missing)

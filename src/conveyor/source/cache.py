@@ -18,6 +18,7 @@ import functools
 import os
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ DEFAULT_GIT_TIMEOUT = 90.0
 
 DEFAULT_MAX_PARALLEL_FETCHES = 4
 """Repositories fetched at the same time; more would compete for the network and disk."""
+
+TRAILER_CACHE_SIZE = 4096
+"""Commits whose trailers are kept (a few hundred bytes each)."""
 
 # A mirror holds branches and tags only: pull-request and other refs can be numerous.
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
@@ -111,6 +115,9 @@ class RepoCache:
         self._clock = clock or SystemClock()
         self._limits = limits or TreeLimits()
         self._mirrors: dict[str, _Mirror] = {}
+        # A commit never changes: its trailers are read once (every app synced to one config
+        # commit asks for them at the end of its operation), concurrent asks sharing one read.
+        self._trailers: OrderedDict[tuple[str, str], asyncio.Future[dict[str, str]]] = OrderedDict()
 
     def mirror_path(self, url: str) -> Path:
         """Where ``url``'s mirror lives (whether or not it has been fetched yet)."""
@@ -309,10 +316,26 @@ class RepoCache:
         none; the mirror must hold the commit (``resolve`` fetched it)."""
         url = validate_repo_url(url)
         sha = validate_sha(sha)
-        mirror = self._mirror(url)
+        key = (repo_key(url), sha)
+        known = self._trailers.get(key)
+        if known is None:
+            known = asyncio.ensure_future(self._read_trailers(url, sha))
+            self._trailers[key] = known
+            while len(self._trailers) > TRAILER_CACHE_SIZE:
+                self._trailers.popitem(last=False)
+        else:
+            self._trailers.move_to_end(key)
+        try:
+            return dict(await asyncio.shield(known))
+        except Exception:
+            if self._trailers.get(key) is known:
+                del self._trailers[key]  # a failed read is not remembered
+            raise
+
+    async def _read_trailers(self, url: str, sha: str) -> dict[str, str]:
         out = await run_git(
             ["show", "-s", "--format=%(trailers:only,unfold)", sha, "--"],
-            git_dir=mirror.path, env=self._env, url=url,
+            git_dir=self._mirror(url).path, env=self._env, url=url,
         )  # fmt: skip
         return trailers.parse(out)
 
