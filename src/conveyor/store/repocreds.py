@@ -14,17 +14,14 @@ user name and type, never the password. The file is read again only when it chan
 from __future__ import annotations
 
 import json
-import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-
 from conveyor.errors import ConveyorError, NotFoundError, ValidationError
 from conveyor.gitrun import HttpCredentials
 from conveyor.source.urls import repo_key, strip_credentials
+from conveyor.store.sealedfile import SealedList
 
 DATA_FILE = "repositories.enc"
 KEY_FILE = "repositories.key"
@@ -54,58 +51,15 @@ class RepoCredentialStore:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self._lock = threading.Lock()
-        self._seen: tuple[int, int] | None = None
-        self._cached: list[Repository] = []
-
-    def _write_private(self, path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-
-    def _fernet(self, *, create: bool) -> Fernet | None:
-        path = self.home / KEY_FILE
-        if not path.exists():
-            if not create:
-                return None
-            self.home.mkdir(parents=True, exist_ok=True)
-            self._write_private(path, Fernet.generate_key())
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
-        return Fernet(path.read_bytes().strip())
-
-    def _load(self) -> list[Repository]:
-        path = self.home / DATA_FILE
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            return []
-        stamp = (info.st_mtime_ns, info.st_size)
-        if stamp == self._seen:
-            return self._cached
-        fernet = self._fernet(create=False)
-        if fernet is None:
-            raise ConveyorError(f"{path} exists but its key {KEY_FILE} is missing")
-        try:
-            items = json.loads(fernet.decrypt(path.read_bytes()))
-        except InvalidToken as err:
-            raise ConveyorError(f"{path} cannot be decrypted with {KEY_FILE}") from err
-        self._cached = [Repository(**item) for item in items]
-        self._seen = stamp
-        return self._cached
-
-    def _save(self, repos: list[Repository]) -> None:
-        fernet = self._fernet(create=True)
-        assert fernet is not None
-        data = json.dumps([r.__dict__ for r in repos]).encode()
-        self._write_private(self.home / DATA_FILE, fernet.encrypt(data))
-        self._seen = None
+        self._file = SealedList(
+            home, DATA_FILE, KEY_FILE,
+            decode=lambda item: Repository(**item), encode=lambda repo: dict(repo.__dict__),
+        )  # fmt: skip
+        self._lock = self._file.lock
 
     def list(self) -> list[Repository]:
         with self._lock:
-            return list(self._load())
+            return list(self._file.load())
 
     def add(self, repo: Repository, *, upsert: bool = False) -> str:
         """Store ``repo``; ``created`` or ``configured``. Credentials in the URL are refused."""
@@ -121,24 +75,24 @@ class RepoCredentialStore:
             raise ValidationError("repository fields must be valid Unicode text") from err
         key = repo_key(repo.repo)
         with self._lock:
-            repos = list(self._load())
+            repos = list(self._file.load())
             existing = [r for r in repos if repo_key(r.repo) == key]
             if existing and not upsert and existing[0] != repo:
                 raise ValidationError(
                     f"repository {repo.repo} is already added with other settings: use --upsert"
                 )
             repos = [r for r in repos if repo_key(r.repo) != key] + [repo]
-            self._save(repos)
+            self._file.save(repos)
         return "configured" if existing else "created"
 
     def remove(self, url: str) -> None:
         key = repo_key(url)
         with self._lock:
-            repos = self._load()
+            repos = self._file.load()
             kept = [r for r in repos if repo_key(r.repo) != key]
             if len(kept) == len(repos):
                 raise NotFoundError(f"repository {url} is not added")
-            self._save(kept)
+            self._file.save(kept)
 
     def lookup(self, url: str) -> HttpCredentials | None:
         """The credentials stored for ``url``'s repository (what the mirrors call)."""
@@ -147,7 +101,7 @@ class RepoCredentialStore:
         except ConveyorError:
             return None
         with self._lock:
-            for repo in self._load():
+            for repo in self._file.load():
                 if repo.password and repo_key(repo.repo) == key:
                     # scoped to the URL git is given, which may be spelled unlike the stored one
                     return HttpCredentials(url=url, username=repo.username,
