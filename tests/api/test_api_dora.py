@@ -10,10 +10,8 @@ sign of failure to the fix serving, and lead times from the backdated commits; t
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,50 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import Live, app_manifest, configmap, revision, synced_healthy, wait_app
+from api_helpers import Live, app_manifest, revision, synced_healthy, wait_app
 
 from engine.engine_helpers import ConfigRepo
+from ui.ui_dora_scenario import commit, health
 
 APP = "dora-web"
 
 
-def deployment(replicas: int) -> dict[str, Any]:
-    labels = {"app": "web"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": replicas,
-            "progressDeadlineSeconds": 2,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "web", "image": f"not-built-here:v{replicas}"}]},
-            },
-        },
-    }
-
-
-def commit(repo: ConfigRepo, message: str, at: datetime, replicas: int) -> str:
-    """A commit dated ``at`` (committer and author), as if pushed then."""
-    repo.write("app/cm.yaml", configmap("settings", version=message))
-    repo.write("app/deploy.yaml", deployment(replicas))
-    repo.git("add", "-A")
-    stamp = at.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    env = {**os.environ, "GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
-    subprocess.run(
-        ["git", "commit", "-q", "-m", message], cwd=repo.path, env=env, check=True
-    )  # fmt: skip
-    return repo.git("rev-parse", "HEAD")
-
-
 def moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def health(app: dict[str, Any]) -> str:
-    return str(((app.get("status") or {}).get("health") or {}).get("status") or "")
 
 
 def sync_to_head(api: httpx.Client) -> None:

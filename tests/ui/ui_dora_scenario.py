@@ -1,6 +1,6 @@
-"""Three deploys of an app, one degraded and rolled back: the DORA scenario of
-tests/api/test_api_dora.py, on the UI's live server, for the browser test that compares the
-DORA page with ``/api/v1/dora`` and ``/metrics``.
+"""Three deploys of an app, one degraded and rolled back: the DORA scenario, for the browser
+test that compares the DORA page with ``/api/v1/dora`` and ``/metrics`` (its repo helpers,
+``deployment`` and ``commit``, also serve tests/api/test_api_dora.py).
 
 Good revisions scale a Deployment to 0 (Healthy at once); the bad one asks for a Pod of an
 image nobody built, with a 2 s progress deadline, so the app turns Degraded; the user rolls
